@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the fleet demo need on Debian 12, as root.
+# Idempotent: a second run installs nothing new. Also fetches Debian's miredo and miredo-server
+# packages (apt-get download + dpkg -x, never installed as services) into build/third_party/
+# for the interop tests and the demo, and the buf CLI from npm for `buf lint`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+third_party=${TEREDO_THIRD_PARTY:-$root/build/third_party}
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
+  libjudy-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev libsqlite3-dev
+  # fuzzing, sanitizers, style
+  clang-14 libclang-rt-14-dev clang-format-14
+  # integration tests and demo: namespaces, NAT, traffic, captures
+  iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
+  python3 python3-scapy libcap2-bin kmod
+)
+# buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's Miredo as a real peer for interop tests. Extracted, never installed or started as a
+# service; tests run it in private mount and network namespaces with lab addresses only.
+mkdir -p "$third_party"
+if [ ! -x "$third_party/miredo/usr/sbin/miredo" ] || [ ! -x "$third_party/miredo/usr/sbin/miredo-server" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download miredo miredo-server libjudydebian1 >/dev/null 2>&1) || {
+    apt-get update -q
+    (cd "$tmp" && apt-get download miredo miredo-server libjudydebian1)
+  }
+  rm -rf "$third_party/miredo"
+  mkdir -p "$third_party/miredo"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$third_party/miredo"; done
+  rm -rf "$tmp"
+fi
+
+# buf (protobuf lint) from the npm registry, into the build tree.
+if [ ! -x "$third_party/npm/node_modules/.bin/buf" ]; then
+  mkdir -p "$third_party/npm"
+  npm install --silent --no-audit --no-fund --prefix "$third_party/npm" @bufbuild/buf >/dev/null
+fi
+echo "setup: ok (miredo in $third_party/miredo, buf in $third_party/npm/node_modules/.bin)"

@@ -90,17 +90,19 @@ Ipv6Addr allRoutersMulticast();
 
 /// The fields embedded in a Teredo address, de-obfuscated (host order).
 struct TeredoFields {
-  uint32_t server = 0;       ///< the qualifying server's primary IPv4
-  uint16_t flags = 0;        ///< C R A A A A U G A A A A A A A A
-  uint16_t mappedPort = 0;   ///< the client's NAT-mapped port (stored XOR 0xFFFF)
-  uint32_t mappedAddr = 0;   ///< the client's NAT-mapped IPv4 (stored XOR 0xFFFFFFFF)
+  uint32_t server = 0;      ///< the qualifying server's primary IPv4
+  uint16_t flags = 0;       ///< C R A A A A U G A A A A A A A A
+  uint16_t mappedPort = 0;  ///< the client's NAT-mapped port (stored XOR 0xFFFF)
+  uint32_t mappedAddr = 0;  ///< the client's NAT-mapped IPv4 (stored XOR 0xFFFFFFFF)
   friend bool operator==(const TeredoFields&, const TeredoFields&) = default;
   Endpoint mapped() const { return Endpoint{mappedAddr, mappedPort}; }
   bool cone() const { return (flags & kFlagCone) != 0; }
 };
 
 /// True when the first 32 bits of `a` equal `prefix`.
-constexpr bool isTeredo(const Ipv6Addr& a, uint32_t prefix) { return a.word(0) == prefix; }
+constexpr bool isTeredo(const Ipv6Addr& a, uint32_t prefix) {
+  return a.word(0) == prefix;
+}
 
 /// Decodes bits 32..127 of `a` (RFC 4380 §4). Does not check the prefix; reserved flag bits are
 /// returned as they are (RFC 5991: ignored on receipt).

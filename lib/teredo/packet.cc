@@ -6,7 +6,9 @@
 namespace teredo {
 namespace {
 
-inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint16_t load16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 inline uint32_t load32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -167,8 +169,7 @@ size_t writeRouterAdvertisement(MutableBytes out, const RouterAdvertisementParam
   constexpr size_t kPioSize = 32;
   constexpr size_t kMtuOptSize = 8;
   const size_t icmpLen = kRaSize + kPioSize + (p.mtu != 0 ? kMtuOptSize : 0);
-  const size_t total =
-      (p.echoAuth ? kAuthFixedSize : 0) + kOriginSize + kIpv6HeaderSize + icmpLen;
+  const size_t total = (p.echoAuth ? kAuthFixedSize : 0) + kOriginSize + kIpv6HeaderSize + icmpLen;
   if (out.size() < total) {
     return 0;
   }
@@ -187,10 +188,10 @@ size_t writeRouterAdvertisement(MutableBytes out, const RouterAdvertisementParam
   // Cur hop limit 0, M/O 0, router lifetime 0, reachable time 0 (Miredo profile, spec §2.7).
   store32(&icmp[12], 2000);  // retrans timer, ms
   uint8_t* pio = icmp + kRaSize;
-  pio[0] = 3;     // Prefix Information (RFC 4861 §4.6.2)
-  pio[1] = 4;     // length in units of 8 bytes
-  pio[2] = 64;    // prefix length
-  pio[3] = 0x40;  // A flag only
+  pio[0] = 3;                    // Prefix Information (RFC 4861 §4.6.2)
+  pio[1] = 4;                    // length in units of 8 bytes
+  pio[2] = 64;                   // prefix length
+  pio[3] = 0x40;                 // A flag only
   store32(&pio[4], 0xffffffff);  // valid lifetime
   store32(&pio[8], 0xffffffff);  // preferred lifetime
   store32(&pio[16], p.prefix);
@@ -232,7 +233,8 @@ size_t writeIcmpv6Error(MutableBytes out, const Ipv6Addr& src, uint8_t type, uin
 
 Result<bool> checkRouterSolicitation(const TeredoPacket& p, bool strict) {
   // RFC 4380 §5.3.1 case 4: link-local source, destination ff02::2, ICMPv6 RS.
-  if (!p.isIcmpv6() || p.ip.payloadLength < 8 || p.ipv6[kIpv6HeaderSize] != kIcmpRouterSolicitation) {
+  if (!p.isIcmpv6() || p.ip.payloadLength < 8 ||
+      p.ipv6[kIpv6HeaderSize] != kIcmpRouterSolicitation) {
     return DropReason::RsMalformed;
   }
   if (!p.ip.src.isLinkLocal() || p.ip.dst != allRoutersMulticast()) {

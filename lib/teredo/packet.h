@@ -47,7 +47,7 @@ inline constexpr uint8_t kIcmpRouterAdvertisement = 134;
 template <class T>
 class Result {
  public:
-  Result(const T& value) : value_(value), ok_(true) {}  // NOLINT(implicit)
+  Result(const T& value) : value_(value), ok_(true) {}        // NOLINT(implicit)
   Result(DropReason reason) : reason_(reason), ok_(false) {}  // NOLINT(implicit)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -86,11 +86,11 @@ struct TeredoPacket {
   bool hasAuth = false;
   AuthHeader auth;
   bool hasOrigin = false;
-  Endpoint origin;        ///< de-obfuscated origin indication
-  Ipv6Header ip;          ///< decoded header of `ipv6`
-  Bytes ipv6;             ///< the IPv6 packet: exactly 40 + payload length bytes
-  Bytes trailers;         ///< bytes after the IPv6 packet (RFC 6081 trailers), maybe empty
-  Bytes encapsulated;     ///< `ipv6` followed by `trailers`: what a server relays over UDP
+  Endpoint origin;     ///< de-obfuscated origin indication
+  Ipv6Header ip;       ///< decoded header of `ipv6`
+  Bytes ipv6;          ///< the IPv6 packet: exactly 40 + payload length bytes
+  Bytes trailers;      ///< bytes after the IPv6 packet (RFC 6081 trailers), maybe empty
+  Bytes encapsulated;  ///< `ipv6` followed by `trailers`: what a server relays over UDP
 
   Bytes ipv6Payload() const { return ipv6.subspan(kIpv6HeaderSize); }
   /// RFC 4380 §2.8: payload length 0 and next header 59; trailers do not matter (RFC 6081).
@@ -136,7 +136,7 @@ struct RouterAdvertisementParams {
   Ipv6Addr destination;              ///< the RS's link-local source
   bool echoAuth = false;             ///< the RS carried an authentication header
   std::array<uint8_t, 8> nonce{};
-  uint16_t mtu = kMinMtu;            ///< 0: no MTU option (109-byte Microsoft shape)
+  uint16_t mtu = kMinMtu;  ///< 0: no MTU option (109-byte Microsoft shape)
 };
 
 /// Writes the whole UDP payload of an RA: [auth 13] origin 8, IPv6 header 40, RA 16, PIO 32,

@@ -1,0 +1,269 @@
+// Spec §2.9 golden bytes and checks P3, P5, P6.
+#include "teredo/packet.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "hex.h"
+
+namespace teredo {
+namespace {
+
+using test::fromHex;
+using test::toHex;
+
+Ipv6Addr ip6(const char* s) {
+  return *parseIpv6(s);
+}
+uint32_t ip(const char* s) {
+  return *parseIpv4(s);
+}
+
+std::string hexOf(const std::vector<uint8_t>& v, size_t n) {
+  return toHex(v.data(), n);
+}
+
+// An RS (spec §2.6): 40-byte IPv6 header + 8-byte ICMPv6 RS, hop limit 255, to ff02::2.
+std::vector<uint8_t> buildRs(const Ipv6Addr& src, uint8_t hopLimit = 255, bool badSum = false,
+                             uint8_t code = 0) {
+  std::vector<uint8_t> out(48);
+  writeIpv6Header(out, src, allRoutersMulticast(), kNextHeaderIcmpv6, 8, hopLimit);
+  out[40] = kIcmpRouterSolicitation;
+  out[41] = code;
+  const uint16_t sum = icmpv6Checksum(src, allRoutersMulticast(), Bytes(out).subspan(40));
+  out[42] = static_cast<uint8_t>(sum >> 8);
+  out[43] = static_cast<uint8_t>((sum & 0xff) ^ (badSum ? 1 : 0));
+  return out;
+}
+
+TEST(Packet, P3_OriginIndication) {
+  std::vector<uint8_t> out(8);
+  ASSERT_EQ(writeOrigin(out, Endpoint{ip("1.2.3.4"), 337}), 8u);
+  EXPECT_EQ(hexOf(out, 8), "0000feaefefdfcfb");
+  // And back through the parser, in front of a bubble.
+  std::vector<uint8_t> pkt = out;
+  pkt.resize(48);
+  writeBubble(MutableBytes(pkt).subspan(8), ip6("fe80::1"), ip6("fe80::2"));
+  auto r = parsePacket(pkt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->hasOrigin);
+  EXPECT_EQ(r->origin, (Endpoint{ip("1.2.3.4"), 337}));
+}
+
+struct RsChecksum {
+  const char* src;
+  const char* sum;
+};
+
+TEST(Packet, P5_RouterSolicitationChecksums) {
+  const RsChecksum cases[] = {{"fe80::ffff:ffff:ffff", "7d37"},
+                              {"fe80::8000:5445:5245:444f", "125d"},
+                              {"fe80::ffff:ffff:fffe", "7d38"},
+                              {"fe80::8000:ffff:ffff:fffe", "fd37"}};
+  for (const auto& c : cases) {
+    auto rs = buildRs(ip6(c.src));
+    EXPECT_EQ(toHex(&rs[42], 2), c.sum) << c.src;
+  }
+}
+
+TEST(Packet, GoldenRouterSolicitation) {
+  auto rs = buildRs(ip6("fe80::ffff:ffff:ffff"));
+  EXPECT_EQ(hexOf(rs, rs.size()),
+            "6000000000083afffe800000000000000000ffffffffffffff0200000000000000000000000000"
+            "0285007d3700000000");
+}
+
+RouterAdvertisementParams goldenRa() {
+  RouterAdvertisementParams p;
+  p.serverPrimary = ip("65.54.227.120");
+  p.origin = Endpoint{ip("192.0.2.45"), 40000};
+  p.destination = ip6("fe80::ffff:ffff:ffff");
+  p.echoAuth = true;
+  const auto nonce = fromHex("0123456789abcdef");
+  std::copy(nonce.begin(), nonce.end(), p.nonce.begin());
+  return p;
+}
+
+TEST(Packet, GoldenRouterAdvertisementMiredoShape) {
+  std::vector<uint8_t> out(200);
+  const size_t n = writeRouterAdvertisement(out, goldenRa());
+  ASSERT_EQ(n, 117u);
+  EXPECT_EQ(hexOf(out, n),
+            "000100000123456789abcdef00000063bf3ffffdd26000000000383afffe800000000000008000f227"
+            "bec91c87fe800000000000000000ffffffffffff8600954c0000000000000000000007d00304404"
+            "0ffffffffffffffff00000000200100004136e37800000000000000000501000000000500");
+}
+
+TEST(Packet, RouterAdvertisementMicrosoftShapeAndNoAuth) {
+  std::vector<uint8_t> out(200);
+  auto p = goldenRa();
+  p.mtu = 0;
+  EXPECT_EQ(writeRouterAdvertisement(out, p), 109u);
+  p.echoAuth = false;
+  const size_t n = writeRouterAdvertisement(out, p);
+  EXPECT_EQ(n, 96u);
+  // Without auth the payload starts with the origin indication, and the ICMPv6 checksum verifies.
+  auto r = parsePacket(Bytes(out.data(), n));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->hasAuth);
+  EXPECT_EQ(r->origin, (Endpoint{ip("192.0.2.45"), 40000}));
+  EXPECT_EQ(icmpv6Checksum(r->ip.src, r->ip.dst, r->ipv6Payload()), 0);
+  EXPECT_EQ(writeRouterAdvertisement(MutableBytes(out.data(), 95), p), 0u);
+}
+
+TEST(Packet, GoldenBubble) {
+  std::vector<uint8_t> out(40);
+  ASSERT_EQ(writeBubble(out, ip6("fe80::1"), ip6("2001:0:4136:e378:0:63bf:3fff:fdd2")), 40u);
+  EXPECT_EQ(hexOf(out, 40),
+            "6000000000003b00fe800000000000000000000000000001200100004136e378000063bf3ffffdd2");
+}
+
+// P6: the framings the parser accepts and the malformed cases it rejects.
+struct FramingCase {
+  const char* name;
+  std::string hex;
+  bool ok;
+  DropReason reason;
+  bool hasAuth;
+  bool hasOrigin;
+  size_t trailerBytes;
+};
+
+const std::string kBubble =
+    "6000000000003b00fe800000000000000000000000000001200100004136e378000063bf3ffffdd2";
+const std::string kAuth =
+    "00010000"
+    "0123456789abcdef"
+    "00";
+const std::string kOrigin = "0000fea2fefdfcfb";
+
+std::vector<FramingCase> framingCases() {
+  return {
+      {"bare_ipv6", kBubble, true, {}, false, false, 0},
+      {"auth_only", kAuth + kBubble, true, {}, true, false, 0},
+      {"auth_origin", kAuth + kOrigin + kBubble, true, {}, true, true, 0},
+      {"origin_only", kOrigin + kBubble, true, {}, false, true, 0},
+      {"ipv6_trailers", kBubble + "030e0000c633640a0dd9c633640b0dda", true, {}, false, false, 16},
+      {"auth_with_id_and_value",
+       "0001020301020a0b0c"
+       "0123456789abcdef"
+       "00" +
+           kBubble,
+       true,
+       {},
+       true,
+       false,
+       0},
+      {"auth_lengths_past_end", "0001ff000123456789abcdef00" + kBubble, false,
+       DropReason::TruncatedAuth, false, false, 0},
+      {"auth_too_short", "000100", false, DropReason::TruncatedAuth, false, false, 0},
+      {"origin_then_39_bytes", kOrigin + kBubble.substr(0, 78), false, DropReason::TruncatedOrigin,
+       false, false, 0},
+      {"encapsulation_type_2", "0002" + kBubble, false, DropReason::UnknownEncapsulation, false,
+       false, 0},
+      {"version_4", "4" + kBubble.substr(1), false, DropReason::NotIpv6, false, false, 0},
+      {"short_ipv6", kBubble.substr(0, 70), false, DropReason::TruncatedIpv6, false, false, 0},
+      {"empty", "", false, DropReason::TruncatedIpv6, false, false, 0},
+      {"payload_length_past_end", "6000000000013b00" + kBubble.substr(16), false,
+       DropReason::BadPayloadLength, false, false, 0},
+      {"auth_then_nothing", kAuth, false, DropReason::TruncatedIpv6, false, false, 0},
+  };
+}
+
+class FramingTest : public testing::TestWithParam<FramingCase> {};
+
+TEST_P(FramingTest, P6_Framing) {
+  const FramingCase& c = GetParam();
+  const auto bytes = fromHex(c.hex);
+  auto r = parsePacket(bytes);
+  ASSERT_EQ(r.ok(), c.ok);
+  if (!c.ok) {
+    EXPECT_EQ(r.reason(), c.reason) << dropReasonLabel(r.reason());
+    return;
+  }
+  EXPECT_EQ(r->hasAuth, c.hasAuth);
+  EXPECT_EQ(r->hasOrigin, c.hasOrigin);
+  EXPECT_EQ(r->trailers.size(), c.trailerBytes);
+  EXPECT_EQ(r->ipv6.size(), 40u);
+  EXPECT_TRUE(r->isBubble());
+  EXPECT_EQ(r->encapsulated.size(), 40u + c.trailerBytes);
+  if (c.hasAuth) {
+    EXPECT_EQ(toHex(r->auth.nonce.data(), 8), "0123456789abcdef");
+    EXPECT_EQ(r->auth.confirmation, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Spec, FramingTest, testing::ValuesIn(framingCases()),
+                         [](const auto& tpi) { return std::string(tpi.param.name); });
+
+TEST(Packet, AuthClientIdAndValueViews) {
+  const auto bytes = fromHex("0001020301020a0b0c0123456789abcdef07" + kBubble);
+  auto r = parsePacket(bytes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(toHex(r->auth.clientId.data(), r->auth.clientId.size()), "0102");
+  EXPECT_EQ(toHex(r->auth.authValue.data(), r->auth.authValue.size()), "0a0b0c");
+  EXPECT_EQ(r->auth.confirmation, 7);
+}
+
+struct RsCase {
+  const char* name;
+  std::vector<uint8_t> ipv6;
+  bool strict;
+  bool ok;
+  DropReason reason;
+  bool cone;
+};
+
+TEST(Packet, RouterSolicitationChecks) {
+  const Ipv6Addr miredo = ip6("fe80::ffff:ffff:ffff");
+  const Ipv6Addr cone = ip6("fe80::8000:5445:5245:444f");
+  auto toGlobal = buildRs(ip6("2001:db8::1"));
+  auto toAllNodes = buildRs(miredo);
+  toAllNodes[39] = 1;  // ff02::1; checksum now wrong, but the address check comes first
+  auto tooShort = buildRs(miredo);
+  tooShort[5] = 4;  // payload length 4
+  const RsCase cases[] = {
+      {"plain", buildRs(miredo), true, true, {}, false},
+      {"cone", buildRs(cone), true, true, {}, true},
+      {"windows_cone", buildRs(ip6("fe80::8000:ffff:ffff:fffe")), true, true, {}, true},
+      {"hop_limit_64_strict", buildRs(miredo, 64), true, false, DropReason::RsBadHopLimit, false},
+      {"hop_limit_64_lenient", buildRs(miredo, 64), false, true, {}, false},
+      {"bad_sum_strict", buildRs(miredo, 255, true), true, false, DropReason::RsBadChecksum, false},
+      {"bad_sum_lenient", buildRs(miredo, 255, true), false, true, {}, false},
+      {"code_1_strict", buildRs(miredo, 255, false, 1), true, false, DropReason::RsMalformed,
+       false},
+      {"code_1_lenient", buildRs(miredo, 255, false, 1), false, true, {}, false},
+      {"global_source", toGlobal, false, false, DropReason::RsBadSource, false},
+      {"to_all_nodes", toAllNodes, false, false, DropReason::RsBadSource, false},
+      {"too_short", tooShort, false, false, DropReason::RsMalformed, false},
+  };
+  for (const RsCase& c : cases) {
+    auto p = parsePacket(c.ipv6);
+    ASSERT_TRUE(p.ok()) << c.name;
+    auto r = checkRouterSolicitation(*p, c.strict);
+    ASSERT_EQ(r.ok(), c.ok) << c.name;
+    if (c.ok) {
+      EXPECT_EQ(*r, c.cone) << c.name;
+    } else {
+      EXPECT_EQ(r.reason(), c.reason) << c.name;
+    }
+  }
+}
+
+TEST(Packet, Icmpv6ErrorQuotesAndChecksums) {
+  std::vector<uint8_t> offending(1280, 0xaa);
+  writeIpv6Header(offending, ip6("2001:db8::5"), ip6("2002::1"), kNextHeaderUdp, 1240, 64);
+  std::vector<uint8_t> out(1400);
+  const size_t n = writeIcmpv6Error(out, ip6("2001:db8::1"), kIcmpDestUnreachable, 3, 0, offending);
+  ASSERT_EQ(n, 1280u);  // RFC 4443 §2.4(c): never more than the minimum MTU
+  auto p = parsePacket(Bytes(out.data(), n));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->ip.dst, ip6("2001:db8::5"));
+  EXPECT_EQ(p->ipv6Payload()[0], kIcmpDestUnreachable);
+  EXPECT_EQ(p->ipv6Payload()[1], 3);
+  EXPECT_EQ(icmpv6Checksum(p->ip.src, p->ip.dst, p->ipv6Payload()), 0);
+}
+
+}  // namespace
+}  // namespace teredo

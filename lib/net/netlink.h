@@ -1,0 +1,55 @@
+// Minimal rtnetlink client (NETLINK_ROUTE) for link, IPv6 address and IPv6 route changes, so the
+// relay never execs `ip`. Used by Tun; usable on its own (tests, other devices).
+//
+// Every request is sent with NLM_F_ACK and waits (at most kReplyTimeout) for the kernel's answer;
+// errors name the operation, the device and the address or prefix.
+//
+// Byte order: Ipv6Addr is network order (as on the wire); MTU and interface indexes are host
+// integers.
+// Thread-safety: one Netlink object must not be used by two threads at once.
+// Ownership: owns its socket (move-only). Requests need CAP_NET_ADMIN both when the socket is
+// opened and when a request is sent.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "net/fd.h"
+#include "net/status.h"
+#include "teredo/address.h"
+
+namespace teredo::net {
+
+class Netlink {
+ public:
+  /// Receive timeout for one acknowledgement, so a request never blocks forever.
+  static constexpr int kReplyTimeoutMs = 2000;
+
+  static StatusOr<Netlink> open();
+  Netlink() = default;
+  Netlink(Netlink&&) = default;
+  Netlink& operator=(Netlink&&) = default;
+
+  /// `ifname` is only used in error messages.
+  Status setMtu(int ifindex, std::string_view ifname, uint32_t mtu);
+  Status setUp(int ifindex, std::string_view ifname, bool up);
+  /// Adds `addr`/`prefixLen` to the device, without duplicate address detection (a point-to-point
+  /// tunnel has no neighbours to collide with). Replaces an identical existing address.
+  Status addAddress(int ifindex, std::string_view ifname, const Ipv6Addr& addr, uint8_t prefixLen);
+  /// Adds a unicast route for prefix/len through the device in the main table. Fails with EEXIST
+  /// when that exact route is already there.
+  Status addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len);
+  Status deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len);
+
+  bool valid() const { return fd_.valid(); }
+
+ private:
+  /// Sends the request in `buf` (an nlmsghdr followed by its body) and waits for its ACK.
+  Status request(void* buf, const std::string& what);
+
+  Fd fd_;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace teredo::net

@@ -1,0 +1,156 @@
+// Structured logging: one line per event, `logfmt` text or JSON, to stderr by default.
+//
+//   TEREDO_LOG(LogLevel::Info, "config applied", {"version", v}, {"source", "controller"});
+//   // packet path: at most 5 lines per second from this call site, the rest counted
+//   TEREDO_LOG_RATE_LIMITED(LogLevel::Debug, 5, "dropped", {"reason", dropReasonLabel(r)});
+//
+// Text: ts=2026-11-28T08:22:30.123Z level=info msg="config applied" version=3 source=controller
+// JSON: {"ts":"2026-11-28T08:22:30.123Z","level":"info","msg":"config applied","version":3,...}
+// A rate-limited line that follows suppressed ones carries suppressed=N (lines dropped since the
+// previous line from that call site). Never log addresses on the packet path (bounded output is
+// not enough: logs are not a per-client store).
+//
+// Thread-safety: Logger::log and the macros may be called from any thread; each line is formatted
+// on the caller's stack/heap and written whole under a mutex. setLevel/setFormat are atomic.
+// Ownership: defaultLogger() lives for the whole process; Loggers made for tests are owned by them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace teredo::agent {
+
+enum class LogLevel : uint8_t { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+enum class LogFormat : uint8_t { Text = 0, Json = 1 };
+
+/// "debug", "info", "warn", "error".
+std::string_view logLevelName(LogLevel l);
+/// Parses the names above (and "warning"); returns false on anything else.
+bool parseLogLevel(std::string_view s, LogLevel* out);
+
+/// One key=value pair. Keys are literals (lower_snake_case); values are copied when formatting.
+struct LogField {
+  enum class Kind : uint8_t { Str, Int, Uint, Dbl, Bool };
+  LogField(const char* k, std::string_view v) : key(k), kind(Kind::Str), s(v) {}
+  LogField(const char* k, const char* v) : key(k), kind(Kind::Str), s(v) {}
+  LogField(const char* k, const std::string& v) : key(k), kind(Kind::Str), s(v) {}
+  LogField(const char* k, bool v) : key(k), kind(Kind::Bool), b(v) {}
+  LogField(const char* k, int v) : key(k), kind(Kind::Int), i(v) {}
+  LogField(const char* k, long v) : key(k), kind(Kind::Int), i(v) {}
+  LogField(const char* k, long long v) : key(k), kind(Kind::Int), i(v) {}
+  LogField(const char* k, unsigned v) : key(k), kind(Kind::Uint), u(v) {}
+  LogField(const char* k, unsigned long v) : key(k), kind(Kind::Uint), u(v) {}
+  LogField(const char* k, unsigned long long v) : key(k), kind(Kind::Uint), u(v) {}
+  LogField(const char* k, double v) : key(k), kind(Kind::Dbl), d(v) {}
+
+  const char* key;
+  Kind kind;
+  std::string_view s;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  bool b = false;
+};
+
+class Logger {
+ public:
+  /// Receives one complete line, '\n' included.
+  using Sink = std::function<void(std::string_view line)>;
+  /// Wall-clock time in nanoseconds since the Unix epoch.
+  using WallClock = std::function<int64_t()>;
+
+  static void stderrSink(std::string_view line);
+  static int64_t systemNowNs();
+
+  explicit Logger(LogLevel level = LogLevel::Info, LogFormat format = LogFormat::Text,
+                  Sink sink = stderrSink, WallClock clock = systemNowNs);
+
+  void setLevel(LogLevel l) { level_.store(l, std::memory_order_relaxed); }
+  LogLevel level() const { return level_.load(std::memory_order_relaxed); }
+  void setFormat(LogFormat f) { format_.store(f, std::memory_order_relaxed); }
+  bool enabled(LogLevel l) const { return l >= level(); }
+  int64_t nowNs() const { return clock_(); }
+
+  void log(LogLevel l, std::string_view msg, std::initializer_list<LogField> fields = {});
+  /// As log(), adding suppressed=N when N > 0 (used by TEREDO_LOG_RATE_LIMITED).
+  void logSuppressed(LogLevel l, std::string_view msg, uint64_t suppressed,
+                     std::initializer_list<LogField> fields = {});
+
+  /// Formats one line without writing it (tests, and callers that batch).
+  std::string format(LogLevel l, std::string_view msg, uint64_t suppressed,
+                     std::initializer_list<LogField> fields) const;
+
+ private:
+  std::atomic<LogLevel> level_;
+  std::atomic<LogFormat> format_;
+  Sink sink_;
+  WallClock clock_;
+  std::mutex writeMu_;
+};
+
+/// The process logger (stderr, info, text until configured).
+Logger& defaultLogger();
+
+/// Allows at most `perSecond` lines per wall-clock second from one call site and counts the rest.
+///
+/// Thread-safety: allow() may be called concurrently; it uses relaxed atomics, so around a second
+/// boundary a few extra lines may pass (bounded by the number of racing threads). Never blocks.
+class LogRateLimiter {
+ public:
+  explicit LogRateLimiter(uint32_t perSecond) : perSecond_(perSecond) {}
+  /// True if a line may be written now; then `*suppressed` is the number of lines refused since
+  /// the previous allowed one.
+  bool allow(int64_t nowSeconds, uint64_t* suppressed);
+  uint64_t suppressedTotal() const { return suppressedTotal_.load(std::memory_order_relaxed); }
+
+ private:
+  uint32_t perSecond_;
+  std::atomic<int64_t> window_{INT64_MIN};
+  std::atomic<uint32_t> used_{0};
+  std::atomic<uint64_t> pending_{0};
+  std::atomic<uint64_t> suppressedTotal_{0};
+};
+
+/// Count of TEREDO_BUG hits in this process (exported as teredo_bugs_total).
+uint64_t bugCount();
+/// Logs a broken invariant at error level and counts it.
+void noteBug(const char* file, int line, std::string_view what);
+
+}  // namespace teredo::agent
+
+/// Logs through defaultLogger() if `level` is enabled. Fields: {"key", value}, ...
+#define TEREDO_LOG(level, msg, ...)                                            \
+  do {                                                                         \
+    ::teredo::agent::Logger& teredoLogger_ = ::teredo::agent::defaultLogger(); \
+    if (teredoLogger_.enabled(level)) {                                        \
+      teredoLogger_.log(level, msg, {__VA_ARGS__});                            \
+    }                                                                          \
+  } while (0)
+
+/// As TEREDO_LOG through `logger`, at most `perSecond` lines per second from this call site.
+#define TEREDO_LOG_RATE_LIMITED_TO(logger, level, perSecond, msg, ...)                    \
+  do {                                                                                    \
+    ::teredo::agent::Logger& teredoLogger_ = (logger);                                    \
+    if (teredoLogger_.enabled(level)) {                                                   \
+      static ::teredo::agent::LogRateLimiter teredoLimiter_(perSecond);                   \
+      uint64_t teredoSuppressed_ = 0;                                                     \
+      if (teredoLimiter_.allow(teredoLogger_.nowNs() / 1000000000, &teredoSuppressed_)) { \
+        teredoLogger_.logSuppressed(level, msg, teredoSuppressed_, {__VA_ARGS__});        \
+      }                                                                                   \
+    }                                                                                     \
+  } while (0)
+
+#define TEREDO_LOG_RATE_LIMITED(level, perSecond, msg, ...) \
+  TEREDO_LOG_RATE_LIMITED_TO(::teredo::agent::defaultLogger(), level, perSecond, msg, __VA_ARGS__)
+
+/// A broken invariant: logs and counts it (teredo_bugs_total) in release builds, aborts in debug.
+#ifdef NDEBUG
+#define TEREDO_BUG(what) ::teredo::agent::noteBug(__FILE__, __LINE__, what)
+#else
+#define TEREDO_BUG(what) (::teredo::agent::noteBug(__FILE__, __LINE__, what), ::abort())
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's test command: on a fresh Debian 12 machine, as root, installs what is needed,
+# builds everything (plus the libFuzzer targets with clang-14 and sanitizers) and runs every
+# test: unit, style, fuzz (bounded), integration and interop in network namespaces.
+# Ends with ctest's summary; exits non-zero on any failure.
+#
+# Environment: BUILD_DIR (default ./build), TEREDO_FUZZ_SECONDS (default 60),
+# CTEST_ARGS (extra ctest arguments, e.g. "-L unit").
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${BUILD_DIR:-$root/build}
+jobs=$(nproc)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tools/test.sh: run as root (integration tests create network namespaces)" >&2
+  exit 1
+fi
+
+TEREDO_THIRD_PARTY="$build/third_party" bash tools/setup.sh
+
+echo "== building libFuzzer targets (clang-14, ASan+UBSan)"
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$build/fuzz" -G Ninja -DTEREDO_FUZZ_ONLY=ON \
+  -DTEREDO_SANITIZE=address,undefined >/dev/null
+ninja -C "$build/fuzz" -j"$jobs"
+
+echo "== building everything (GCC)"
+cmake -S . -B "$build" -G Ninja -DTEREDO_STRICT_TESTS=ON -DTEREDO_FUZZ_DIR="$build/fuzz" \
+  -DTEREDO_FUZZ_SECONDS="${TEREDO_FUZZ_SECONDS:-60}" >/dev/null
+ninja -C "$build" -j"$jobs"
+
+echo "== running every test"
+cd "$build"
+# Unit, style and fuzz tests run in parallel; integration tests are RUN_SERIAL.
+# shellcheck disable=SC2086
+exec ctest --output-on-failure -j"$jobs" --timeout 900 ${CTEST_ARGS:-}

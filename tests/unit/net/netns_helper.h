@@ -62,7 +62,14 @@ inline void runInNetns(const std::function<void()>& body) {
       std::fprintf(stderr, "cannot bring lo up: %s\n", std::strerror(errno));
       ::_exit(2);
     }
-    body();
+    try {
+      body();
+    } catch (...) {
+      // Never let an exception reach GoogleTest in the child: it would run the other tests here.
+      std::fprintf(stderr, "exception in the namespace test body\n");
+      std::fflush(stderr);
+      ::_exit(3);
+    }
     bool failed = ::testing::Test::HasFailure();
     bool skipped = ::testing::Test::IsSkipped();
     std::fflush(stdout);

@@ -1,0 +1,224 @@
+// Tun and rtnetlink tests (lib/net/tun.h, lib/net/netlink.h). Each runs in a private network
+// namespace of a forked child (netns_helper.h); they skip when not root.
+#include "net/tun.h"
+
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "netns_helper.h"
+#include "test_packets.h"
+
+namespace teredo::net {
+namespace {
+
+using testing::icmpv6Echo;
+using testing::readFile;
+using testing::runInNetns;
+using testing::v6;
+
+constexpr const char* kName = "teredo0";
+
+/// Opens and configures the tun as the relay does; fails the test on any error.
+Tun openConfigured(size_t queues) {
+  StatusOr<Tun> t = Tun::open(kName, queues);
+  EXPECT_TRUE(t.ok()) << t.status().message();
+  if (!t.ok()) {
+    return Tun();
+  }
+  Tun tun = std::move(t).value();
+  for (Status s :
+       {tun.applyTunnelSysctls(), tun.setMtu(1280), tun.setUp(), tun.addAddress(v6("fe80::1"), 64),
+        tun.addAddress(v6("2001:db8:1::1"), 128), tun.addRoute(v6("2001::"), 32)}) {
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  return tun;
+}
+
+bool routeListed(const std::string& dev) {
+  // /proc/net/ipv6_route: dest(32 hex) dest_len(2 hex) ... device name last.
+  std::string table = readFile("/proc/net/ipv6_route");
+  std::string want = "20010000000000000000000000000000 20 ";
+  size_t pos = 0;
+  while ((pos = table.find(want, pos)) != std::string::npos) {
+    size_t end = table.find('\n', pos);
+    std::string line = table.substr(pos, end - pos);
+    if (line.size() >= dev.size() && line.compare(line.size() - dev.size(), dev.size(), dev) == 0) {
+      return true;
+    }
+    pos = end;
+  }
+  return false;
+}
+
+/// Reads every queue until `match` accepts a packet or nothing arrives for a while (bounded).
+template <class Match>
+bool readUntil(Tun& tun, PacketBatch& batch, Match match, int timeoutMs = 5000) {
+  std::vector<int> fds;
+  for (size_t q = 0; q < tun.queueCount(); ++q) {
+    fds.push_back(tun.fd(q));
+  }
+  for (int rounds = 0; rounds < 100 && testing::waitAnyReadable(fds, timeoutMs); ++rounds) {
+    for (size_t q = 0; q < tun.queueCount(); ++q) {
+      int n = tun.readBatch(q, batch);
+      EXPECT_GE(n, 0);
+      for (int i = 0; i < n; ++i) {
+        if (match(batch[static_cast<size_t>(i)])) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+TEST(Tun, OpenConfigureAndVerifyThroughTheKernel) {
+  runInNetns([] {
+    Tun tun = openConfigured(2);
+    ASSERT_EQ(tun.queueCount(), 2u);
+    EXPECT_EQ(tun.name(), kName);
+    EXPECT_EQ(tun.ifindex(), static_cast<int>(::if_nametoindex(kName)));
+    // /sys shows the host's namespace; ask the kernel with the old ioctls instead.
+    int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr {};
+    std::strcpy(ifr.ifr_name, kName);
+    ASSERT_EQ(::ioctl(s, SIOCGIFMTU, &ifr), 0);
+    EXPECT_EQ(ifr.ifr_mtu, 1280);
+    ASSERT_EQ(::ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+    EXPECT_NE(ifr.ifr_flags & IFF_UP, 0);
+    ::close(s);
+    EXPECT_EQ(readFile("/proc/sys/net/ipv6/conf/teredo0/accept_ra"), "0\n");
+    std::string addrs = readFile("/proc/net/if_inet6");
+    EXPECT_NE(addrs.find("fe800000000000000000000000000001"), std::string::npos) << addrs;
+    EXPECT_NE(addrs.find("20010db8000100000000000000000001"), std::string::npos) << addrs;
+    EXPECT_TRUE(routeListed(kName)) << readFile("/proc/net/ipv6_route");
+
+    // Adding the same route twice is refused and names the route.
+    Status again = tun.addRoute(v6("2001::"), 32);
+    EXPECT_EQ(again.code(), EEXIST);
+    EXPECT_EQ(again.message(), "add route 2001::/32 dev teredo0: File exists");
+
+    Status del = tun.deleteRoute(v6("2001::"), 32);
+    EXPECT_TRUE(del.ok()) << del.message();
+    EXPECT_FALSE(routeListed(kName));
+  });
+}
+
+TEST(Tun, RoutedPacketsAreReadFromTheQueuesInBatches) {
+  runInNetns([] {
+    Tun tun = openConfigured(2);
+    int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    // The source address may still be finishing its setup in the kernel: bind it regardless.
+    int one = 1;
+    ASSERT_EQ(::setsockopt(s, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
+    struct sockaddr_in6 src {};
+    src.sin6_family = AF_INET6;
+    Ipv6Addr self = v6("2001:db8:1::1");
+    std::memcpy(&src.sin6_addr, self.bytes.data(), 16);
+    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+    struct sockaddr_in6 dst {};
+    dst.sin6_family = AF_INET6;
+    dst.sin6_port = htons(3544);
+    Ipv6Addr teredoPeer = v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
+    std::memcpy(&dst.sin6_addr, teredoPeer.bytes.data(), 16);
+    constexpr int kCount = 10;
+    for (uint8_t i = 0; i < kCount; ++i) {
+      uint8_t payload[20] = {i, 0xee};
+      ASSERT_EQ(
+          ::sendto(s, payload, sizeof(payload), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)),
+          static_cast<ssize_t>(sizeof(payload)))
+          << std::strerror(errno);
+    }
+    ::close(s);
+    PacketBatch batch;
+    std::vector<bool> seen(kCount);
+    int matched = 0;
+    size_t largestBatch = 0;
+    readUntil(tun, batch, [&](Bytes p) {
+      largestBatch = std::max(largestBatch, batch.size());
+      if (p.size() != kIpv6HeaderSize + 8 + 20 || p[6] != kNextHeaderUdp) {
+        return false;  // e.g. an MLD report the kernel sends when the link comes up
+      }
+      Ipv6Header h = decodeIpv6Header(p);
+      uint8_t i = p[kIpv6HeaderSize + 8];
+      if (h.dst == teredoPeer && h.src == self && i < kCount && !seen[i] &&
+          p[kIpv6HeaderSize + 9] == 0xee) {
+        seen[i] = true;
+        ++matched;
+      }
+      return matched == kCount;
+    });
+    EXPECT_EQ(matched, kCount) << "datagrams routed to 2001::/32 must come out of the tun";
+    EXPECT_GT(largestBatch, 1u) << "one readBatch should return several queued packets";
+  });
+}
+
+TEST(Tun, WrittenEchoRequestIsAnsweredBackThroughTheTun) {
+  runInNetns([] {
+    Tun tun = openConfigured(2);
+    Ipv6Addr peer = v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
+    Ipv6Addr self = v6("2001:db8:1::1");
+    std::vector<uint8_t> request = icmpv6Echo(peer, self, kIcmpEchoRequest, 0x1234, 7, 24);
+    std::vector<uint8_t> garbage = {0x60, 0, 0};  // shorter than an IPv6 header
+    std::vector<Bytes> packets = {Bytes(request), Bytes(garbage)};
+    // The kernel answers the echo through the 2001::/32 route: the reply comes out of the tun.
+    std::vector<uint8_t> expected = icmpv6Echo(self, peer, kIcmpEchoReply, 0x1234, 7, 24);
+    auto isReply = [&](Bytes p) {
+      // Compare all but the flow label and hop limit, which the kernel chooses.
+      return p.size() == expected.size() && p[0] == 0x60 &&
+             std::equal(p.begin() + 4, p.begin() + 7, expected.begin() + 4) &&
+             std::equal(p.begin() + 8, p.end(), expected.begin() + 8);
+    };
+    PacketBatch batch(8, 1500);
+    bool found = false;
+    // The new address becomes usable asynchronously (the kernel finishes address setup in a
+    // work queue), so send again until answered; bounded.
+    for (int attempt = 0; attempt < 50 && !found; ++attempt) {
+      TunWriteResult w = tun.writeBatch(1, packets);
+      // The kernel accepts both (the short one fails IPv6 header checks later, counted there).
+      EXPECT_EQ(w.written, 2u);
+      EXPECT_EQ(w.failed, 0u);
+      found = readUntil(tun, batch, isReply, 100);
+    }
+    EXPECT_TRUE(found) << "no echo reply came back out of the tun";
+    std::vector<uint8_t> notIp = {0x00, 1, 2, 3};
+    std::vector<Bytes> bad = {Bytes(notIp)};
+    TunWriteResult w = tun.writeBatch(0, bad);
+    EXPECT_EQ(w.failed, 1u);
+    EXPECT_EQ(w.lastError, EINVAL) << "IFF_NO_PI: the version nibble must say 4 or 6";
+    EXPECT_EQ(tun.write(5, request), EBADF);
+  });
+}
+
+TEST(Tun, CloseRemovesRoutesAndTheDevice) {
+  runInNetns([] {
+    Tun tun = openConfigured(3);
+    ASSERT_TRUE(routeListed(kName));
+    Tun moved = std::move(tun);
+    EXPECT_EQ(tun.queueCount(), 0u);
+    EXPECT_NE(::if_nametoindex(kName), 0u);
+    moved.close();
+    EXPECT_FALSE(routeListed(kName));
+    EXPECT_EQ(::if_nametoindex(kName), 0u) << "the non-persistent device should be gone";
+    moved.close();  // idempotent
+  });
+}
+
+TEST(Tun, OpenErrorsNameTheDevice) {
+  StatusOr<Tun> longName = Tun::open("a-name-much-too-long-for-linux", 1);
+  ASSERT_FALSE(longName.ok());
+  EXPECT_EQ(longName.status().code(), EINVAL);
+  StatusOr<Tun> noQueues = Tun::open("teredo0", 0);
+  ASSERT_FALSE(noQueues.ok());
+  EXPECT_NE(noQueues.status().message().find("teredo0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace teredo::net

@@ -1,0 +1,628 @@
+// Controller core: push state machine, config validation and history, persistence, stats
+// aggregation. Deterministic: fake clock, counting nonces, no threads or sockets.
+#include "controller.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace teredo::controller {
+namespace {
+
+using std::chrono::milliseconds;
+using teredo::v1::AgentConfig;
+using teredo::v1::ControllerMessage;
+
+class FakeSink : public AgentSink {
+ public:
+  void send(const ControllerMessage& msg) override { messages.push_back(msg); }
+  void close(const grpc::Status& status) override {
+    closed = true;
+    closeCode = status.error_code();
+  }
+  std::vector<teredo::v1::ConfigSnapshot> snapshots() const {
+    std::vector<teredo::v1::ConfigSnapshot> out;
+    for (const auto& m : messages) {
+      if (m.has_snapshot()) {
+        out.push_back(m.snapshot());
+      }
+    }
+    return out;
+  }
+  std::vector<ControllerMessage> messages;
+  bool closed = false;
+  grpc::StatusCode closeCode = grpc::StatusCode::OK;
+};
+
+// Rejects max_peers == 0 and relays without a bind address, like lib/config would.
+std::vector<teredo::v1::FieldViolation> fakeValidator(const AgentConfig& c) {
+  std::vector<teredo::v1::FieldViolation> out;
+  if (c.has_relay()) {
+    if (c.relay().relay().has_max_peers() && c.relay().relay().max_peers() == 0) {
+      teredo::v1::FieldViolation v;
+      v.set_field("relay.relay.max_peers");
+      v.set_description("must be > 0");
+      out.push_back(v);
+    }
+    if (!c.relay().relay().has_bind_address()) {
+      teredo::v1::FieldViolation v;
+      v.set_field("relay.relay.bind_address");
+      v.set_description("required");
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+AgentConfig relayConfig(uint32_t maxPeers, const std::string& bind = "198.51.100.1") {
+  AgentConfig c;
+  c.mutable_relay()->mutable_relay()->set_max_peers(maxPeers);
+  if (!bind.empty()) {
+    c.mutable_relay()->mutable_relay()->set_bind_address(bind);
+  }
+  return c;
+}
+
+AgentConfig serverConfig(uint32_t mtu) {
+  AgentConfig c;
+  c.mutable_server()->mutable_server()->set_mtu(mtu);
+  return c;
+}
+
+teredo::v1::Hello hello(const std::string& id, teredo::v1::Role role, uint64_t applied = 0,
+                        const std::string& uid = "uid-1") {
+  teredo::v1::Hello h;
+  h.set_agent_id(id);
+  h.set_instance_uid(uid);
+  h.set_role(role);
+  h.set_build_version("test");
+  h.set_applied_version(applied);
+  return h;
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make(nullptr); }
+
+  void make(std::unique_ptr<StateStore> store) {
+    ControllerOptions opts;
+    opts.debounce = milliseconds(100);
+    opts.debounceCeiling = milliseconds(10000);
+    opts.ackTimeout = milliseconds(30000);
+    ctl_ = std::make_unique<Controller>(
+        opts, std::move(store), fakeValidator, [this] { return now_; },
+        [this] { return "n" + std::to_string(++nonce_); });
+    std::string error;
+    ASSERT_TRUE(ctl_->load(&error)) << error;
+  }
+
+  void advance(milliseconds d) {
+    now_ += d;
+    ctl_->tick();
+  }
+
+  grpc::Status setRole(teredo::v1::Role role, const AgentConfig& c, bool dryRun = false) {
+    teredo::v1::SetConfigRequest req;
+    req.set_role(role);
+    *req.mutable_config() = c;
+    req.set_dry_run(dryRun);
+    teredo::v1::SetConfigResponse resp;
+    auto s = ctl_->setConfig(req, &resp);
+    lastSet_ = resp;
+    return s;
+  }
+
+  grpc::Status setAgent(const std::string& id, const AgentConfig& c) {
+    teredo::v1::SetConfigRequest req;
+    req.set_agent_id(id);
+    *req.mutable_config() = c;
+    teredo::v1::SetConfigResponse resp;
+    auto s = ctl_->setConfig(req, &resp);
+    lastSet_ = resp;
+    return s;
+  }
+
+  teredo::v1::AgentStatus status(const std::string& id) {
+    teredo::v1::GetAgentRequest req;
+    req.set_agent_id(id);
+    teredo::v1::GetAgentResponse resp;
+    EXPECT_TRUE(ctl_->getAgent(req, &resp).ok());
+    return resp.agent();
+  }
+
+  void ackLast(SessionId s, const FakeSink& sink) {
+    teredo::v1::Ack ack;
+    ack.set_version(sink.snapshots().back().version());
+    ack.set_nonce(sink.snapshots().back().nonce());
+    ctl_->ack(s, ack);
+  }
+
+  void nackLast(SessionId s, const FakeSink& sink, uint64_t applied) {
+    teredo::v1::Nack nack;
+    nack.set_version(sink.snapshots().back().version());
+    nack.set_nonce(sink.snapshots().back().nonce());
+    nack.set_applied_version(applied);
+    nack.mutable_error_detail()->set_message("relay.mtu: must be 1280");
+    ctl_->nack(s, nack);
+  }
+
+  TimePoint now_ = TimePoint(std::chrono::seconds(1700000000));
+  int nonce_ = 0;
+  std::unique_ptr<Controller> ctl_;
+  teredo::v1::SetConfigResponse lastSet_;
+};
+
+TEST_F(ControllerTest, HelloGetsSettingsAndDrainButNoSnapshotWithoutConfig) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_EQ(sink.messages.size(), 2u);
+  EXPECT_TRUE(sink.messages[0].has_settings());
+  EXPECT_TRUE(sink.messages[1].has_drain());
+  EXPECT_FALSE(sink.messages[1].drain().draining());
+  EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_SYNCED);
+}
+
+TEST_F(ControllerTest, InvalidHelloRefused) {
+  FakeSink sink;
+  SessionId s = 0;
+  auto st = ctl_->hello(hello("", teredo::v1::ROLE_UNSPECIFIED), &sink, &s);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(fieldViolations(st).size(), 2u);
+}
+
+TEST_F(ControllerTest, ChangeIsDebouncedThenPushedAndAcked) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
+  EXPECT_EQ(lastSet_.version(), 1u);
+  advance(milliseconds(50));
+  EXPECT_TRUE(sink.snapshots().empty());
+  EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_SYNCED);  // not published yet
+  advance(milliseconds(50));
+  ASSERT_EQ(sink.snapshots().size(), 1u);
+  EXPECT_EQ(sink.snapshots()[0].version(), 1u);
+  EXPECT_EQ(sink.snapshots()[0].config().relay().relay().max_peers(), 100u);
+  EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_PENDING);
+  ackLast(s, sink);
+  EXPECT_EQ(status("r1").applied_version(), 1u);
+  EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_SYNCED);
+  EXPECT_EQ(ctl_->snapshot().pushes.acked, 1u);
+}
+
+TEST_F(ControllerTest, DebounceCeilingBoundsContinuousChanges) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  int ms = 0;
+  for (uint32_t i = 1; sink.snapshots().empty() && i < 1000; ++i) {
+    ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(i)).ok());
+    advance(milliseconds(50));
+    ms += 50;
+  }
+  ASSERT_EQ(sink.snapshots().size(), 1u);
+  EXPECT_EQ(ms, 10000);
+}
+
+TEST_F(ControllerTest, StaleAckByNonceIgnored) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
+  advance(milliseconds(100));
+  teredo::v1::Ack ack;
+  ack.set_version(1);
+  ack.set_nonce("wrong");
+  ctl_->ack(s, ack);
+  EXPECT_EQ(status("r1").applied_version(), 0u);
+  EXPECT_EQ(ctl_->snapshot().pushes.staleReplies, 1u);
+}
+
+TEST_F(ControllerTest, NackedVersionIsNeverResent) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
+  advance(milliseconds(100));
+  nackLast(s, sink, 0);
+  auto st = status("r1");
+  EXPECT_EQ(st.sync_state(), teredo::v1::SYNC_STATE_NACKED);
+  EXPECT_EQ(st.last_nack().version(), 1u);
+  EXPECT_EQ(st.last_nack().error_detail().message(), "relay.mtu: must be 1280");
+  EXPECT_EQ(st.last_nack().time().seconds(), 1700000000);
+  // Neither time, nor an unrelated change, nor a reconnect resends version 1.
+  advance(milliseconds(60000));
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_SERVER, serverConfig(1280)).ok());
+  advance(milliseconds(100));
+  ctl_->disconnect(s);
+  FakeSink sink2;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
+  EXPECT_EQ(sink.snapshots().size(), 1u);
+  EXPECT_TRUE(sink2.snapshots().empty());
+  EXPECT_GT(ctl_->snapshot().pushes.nackResendsSuppressed, 0u);
+  // New content does go out, under a new version.
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(200)).ok());
+  advance(milliseconds(100));
+  ASSERT_EQ(sink2.snapshots().size(), 1u);
+  EXPECT_EQ(sink2.snapshots()[0].version(), 3u);
+}
+
+TEST_F(ControllerTest, NewerSnapshotReplacesPendingOneAndWaitsForAck) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(1)).ok());
+  advance(milliseconds(100));
+  ASSERT_EQ(sink.snapshots().size(), 1u);
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(2)).ok());
+  advance(milliseconds(100));
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(3)).ok());
+  advance(milliseconds(100));
+  EXPECT_EQ(sink.snapshots().size(), 1u);  // one un-ACKed push at most
+  EXPECT_EQ(ctl_->snapshot().pushes.superseded, 2u);
+  ackLast(s, sink);
+  ASSERT_EQ(sink.snapshots().size(), 2u);
+  EXPECT_EQ(sink.snapshots()[1].version(), 3u);  // version 2 was never sent
+  EXPECT_EQ(sink.snapshots()[1].config().relay().relay().max_peers(), 3u);
+}
+
+TEST_F(ControllerTest, AckTimeoutAllowsTheNextPush) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(1)).ok());
+  advance(milliseconds(100));
+  advance(milliseconds(29999));
+  EXPECT_EQ(sink.snapshots().size(), 1u);
+  advance(milliseconds(1));
+  ASSERT_EQ(sink.snapshots().size(), 2u);
+  EXPECT_NE(sink.snapshots()[0].nonce(), sink.snapshots()[1].nonce());
+  EXPECT_EQ(ctl_->snapshot().pushes.timedOut, 1u);
+}
+
+TEST_F(ControllerTest, RelayChangeDoesNotPushServers) {
+  FakeSink relay, server;
+  SessionId rs = 0, ss = 0;
+  ASSERT_TRUE(ctl_->hello(hello("s1", teredo::v1::ROLE_SERVER), &server, &ss).ok());
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &relay, &rs).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_SERVER, serverConfig(1280)).ok());
+  advance(milliseconds(100));
+  ackLast(ss, server);
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(10)).ok());
+  ASSERT_EQ(lastSet_.affected_agents_size(), 1);
+  EXPECT_EQ(lastSet_.affected_agents(0), "r1");
+  advance(milliseconds(100));
+  EXPECT_EQ(server.snapshots().size(), 1u);
+  EXPECT_EQ(relay.snapshots().size(), 1u);
+  EXPECT_EQ(status("s1").desired_version(), 1u);
+  EXPECT_EQ(status("s1").sync_state(), teredo::v1::SYNC_STATE_SYNCED);
+}
+
+TEST_F(ControllerTest, OverrideMergesOverRoleDefaults) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
+  AgentConfig override;
+  override.mutable_relay()->mutable_relay()->set_mtu(1400);
+  ASSERT_TRUE(setAgent("r1", override).ok());
+  advance(milliseconds(100));
+  ASSERT_EQ(sink.snapshots().size(), 1u);
+  const auto snaps = sink.snapshots();
+  const auto& c = snaps[0].config().relay().relay();
+  EXPECT_EQ(c.max_peers(), 100u);
+  EXPECT_EQ(c.mtu(), 1400u);
+  EXPECT_EQ(c.bind_address(), "198.51.100.1");
+  EXPECT_EQ(sink.snapshots()[0].version(), 2u);
+}
+
+TEST_F(ControllerTest, SetConfigValidationErrors) {
+  struct Case {
+    const char* name;
+    teredo::v1::SetConfigRequest req;
+    grpc::StatusCode code;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  {
+    Case c{"invalid value", {}, grpc::StatusCode::INVALID_ARGUMENT, "config.relay.relay.max_peers"};
+    c.req.set_role(teredo::v1::ROLE_RELAY);
+    *c.req.mutable_config() = relayConfig(0);
+    cases.push_back(c);
+  }
+  {
+    Case c{"role mismatch", {}, grpc::StatusCode::INVALID_ARGUMENT, "config"};
+    c.req.set_role(teredo::v1::ROLE_SERVER);
+    *c.req.mutable_config() = relayConfig(5);
+    cases.push_back(c);
+  }
+  {
+    Case c{"no target", {}, grpc::StatusCode::INVALID_ARGUMENT, "target"};
+    *c.req.mutable_config() = relayConfig(5);
+    cases.push_back(c);
+  }
+  {
+    Case c{"unspecified role", {}, grpc::StatusCode::INVALID_ARGUMENT, "role"};
+    c.req.set_role(teredo::v1::ROLE_UNSPECIFIED);
+    cases.push_back(c);
+  }
+  {
+    Case c{"remove missing override", {}, grpc::StatusCode::NOT_FOUND, ""};
+    c.req.set_agent_id("ghost");
+    c.req.set_remove_override(true);
+    cases.push_back(c);
+  }
+  {
+    Case c{"stale expected_version", {}, grpc::StatusCode::FAILED_PRECONDITION, ""};
+    c.req.set_role(teredo::v1::ROLE_RELAY);
+    *c.req.mutable_config() = relayConfig(5);
+    c.req.set_expected_version(7);
+    cases.push_back(c);
+  }
+  {
+    Case c{"override makes it invalid",
+           {},
+           grpc::StatusCode::INVALID_ARGUMENT,
+           "config.relay.relay.bind_address"};
+    c.req.set_agent_id("r9");
+    *c.req.mutable_config() = relayConfig(5, "");
+    cases.push_back(c);
+  }
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    teredo::v1::SetConfigResponse resp;
+    auto st = ctl_->setConfig(c.req, &resp);
+    EXPECT_EQ(st.error_code(), c.code) << st.error_message();
+    if (!c.field.empty()) {
+      auto v = fieldViolations(st);
+      ASSERT_EQ(v.size(), 1u);
+      EXPECT_EQ(v[0].field(), c.field);
+    }
+  }
+  EXPECT_EQ(ctl_->currentVersion(), 0u);
+}
+
+TEST_F(ControllerTest, DryRunPublishesNothing) {
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(5), /*dryRun=*/true).ok());
+  EXPECT_TRUE(lastSet_.changed());
+  EXPECT_TRUE(lastSet_.dry_run());
+  EXPECT_EQ(ctl_->currentVersion(), 0u);
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(5)).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(5)).ok());  // identical: no version
+  EXPECT_FALSE(lastSet_.changed());
+  EXPECT_EQ(ctl_->currentVersion(), 1u);
+}
+
+TEST_F(ControllerTest, RollbackRepublishesOldContentUnderNewVersion) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(10)).ok());
+  advance(milliseconds(100));
+  ackLast(s, sink);
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(20)).ok());
+  advance(milliseconds(100));
+  ackLast(s, sink);
+  teredo::v1::RollbackRequest req;
+  req.set_to_version(1);
+  teredo::v1::RollbackResponse resp;
+  ASSERT_TRUE(ctl_->rollback(req, &resp).ok());
+  EXPECT_EQ(resp.version(), 3u);
+  advance(milliseconds(100));
+  ASSERT_EQ(sink.snapshots().size(), 3u);
+  EXPECT_EQ(sink.snapshots()[2].version(), 3u);
+  EXPECT_EQ(sink.snapshots()[2].config().relay().relay().max_peers(), 10u);
+  teredo::v1::ListConfigVersionsResponse versions;
+  ASSERT_TRUE(ctl_->listConfigVersions({}, &versions).ok());
+  ASSERT_EQ(versions.versions_size(), 3);
+  EXPECT_EQ(versions.versions(0).version(), 3u);
+  EXPECT_EQ(versions.versions(0).rollback_of(), 1u);
+  req.set_to_version(42);
+  EXPECT_EQ(ctl_->rollback(req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ControllerTest, NewStreamReplacesOldOne) {
+  FakeSink a, b;
+  SessionId sa = 0, sb = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &a, &sa).ok());
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY, 0, "uid-2"), &b, &sb).ok());
+  EXPECT_TRUE(a.closed);
+  EXPECT_EQ(a.closeCode, grpc::StatusCode::ABORTED);
+  ctl_->disconnect(sa);  // the old stream's late disconnect must not affect the new one
+  EXPECT_EQ(status("r1").state(), teredo::v1::AGENT_STATE_CONNECTED);
+  EXPECT_EQ(status("r1").instance_uid(), "uid-2");
+}
+
+TEST_F(ControllerTest, DrainSendsStateToAgent) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  teredo::v1::DrainRequest req;
+  req.set_role(teredo::v1::ROLE_RELAY);
+  teredo::v1::DrainResponse resp;
+  ASSERT_TRUE(ctl_->drain(req, &resp).ok());
+  ASSERT_EQ(resp.agent_ids_size(), 1);
+  ASSERT_TRUE(sink.messages.back().has_drain());
+  EXPECT_TRUE(sink.messages.back().drain().draining());
+  EXPECT_TRUE(status("r1").draining());
+  teredo::v1::UndrainRequest un;
+  un.set_agent_id("nobody");
+  teredo::v1::UndrainResponse unResp;
+  EXPECT_EQ(ctl_->undrain(un, &unResp).error_code(), grpc::StatusCode::NOT_FOUND);
+  un.set_agent_id("r1");
+  ASSERT_TRUE(ctl_->undrain(un, &unResp).ok());
+  EXPECT_FALSE(sink.messages.back().drain().draining());
+}
+
+// ----- Persistence ----------------------------------------------------------------------------
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/teredo-ctl-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(ControllerTest, StateSurvivesRestart) {
+  TempDir dir;
+  std::string error;
+  make(openFileStateStore(dir.path(), &error));
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(10)).ok());
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(20)).ok());
+  advance(milliseconds(100));
+  nackLast(s, sink, 0);
+  teredo::v1::DrainRequest drain;
+  drain.set_agent_id("r1");
+  teredo::v1::DrainResponse drainResp;
+  ASSERT_TRUE(ctl_->drain(drain, &drainResp).ok());
+
+  // "Restart": a new controller on the same directory.
+  make(openFileStateStore(dir.path(), &error));
+  EXPECT_EQ(ctl_->currentVersion(), 2u);
+  teredo::v1::GetConfigResponse cfg;
+  ASSERT_TRUE(ctl_->getConfig({}, &cfg).ok());
+  EXPECT_EQ(cfg.config().relay_defaults().relay().relay().max_peers(), 20u);
+  teredo::v1::ListConfigVersionsResponse versions;
+  ASSERT_TRUE(ctl_->listConfigVersions({}, &versions).ok());
+  EXPECT_EQ(versions.versions_size(), 2);
+  // The remembered NACK still blocks a resend of version 2, and drain is still on.
+  FakeSink sink2;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
+  EXPECT_TRUE(sink2.snapshots().empty());
+  EXPECT_TRUE(sink2.messages[1].drain().draining());
+  EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_NACKED);
+  // Versions keep counting from the persisted counter.
+  ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(30)).ok());
+  EXPECT_EQ(lastSet_.version(), 3u);
+}
+
+TEST(StateStoreTest, CorruptFileIsAnErrorAndMissingFileIsEmpty) {
+  TempDir dir;
+  std::string error;
+  auto store = openFileStateStore(dir.path(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  teredo::v1::ControllerState state;
+  ASSERT_TRUE(store->load(&state, &error));
+  EXPECT_EQ(state.last_version(), 0u);
+  std::ofstream(dir.path() + "/state.pb") << "\xff\xff\xff garbage";
+  EXPECT_FALSE(store->load(&state, &error));
+  EXPECT_NE(error.find("corrupt"), std::string::npos);
+  state.set_last_version(9);
+  ASSERT_TRUE(store->save(state, &error)) << error;
+  EXPECT_EQ(::access((dir.path() + "/state.pb.tmp").c_str(), F_OK), -1);
+  teredo::v1::ControllerState back;
+  ASSERT_TRUE(store->load(&back, &error));
+  EXPECT_EQ(back.last_version(), 9u);
+  EXPECT_EQ(openFileStateStore("/proc/no-such-dir/x", &error), nullptr);
+}
+
+// ----- Aggregation ----------------------------------------------------------------------------
+
+teredo::v1::StatsReport report(const std::string& uid, uint64_t packets, uint64_t spoofed,
+                               int64_t seconds) {
+  teredo::v1::StatsReport r;
+  r.set_instance_uid(uid);
+  r.mutable_timestamp()->set_seconds(seconds);
+  r.mutable_counters()->mutable_traffic()->mutable_udp_received()->set_packets(packets);
+  (*r.mutable_counters()->mutable_drops())["spoofed_source"] = spoofed;
+  (*r.mutable_counters()->mutable_drops())["made_up_reason"] = 1000;
+  r.mutable_counters()->mutable_nat()->set_cone(packets / 10);
+  r.mutable_gauges()->set_relay_peers(packets);
+  return r;
+}
+
+TEST(StatsAggregatorTest, DeltasAcrossRestartsAndRoles) {
+  StatsAggregator agg;
+  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("a", 100, 5, 10));
+  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("a", 150, 7, 20));
+  EXPECT_DOUBLE_EQ(agg.udpPacketsPerSecond("r1"), 5.0);
+  // Restart: new instance counts from zero.
+  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("b", 30, 1, 30));
+  // Same instance but counters went down: also a restart.
+  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("b", 10, 0, 40));
+  agg.addReport("s1", teredo::v1::ROLE_SERVER, report("c", 1000, 0, 40));
+  EXPECT_EQ(agg.restarts(), 2u);
+
+  auto relay = agg.roleStats(teredo::v1::ROLE_RELAY);
+  EXPECT_EQ(relay.counters().traffic().udp_received().packets(), 150u + 30u + 10u);
+  EXPECT_EQ(relay.counters().drops().at("spoofed_source"), 7u + 1u);
+  EXPECT_EQ(relay.counters().drops().count("made_up_reason"), 0u);
+  EXPECT_EQ(relay.counters().nat().cone(), 15u + 3u + 1u);
+  EXPECT_EQ(relay.gauges().relay_peers(), 10u);
+  auto fleet = agg.roleStats(teredo::v1::ROLE_UNSPECIFIED);
+  EXPECT_EQ(fleet.counters().traffic().udp_received().packets(), 190u + 1000u);
+  EXPECT_EQ(fleet.agents_connected(), 2u);
+  agg.disconnect("s1");
+  fleet = agg.roleStats(teredo::v1::ROLE_UNSPECIFIED);
+  EXPECT_EQ(fleet.agents_connected(), 1u);
+  EXPECT_EQ(fleet.agents_total(), 2u);
+  EXPECT_EQ(fleet.gauges().relay_peers(), 10u);  // disconnected agents' gauges do not count
+}
+
+TEST(StatsAggregatorTest, HyperLogLogMergesAsUnion) {
+  Hll a, b;
+  for (uint32_t i = 0; i < 30000; ++i) {
+    a.add(0xcb007100 + i, 1000);
+  }
+  for (uint32_t i = 20000; i < 50000; ++i) {
+    b.add(0xcb007100 + i, 1000);
+  }
+  StatsAggregator agg;
+  teredo::v1::StatsReport r1, r2;
+  r1.set_instance_uid("x");
+  r1.mutable_distinct_clients()->set_precision(12);
+  r1.mutable_distinct_clients()->set_registers(a.bytes());
+  r2.set_instance_uid("y");
+  r2.mutable_distinct_clients()->set_precision(12);
+  r2.mutable_distinct_clients()->set_registers(b.bytes());
+  agg.addReport("s1", teredo::v1::ROLE_SERVER, r1);
+  agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);
+  agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);  // re-merging is idempotent
+  const uint64_t est = agg.roleStats(teredo::v1::ROLE_SERVER).distinct_clients();
+  EXPECT_NEAR(static_cast<double>(est), 50000.0, 50000.0 * 0.05);
+  // A sketch with other parameters is ignored rather than corrupting the merge.
+  Hll c;
+  EXPECT_FALSE(c.merge(14, std::string(16384, '\x01')));
+  EXPECT_EQ(c.estimate(), 0u);
+  Hll small;
+  for (uint32_t i = 0; i < 100; ++i) {
+    small.add(0xc6336400 + i, 3544);
+  }
+  EXPECT_NEAR(static_cast<double>(small.estimate()), 100.0, 3.0);
+}
+
+TEST_F(ControllerTest, StatsOnStreamReachFleetStats) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ctl_->stats(s, report("uid-1", 10, 1, 1));
+  auto bad = report("uid-1", 999, 1, 2);
+  bad.set_agent_id("someone-else");
+  ctl_->stats(s, bad);
+  teredo::v1::GetFleetStatsResponse resp;
+  ASSERT_TRUE(ctl_->getFleetStats({}, &resp).ok());
+  ASSERT_EQ(resp.roles_size(), 2);
+  EXPECT_EQ(resp.roles(1).counters().traffic().udp_received().packets(), 10u);
+  EXPECT_EQ(resp.fleet().counters().traffic().udp_received().packets(), 10u);
+  teredo::v1::GetNatStatsResponse nat;
+  ASSERT_TRUE(ctl_->getNatStats({}, &nat).ok());
+  EXPECT_EQ(nat.nat().cone(), 1u);
+  EXPECT_EQ(nat.distinct_clients_sketch().registers().size(), 4096u);
+}
+
+}  // namespace
+}  // namespace teredo::controller

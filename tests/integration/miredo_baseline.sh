@@ -40,7 +40,7 @@ if ((${#nats[@]} > 1)); then
 fi
 nat=${nats[0]}
 
-# shellcheck source=lab/lab.sh
+# shellcheck source-path=SCRIPTDIR source=lab/lab.sh
 source "$here/lab/lab.sh"
 
 client_port=40001

@@ -893,3 +893,64 @@ lab_std_client() {
   lab_route "cli$n" default via "10.0.$n.1"
   lab_nat "nat$n" "$type" wan "10.0.$n.2" "$port"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Crafted packets (tools/lab/teredo_probe.py) and JSON queries
+
+declare -g LAB_PROBE_NS=""
+
+# lab_probe_start NS: keep one probe process ("serve" mode) running inside NS, so the scapy import
+# is paid once per test; lab_probe NS and lab_probe_q then talk to it over a coprocess.
+lab_probe_start() {
+  local ns=$1 full start
+  full=$(lab_nsname "$ns")
+  [[ -z $LAB_PROBE_NS ]] || lab_die "lab_probe_start: already serving in $LAB_PROBE_NS"
+  coproc LAB_PROBE_CO {
+    exec setsid ip netns exec "$full" "$LAB_PYTHON" "$LAB_PROBE" serve 2>>"$LAB_DIR/probe-$ns.log"
+  }
+  start=$(lab__starttime "$LAB_PROBE_CO_PID")
+  LAB_PIDS+=("$LAB_PROBE_CO_PID:${start:-0}:probe-$ns")
+  LAB_PROBE_NS=$ns
+}
+
+# lab_probe NS ARGS...: run one probe command inside NS; its JSON on stdout (one line when served).
+lab_probe() {
+  local ns=$1 line
+  shift
+  if [[ $ns == "$LAB_PROBE_NS" ]]; then
+    printf '%q ' "$@" >&"${LAB_PROBE_CO[1]}"
+    printf '\n' >&"${LAB_PROBE_CO[1]}"
+    IFS= read -r -t 60 line <&"${LAB_PROBE_CO[0]}" || lab_die "probe in $ns: no answer"
+    printf '%s\n' "$line"
+    return 0
+  fi
+  lab_exec "$ns" "$LAB_PYTHON" "$LAB_PROBE" "$@"
+}
+
+# lab_probe_q EXPR: evaluate EXPR (Python, d = the served probe's last result); see lab_json.
+lab_probe_q() {
+  local line
+  [[ -n $LAB_PROBE_NS ]] || lab_die "lab_probe_q: no served probe (lab_probe_start)"
+  printf '?%s\n' "${1//$'\n'/ }" >&"${LAB_PROBE_CO[1]}"
+  IFS= read -r -t 10 line <&"${LAB_PROBE_CO[0]}" || lab_die "probe: no answer to query"
+  printf '%s\n' "$line"
+}
+
+# lab_json JSON EXPR: evaluate the Python expression EXPR with d = the parsed JSON text; prints
+# scalars plainly (true/false for booleans) and anything else as compact JSON.
+lab_json() {
+  "$LAB_PYTHON" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+try:
+    v = eval(sys.argv[2], {"d": d, "len": len, "any": any, "all": all, "sorted": sorted})
+except (KeyError, IndexError, TypeError) as e:
+    v = "<%s: %s>" % (type(e).__name__, e)
+if isinstance(v, bool):
+    print("true" if v else "false")
+elif isinstance(v, (str, int, float)) or v is None:
+    print(v)
+else:
+    print(json.dumps(v, sort_keys=True, separators=(",", ":")))
+' "$1" "$2"
+}

@@ -1,0 +1,534 @@
+#!/usr/bin/python3
+"""Crafted-packet probe for Teredo server/relay conformance on the wire (teredo-spec.md §8).
+
+Run it inside a lab namespace (ip netns exec NS /usr/bin/python3 teredo_probe.py ...): it sends
+from a plain UDP socket bound to a local address/port, prints what came back (and, optionally,
+what a tcpdump in another namespace saw leave) as one JSON document on stdout.
+
+Commands
+  rs      send a Router Solicitation (RFC 4380 §5.2.1) to a server, decode the RAs that come back
+  send    send an arbitrary Teredo payload (bubble, echo request, raw hex), with optional
+          authentication/origin framing and RFC 6081 trailers; listen on extra sockets and
+          capture in other namespaces
+  decode  decode a hex Teredo UDP payload
+  addr    build a Teredo address (RFC 4380 §4)
+  serve   line protocol for test scripts: commands and "?EXPR" queries on stdin (see serve())
+
+Examples
+  teredo_probe.py rs --server 198.51.100.10 --bind 198.51.100.50:40000 --cone
+  teredo_probe.py send --to 198.51.100.10:3544 --bind 198.51.100.50:40000 \\
+      echo --src auto --dst 2001:db8:2::2 --capture tf1-srv:eth0:ip6
+  teredo_probe.py send --to 198.51.100.10:3544 --bind 198.51.100.50:40000 \\
+      --listen 198.51.100.50:40001 bubble --src auto --dst CLIENT_B --trailer 030e...
+
+Exit status: 0 when the probe ran (whatever came back), 2 on usage or environment errors.
+scapy is used only to build and parse IPv6/ICMPv6; sockets are plain UDP. Needs /usr/bin/python3
+(Debian's python3-scapy).
+"""
+
+import argparse
+import ipaddress
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import (IPv6, ICMPv6EchoRequest, ICMPv6ND_RS, ICMPv6ND_RA,
+                                ICMPv6NDOptMTU, ICMPv6NDOptPrefixInfo)
+from scapy.utils import rdpcap
+
+TEREDO_PORT = 3544
+# Link-local RS sources seen on the wire (teredo-spec.md §1.3).
+LL_MIREDO = "fe80::ffff:ffff:ffff"
+LL_MIREDO_CONE = "fe80::8000:5445:5245:444f"
+LL_WINDOWS = "fe80::ffff:ffff:fffe"
+LL_WINDOWS_CONE = "fe80::8000:ffff:ffff:fffe"
+TRAILER_NAMES = {1: "nonce", 3: "alternate_address", 4: "nd_option", 5: "random_port"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses and framing
+
+
+def parse_endpoint(text, default_port=None):
+    if ":" in text:
+        host, port = text.rsplit(":", 1)
+        return host, int(port)
+    if default_port is None:
+        raise argparse.ArgumentTypeError(f"{text}: need IP:PORT")
+    return text, default_port
+
+
+def teredo_address(server, client_ip, client_port, flags=0):
+    """RFC 4380 §4: 2001:0:<server>:<flags>:<~port>:<~client>."""
+    raw = (b"\x20\x01\x00\x00" + ipaddress.IPv4Address(server).packed +
+           struct.pack("!HH", flags, client_port ^ 0xFFFF) +
+           bytes(b ^ 0xFF for b in ipaddress.IPv4Address(client_ip).packed))
+    return str(ipaddress.IPv6Address(raw))
+
+
+def decode_teredo_address(addr):
+    a = ipaddress.IPv6Address(addr).packed
+    if a[:4] != b"\x20\x01\x00\x00":
+        return None
+    return {
+        "server": str(ipaddress.IPv4Address(a[4:8])),
+        "flags": "0x%04x" % int.from_bytes(a[8:10], "big"),
+        "cone": bool(a[8] & 0x80),
+        "port": int.from_bytes(a[10:12], "big") ^ 0xFFFF,
+        "client": str(ipaddress.IPv4Address(bytes(b ^ 0xFF for b in a[12:16]))),
+    }
+
+
+def auth_header(nonce, client_id=b"", auth_value=b"", confirmation=0):
+    """RFC 4380 §5.1.1 authentication encapsulation (type 0x0001)."""
+    return (struct.pack("!BBBB", 0, 1, len(client_id), len(auth_value)) + client_id +
+            auth_value + nonce + bytes([confirmation]))
+
+
+def origin_indication(ip, port):
+    """RFC 4380 §5.1.1 origin indication (type 0x0000), obfuscated."""
+    return (struct.pack("!BBH", 0, 0, port ^ 0xFFFF) +
+            bytes(b ^ 0xFF for b in ipaddress.IPv4Address(ip).packed))
+
+
+def icmpv6_checksum(src, dst, icmp):
+    """RFC 4443 §2.3 / RFC 8200 §8.1 pseudo-header checksum over an ICMPv6 message."""
+    pseudo = (ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(dst).packed +
+              struct.pack("!I3xB", len(icmp), 58))
+    data = pseudo + icmp
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total) & 0xFFFF
+
+
+def parse_trailers(data):
+    out = []
+    i = 0
+    while i + 2 <= len(data):
+        t, ln = data[i], data[i + 1]
+        value = data[i + 2:i + 2 + ln]
+        out.append({"type": t, "name": TRAILER_NAMES.get(t, "unknown"), "length": ln,
+                    "value": value.hex(), "truncated": len(value) < ln})
+        i += 2 + ln
+    if i < len(data):
+        out.append({"garbage": data[i:].hex()})
+    return out
+
+
+def decode_ipv6(data):
+    """Decode an IPv6 packet (native or Teredo-encapsulated); extra bytes are trailers."""
+    out = {}
+    if len(data) < 40 or data[0] >> 4 != 6:
+        return {"error": "not IPv6", "hex": data.hex()}
+    plen = struct.unpack("!H", data[4:6])[0]
+    nh, hlim = data[6], data[7]
+    src = str(ipaddress.IPv6Address(data[8:24]))
+    dst = str(ipaddress.IPv6Address(data[24:40]))
+    out["ipv6"] = {"src": src, "dst": dst, "hlim": hlim, "nh": nh, "plen": plen,
+                   "len": 40 + plen, "flow": struct.unpack("!I", data[0:4])[0] & 0xFFFFF}
+    if len(data) < 40 + plen:
+        out["ipv6"]["truncated"] = True
+        return out
+    for key, a in (("src_teredo", src), ("dst_teredo", dst)):
+        t = decode_teredo_address(a)
+        if t:
+            out["ipv6"][key] = t
+    extra = data[40 + plen:]
+    if extra:
+        out["trailers"] = parse_trailers(extra)
+        out["trailers_hex"] = extra.hex()
+    payload = data[40:40 + plen]
+    if nh == 59 and plen == 0:
+        out["bubble"] = True
+    if nh != 58 or len(payload) < 4:
+        return out
+    icmp = {"type": payload[0], "code": payload[1],
+            "checksum": "0x%04x" % struct.unpack("!H", payload[2:4])[0]}
+    zeroed = payload[:2] + b"\x00\x00" + payload[4:]
+    icmp["checksum_ok"] = icmpv6_checksum(src, dst, zeroed) == struct.unpack(
+        "!H", payload[2:4])[0]
+    out["icmpv6"] = icmp
+    pkt = IPv6(data[:40 + plen])
+    if payload[0] == 134 and pkt.haslayer(ICMPv6ND_RA):
+        ra = pkt[ICMPv6ND_RA]
+        info = {"cur_hop_limit": ra.chlim, "m": ra.M, "o": ra.O,
+                "router_lifetime": ra.routerlifetime, "reachable_time": ra.reachabletime,
+                "retrans_timer": ra.retranstimer, "pio": [], "mtu": [], "other_options": []}
+        layer = ra.payload
+        while layer is not None and layer.name != "NoPayload":
+            if isinstance(layer, ICMPv6NDOptPrefixInfo):
+                info["pio"].append({"prefix": str(layer.prefix), "prefix_len": layer.prefixlen,
+                                    "l": layer.L, "a": layer.A,
+                                    "valid": layer.validlifetime,
+                                    "preferred": layer.preferredlifetime})
+            elif isinstance(layer, ICMPv6NDOptMTU):
+                info["mtu"].append(layer.mtu)
+            else:
+                info["other_options"].append(layer.name)
+            layer = layer.payload
+        out["ra"] = info
+    elif payload[0] in (128, 129) and len(payload) >= 8:
+        ident, seq = struct.unpack("!HH", payload[4:8])
+        icmp.update({"id": ident, "seq": seq, "data_len": len(payload) - 8})
+    return out
+
+
+def decode_teredo(payload):
+    """Decode a Teredo UDP payload: [auth] [origin] IPv6 [trailers] (RFC 4380 §5.1.1)."""
+    out = {"len": len(payload)}
+    i = 0
+    if payload[i:i + 2] == b"\x00\x01":
+        if len(payload) < i + 4:
+            return dict(out, error="short auth header")
+        id_len, au_len = payload[i + 2], payload[i + 3]
+        end = i + 4 + id_len + au_len + 9
+        if len(payload) < end:
+            return dict(out, error="truncated auth header")
+        body = payload[i + 4:end]
+        out["auth"] = {"id_len": id_len, "au_len": au_len, "id": body[:id_len].hex(),
+                       "value": body[id_len:id_len + au_len].hex(),
+                       "nonce": body[id_len + au_len:id_len + au_len + 8].hex(),
+                       "confirmation": body[-1]}
+        i = end
+    if payload[i:i + 2] == b"\x00\x00":
+        if len(payload) < i + 8:
+            return dict(out, error="truncated origin indication")
+        port = struct.unpack("!H", payload[i + 2:i + 4])[0] ^ 0xFFFF
+        ip = ipaddress.IPv4Address(bytes(b ^ 0xFF for b in payload[i + 4:i + 8]))
+        out["origin"] = {"ip": str(ip), "port": port}
+        i += 8
+    if len(payload) > i and payload[i] == 0:
+        return dict(out, error="unknown framing 0x%02x%02x" % (payload[i], payload[i + 1]))
+    out.update(decode_ipv6(payload[i:]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Capture in another namespace (tcpdump, pcap parsed with scapy)
+
+
+class Capture:
+    """tcpdump -i IFACE in network namespace NETNS; stopped with SIGINT by its own PID."""
+
+    def __init__(self, spec):
+        parts = spec.split(":", 2)
+        if len(parts) < 2:
+            raise SystemExit(f"--capture {spec}: want NETNS:IFACE[:BPF]")
+        self.netns, self.iface = parts[0], parts[1]
+        self.bpf = parts[2] if len(parts) == 3 else "udp or ip6"
+        fd, self.path = tempfile.mkstemp(prefix="teredo_probe.", suffix=".pcap")
+        os.close(fd)
+        cmd = ["ip", "netns", "exec", self.netns] if self.netns not in ("", "-") else []
+        cmd += ["tcpdump", "-i", self.iface, "-n", "-U", "--immediate-mode", "-Z", "root",
+                "-w", self.path, self.bpf]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Wait for "listening on" (after it, packets are captured). Read the raw fd: a buffered
+        # readline() could hide a second line from select().
+        deadline = time.monotonic() + 5
+        fd = self.proc.stderr.fileno()
+        text = b""
+        while time.monotonic() < deadline and b"listening on" not in text:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                text += chunk
+        if self.proc.poll() is not None or b"listening on" not in text:
+            self.stop()
+            raise SystemExit(f"tcpdump in {self.netns}/{self.iface} did not start: {text!r}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        packets = []
+        try:
+            for p in rdpcap(self.path):
+                packets.append(describe_frame(p))
+        except Exception as e:  # an empty or cut pcap
+            packets.append({"error": str(e)})
+        finally:
+            os.unlink(self.path)
+        return {"netns": self.netns, "iface": self.iface, "filter": self.bpf,
+                "packets": packets}
+
+
+def describe_frame(pkt):
+    """A captured packet (Ethernet or Linux cooked) -> IPv4/UDP (Teredo decoded) or native IPv6."""
+    if pkt.haslayer(IP):
+        data = bytes(pkt[IP])
+        ihl = (data[0] & 0x0F) * 4
+        proto = data[9]
+        out = {"ipv4": {"src": str(ipaddress.IPv4Address(data[12:16])),
+                        "dst": str(ipaddress.IPv4Address(data[16:20])), "proto": proto,
+                        "df": bool(data[6] & 0x40)}}
+        if proto == 17 and len(data) >= ihl + 8:
+            sport, dport, ulen = struct.unpack("!HHH", data[ihl:ihl + 6])
+            out["udp"] = {"sport": sport, "dport": dport, "len": ulen - 8}
+            out["teredo"] = decode_teredo(data[ihl + 8:ihl + ulen])
+        return out
+    if pkt.haslayer(IPv6):
+        return {"native": decode_ipv6(bytes(pkt[IPv6]))}
+    return {"other": pkt.summary()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending and receiving
+
+
+def open_socket(bind):
+    host, port = bind
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    return s
+
+
+def receive(sockets, timeout, max_replies=None):
+    """Collect datagrams from all sockets until timeout (or max_replies)."""
+    replies = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or (max_replies is not None and len(replies) >= max_replies):
+            break
+        r, _, _ = select.select(sockets, [], [], left)
+        for s in r:
+            data, peer = s.recvfrom(65535)
+            here = s.getsockname()
+            rep = {"on": "%s:%d" % here, "from": "%s:%d" % peer,
+                   "rx_ms": round((time.monotonic() - (deadline - timeout)) * 1000)}
+            rep.update(decode_teredo(data))
+            rep["hex"] = data.hex()
+            replies.append(rep)
+    return replies
+
+
+def build_rs(args):
+    src = args.src or (LL_MIREDO_CONE if args.cone else LL_MIREDO)
+    rs = ICMPv6ND_RS(code=args.code)
+    if args.bad_checksum:
+        rs.cksum = 0xBAD0
+    ipv6 = bytes(IPv6(src=src, dst=args.dst, hlim=args.hlim) / rs)
+    nonce = bytes.fromhex(args.nonce) if args.nonce else os.urandom(8)
+    prefix = b""
+    if not args.no_auth:
+        prefix = auth_header(nonce, bytes.fromhex(args.auth_id), bytes.fromhex(args.auth_value))
+    return prefix + ipv6, src, nonce
+
+
+def cmd_rs(args):
+    payload, src, nonce = build_rs(args)
+    server = (args.server, args.port)
+    bind = parse_endpoint(args.bind, 0)
+    sock = open_socket(bind)
+    local = "%s:%d" % sock.getsockname()
+    captures = [Capture(c) for c in args.capture]
+    for _ in range(args.count):
+        sock.sendto(payload, server)
+    replies = receive([sock], args.timeout)
+    result = {
+        "request": {"to": "%s:%d" % server, "from": local, "src": src, "dst": args.dst,
+                    "cone": bool(ipaddress.IPv6Address(src).packed[8] & 0x80),
+                    "auth": not args.no_auth, "nonce": nonce.hex(), "hlim": args.hlim,
+                    "code": args.code, "bad_checksum": args.bad_checksum,
+                    "count": args.count, "hex": payload.hex()},
+        "replies": replies,
+    }
+    for rep in replies:
+        ipv6 = rep.get("ipv6", {})
+        rep["is_ra"] = rep.get("icmpv6", {}).get("type") == 134
+        rep["nonce_echo"] = rep.get("auth", {}).get("nonce") == nonce.hex()
+        rep["dst_is_rs_src"] = ipv6.get("dst") == src
+        origin = rep.get("origin", {})
+        rep["origin_is_sender"] = "%s:%s" % (origin.get("ip"), origin.get("port")) == local
+    if captures:
+        time.sleep(0.2)
+        result["captured"] = [c.stop() for c in captures]
+    return result
+
+
+def cmd_send(args):
+    bind = parse_endpoint(args.bind, 0)
+    sock = open_socket(bind)
+    local_ip, local_port = sock.getsockname()
+    to = parse_endpoint(args.to, TEREDO_PORT)
+    if args.kind == "hex":
+        payload = bytes.fromhex(args.payload)
+    else:
+        src = args.src
+        if src == "auto":  # a Teredo source whose mapping is this socket (server case 5)
+            src = teredo_address(args.src_server or to[0], local_ip, local_port)
+        if args.kind == "bubble":
+            ipv6 = bytes(IPv6(src=src, dst=args.dst, hlim=args.hlim, nh=59))
+        else:
+            data = os.urandom(args.size) if args.size else b"teredo-probe"
+            ipv6 = bytes(IPv6(src=src, dst=args.dst, hlim=args.hlim) /
+                         ICMPv6EchoRequest(id=args.ident, seq=args.seq, data=data))
+        prefix = b""
+        if args.auth:
+            prefix += auth_header(bytes.fromhex(args.auth))
+        if args.origin:
+            oip, oport = parse_endpoint(args.origin)
+            prefix += origin_indication(oip, oport)
+        payload = prefix + ipv6 + b"".join(bytes.fromhex(t) for t in args.trailer)
+    listeners = [sock] + [open_socket(parse_endpoint(l)) for l in args.listen]
+    captures = [Capture(c) for c in args.capture]
+    for _ in range(args.count):
+        sock.sendto(payload, to)
+    replies = receive(listeners, args.timeout)
+    result = {"request": {"to": "%s:%d" % to, "from": "%s:%d" % (local_ip, local_port),
+                          "len": len(payload), "decoded": decode_teredo(payload),
+                          "hex": payload.hex()},
+              "replies": replies}
+    if captures:
+        time.sleep(0.2)
+        result["captured"] = [c.stop() for c in captures]
+    return result
+
+
+def format_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, int, float)) or v is None:
+        return str(v)
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def serve():
+    """Line protocol for test scripts (one scapy import for a whole test): each input line is
+    either a command line (shell-quoted, as for the CLI), answered with its JSON result on one
+    line, or "?EXPR", answered with the Python expression EXPR evaluated with d = the last
+    result (scalars plain, booleans true/false, the rest compact JSON)."""
+    import shlex
+    last = {}
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("?"):
+            try:
+                out = format_value(eval(line[1:], {"d": last, "len": len, "any": any,
+                                                   "all": all, "sorted": sorted}))
+            except Exception as e:  # a missing key is an answer, not a crash
+                out = "<%s: %s>" % (type(e).__name__, e)
+            print(out.replace("\n", " "), flush=True)
+            continue
+        try:
+            last = run(parser().parse_args(shlex.split(line)))
+        except SystemExit as e:  # argparse errors and environment failures (tcpdump)
+            last = {"error": "%s (command: %s)" % (e.code, line)}
+        except Exception as e:
+            last = {"error": "%s: %s" % (type(e).__name__, e)}
+        print(json.dumps(last, sort_keys=True, separators=(",", ":")), flush=True)
+    return 0
+
+
+def parser():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    rs = sub.add_parser("rs", help="send a Router Solicitation, decode the RAs")
+    rs.add_argument("--server", required=True, help="server IPv4 (primary or secondary)")
+    rs.add_argument("--port", type=int, default=TEREDO_PORT)
+    rs.add_argument("--bind", default="0.0.0.0:0", help="local IP[:PORT]")
+    rs.add_argument("--cone", action="store_true", help=f"source {LL_MIREDO_CONE}")
+    rs.add_argument("--src", help="link-local source (overrides --cone)")
+    rs.add_argument("--dst", default="ff02::2")
+    rs.add_argument("--no-auth", action="store_true", help="no authentication header")
+    rs.add_argument("--nonce", help="8-byte nonce as hex (default random)")
+    rs.add_argument("--auth-id", default="", help="client id (hex)")
+    rs.add_argument("--auth-value", default="", help="authentication value (hex)")
+    rs.add_argument("--hlim", type=int, default=255)
+    rs.add_argument("--code", type=int, default=0)
+    rs.add_argument("--bad-checksum", action="store_true")
+    rs.add_argument("--count", type=int, default=1, help="send the same RS N times")
+    rs.add_argument("--timeout", type=float, default=1.5)
+    rs.add_argument("--capture", action="append", default=[], metavar="NETNS:IFACE[:BPF]")
+
+    sd = sub.add_parser("send", help="send a Teredo payload, collect replies and captures")
+    sd.add_argument("--to", required=True, help="IPv4[:PORT] (default port 3544)")
+    sd.add_argument("--bind", default="0.0.0.0:0", help="local IP[:PORT]")
+    sd.add_argument("--listen", action="append", default=[], metavar="IP:PORT",
+                    help="extra local sockets to receive on (e.g. a second 'client')")
+    sd.add_argument("--capture", action="append", default=[], metavar="NETNS:IFACE[:BPF]",
+                    help="tcpdump in that namespace while sending (NETNS '-' = this one)")
+    sd.add_argument("--auth", metavar="NONCE_HEX", help="prefix an auth header with this nonce")
+    sd.add_argument("--origin", metavar="IP:PORT", help="prefix an origin indication")
+    sd.add_argument("--trailer", action="append", default=[], metavar="HEX",
+                    help="RFC 6081 trailer bytes appended after the IPv6 packet")
+    sd.add_argument("--count", type=int, default=1)
+    sd.add_argument("--timeout", type=float, default=1.5)
+    kinds = sd.add_subparsers(dest="kind", required=True)
+    for name in ("bubble", "echo"):
+        k = kinds.add_parser(name)
+        k.add_argument("--src", required=True,
+                       help="IPv6 source, or 'auto': Teredo address mapping this socket")
+        k.add_argument("--src-server", help="server IPv4 embedded by --src auto (default --to)")
+        k.add_argument("--dst", required=True)
+        k.add_argument("--hlim", type=int, default=0 if name == "bubble" else 128)
+        if name == "echo":
+            k.add_argument("--size", type=int, default=0, help="random data bytes")
+            k.add_argument("--ident", type=int, default=0x7465)
+            k.add_argument("--seq", type=int, default=1)
+    hx = kinds.add_parser("hex")
+    hx.add_argument("payload", help="the whole UDP payload as hex")
+
+    dc = sub.add_parser("decode", help="decode a Teredo UDP payload given as hex")
+    dc.add_argument("payload")
+
+    ad = sub.add_parser("addr", help="build a Teredo address")
+    ad.add_argument("--server", required=True)
+    ad.add_argument("--client", required=True, help="mapped IP:PORT")
+    ad.add_argument("--flags", default="0")
+
+    sub.add_parser("serve", help="line protocol for scripts (see serve())")
+    return ap
+
+
+def run(args):
+    if args.cmd == "rs":
+        result = cmd_rs(args)
+    elif args.cmd == "send":
+        result = cmd_send(args)
+    elif args.cmd == "decode":
+        result = decode_teredo(bytes.fromhex(args.payload))
+    else:
+        ip, port = parse_endpoint(args.client)
+        addr = teredo_address(args.server, ip, port, int(args.flags, 0))
+        result = {"address": addr, "decoded": decode_teredo_address(addr)}
+    return result
+
+
+def main(argv):
+    args = parser().parse_args(argv)
+    if args.cmd == "serve":
+        return serve()
+    result = run(args)
+    json.dump(result, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except OSError as e:
+        print(f"teredo_probe: {e}", file=sys.stderr)
+        sys.exit(2)

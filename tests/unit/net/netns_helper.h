@@ -1,4 +1,5 @@
-// Test helper: run a test body in a forked child inside a fresh, private network namespace.
+// Test helper: run a test body in a forked child, optionally inside a fresh, private network
+// namespace.
 //
 // fork + unshare(CLONE_NEWNET): the namespace has no name, only `lo` (brought up here), and
 // disappears with the child, so nothing leaks into the host or `ip netns list`. GoogleTest
@@ -41,24 +42,21 @@ inline bool bringUp(const char* name) {
   return ok;
 }
 
-/// Runs `body` in a child process inside a new network namespace with `lo` up. Returns normally
-/// in the parent; reports a failure when the child failed or crashed, and skips when the child
-/// could not create the namespace because we are not privileged.
-inline void runInNetns(const std::function<void()>& body) {
-  if (!isRoot()) {
-    GTEST_SKIP() << "needs root to create a network namespace (CI runs these as root)";
-  }
+/// Runs `body` in a forked child (optionally in a new network namespace with `lo` up) and
+/// reports its verdict in the parent. Use it for tests that change process-wide state
+/// (capabilities, signal masks) or need a private network.
+inline void runInChild(const std::function<void()>& body, bool newNetns) {
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0) << std::strerror(errno);
   if (pid == 0) {
-    if (::unshare(CLONE_NEWNET) != 0) {
+    if (newNetns && ::unshare(CLONE_NEWNET) != 0) {
       std::fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
       std::fflush(stderr);
       ::_exit(kChildSkipped);
     }
-    if (!bringUp("lo")) {
+    if (newNetns && !bringUp("lo")) {
       std::fprintf(stderr, "cannot bring lo up: %s\n", std::strerror(errno));
       ::_exit(2);
     }
@@ -66,7 +64,7 @@ inline void runInNetns(const std::function<void()>& body) {
       body();
     } catch (...) {
       // Never let an exception reach GoogleTest in the child: it would run the other tests here.
-      std::fprintf(stderr, "exception in the namespace test body\n");
+      std::fprintf(stderr, "exception in the child test body\n");
       std::fflush(stderr);
       ::_exit(3);
     }
@@ -80,9 +78,18 @@ inline void runInNetns(const std::function<void()>& body) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child died with signal " << WTERMSIG(status);
   if (WEXITSTATUS(status) == kChildSkipped) {
-    GTEST_SKIP() << "skipped inside the namespace (see child output)";
+    GTEST_SKIP() << "skipped inside the child (see its output)";
   }
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the test body failed in the namespace (see above)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the test body failed in the child (see above)";
+}
+
+/// Runs `body` in a child process inside a new network namespace with `lo` up; skips when not
+/// root.
+inline void runInNetns(const std::function<void()>& body) {
+  if (!isRoot()) {
+    GTEST_SKIP() << "needs root to create a network namespace (CI runs these as root)";
+  }
+  runInChild(body, true);
 }
 
 }  // namespace teredo::net::testing

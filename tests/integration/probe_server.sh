@@ -26,6 +26,8 @@ done
 policy=${LAB_RS_POLICY:-strict}
 if [[ $impl == miredo ]]; then
   policy=lenient
+elif [[ $policy == lenient ]]; then
+  export LAB_TEREDO_SERVER_EXTRA="  strict_rs: false"
 fi
 
 # shellcheck source-path=SCRIPTDIR source=lab/lab.sh

@@ -1,0 +1,302 @@
+#include "server_app.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include "agent/admin_server.h"
+#include "agent/agent_metrics.h"
+#include "agent/health.h"
+#include "agent/log.h"
+#include "config/config.h"
+#include "net/event_loop.h"
+#include "net/raw.h"
+#include "net/udp.h"
+#include "server_runtime.h"
+#include "server_stats.h"
+#include "server_worker.h"
+#include "teredo/nat_observer.h"
+
+namespace teredo::server {
+namespace {
+
+using agent::LogLevel;
+
+uint64_t monotonicSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec);
+}
+
+agent::LogLevel toLogLevel(config::LogLevel l) {
+  switch (l) {
+    case config::LogLevel::kDebug:
+      return LogLevel::Debug;
+    case config::LogLevel::kInfo:
+      return LogLevel::Info;
+    case config::LogLevel::kWarn:
+      return LogLevel::Warn;
+    case config::LogLevel::kError:
+      return LogLevel::Error;
+  }
+  return LogLevel::Info;
+}
+
+void applyLogConfig(const config::LogConfig& c) {
+  agent::defaultLogger().setLevel(toLogLevel(c.level));
+  agent::defaultLogger().setFormat(c.format == config::LogFormat::kJson ? agent::LogFormat::Json
+                                                                        : agent::LogFormat::Text);
+}
+
+/// The raw IPv6 socket behind the workers' Ipv6Sender (thread-safe: the kernel serialises).
+class RawSender : public Ipv6Sender {
+ public:
+  explicit RawSender(net::RawIpv6Socket socket) : socket_(std::move(socket)) {}
+  bool send(Bytes ipv6Packet) override { return socket_.send(ipv6Packet) == 0; }
+
+ private:
+  net::RawIpv6Socket socket_;
+};
+
+/// NAT observation metrics (design.md §5): classes of the last closed window, cumulative
+/// classifications, distinct clients, table fill. Labels: nat_type only.
+class NatCollectable : public prometheus::Collectable {
+ public:
+  explicit NatCollectable(const NatObserver& nat) : nat_(nat) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    const NatCounts window = nat_.lastWindow();
+    const NatCounts totals = nat_.totals();
+    auto byClass = [&](const char* name, const char* help, prometheus::MetricType type,
+                       const NatCounts& counts) {
+      prometheus::MetricFamily f{name, help, type, {}};
+      for (size_t i = 0; i < kNatClassCount; ++i) {
+        prometheus::ClientMetric m;
+        m.label = {{"nat_type", natClassLabel(static_cast<NatClass>(i))}};
+        const double v = static_cast<double>(counts.byClass[i]);
+        if (type == prometheus::MetricType::Counter) {
+          m.counter.value = v;
+        } else {
+          m.gauge.value = v;
+        }
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    };
+    byClass("teredo_server_nat_clients",
+            "Clients seen in the last closed observation window, by the NAT type the server "
+            "could infer from their solicitations (unknown: plain solicitations only).",
+            prometheus::MetricType::Gauge, window);
+    byClass("teredo_server_nat_classifications_total",
+            "Per-window client classifications since start, by NAT type.",
+            prometheus::MetricType::Counter, totals);
+    auto gauge = [&](const char* name, const char* help, double v) {
+      prometheus::MetricFamily f{name, help, prometheus::MetricType::Gauge, {}};
+      prometheus::ClientMetric m;
+      m.gauge.value = v;
+      f.metric.push_back(std::move(m));
+      out.push_back(std::move(f));
+    };
+    gauge("teredo_server_distinct_clients",
+          "Distinct client mapped addresses and ports in the last closed window (HyperLogLog "
+          "estimate, about 1.6 % error).",
+          nat_.lastWindowClients());
+    gauge("teredo_server_nat_window_seconds", "Length of the NAT observation window.",
+          nat_.windowSeconds());
+    gauge("teredo_server_nat_clients_tracked", "Clients in the bounded NAT observation table.",
+          static_cast<double>(nat_.trackedClients()));
+    gauge("teredo_server_nat_table_capacity", "Capacity of the NAT observation table.",
+          static_cast<double>(nat_.capacity()));
+    return out;
+  }
+
+ private:
+  const NatObserver& nat_;
+};
+
+std::string endpointText(const Endpoint& e) {
+  return formatEndpoint(e);
+}
+
+}  // namespace
+
+int runServer(const std::string& configPath) {
+  auto loaded = config::loadServerConfigFile(configPath);
+  if (!loaded) {
+    std::fputs(loaded.errorText().c_str(), stderr);
+    return 1;
+  }
+  std::shared_ptr<const config::ServerConfig> cfg = loaded.config();
+  applyLogConfig(cfg->log);
+  const config::ServerSettings& s = cfg->server;
+
+  // Block the signals before any thread starts so only the main loop's signalfd sees them.
+  const std::array<int, 3> signals{SIGHUP, SIGTERM, SIGINT};
+  if (auto st = net::blockSignals(signals); !st.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot block signals", {"error", st.message()});
+    return 2;
+  }
+
+  const size_t workers =
+      s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
+  net::UdpOptions opts;
+  opts.reusePort = true;
+  opts.rcvbuf = static_cast<int>(s.socketReceiveBufferBytes);
+  opts.sndbuf = static_cast<int>(s.socketSendBufferBytes);
+  std::vector<std::pair<net::UdpSocket, net::UdpSocket>> sockets;
+  for (size_t i = 0; i < workers; ++i) {
+    auto primary = net::UdpSocket::open(Endpoint{s.primaryAddress, s.port}, opts);
+    if (!primary.ok()) {
+      TEREDO_LOG(LogLevel::Error, "cannot open the primary socket (server.primary_address)",
+                 {"error", primary.status().message()});
+      return 2;
+    }
+    auto secondary = net::UdpSocket::open(Endpoint{s.secondaryAddress, s.port}, opts);
+    if (!secondary.ok()) {
+      TEREDO_LOG(LogLevel::Error, "cannot open the secondary socket (server.secondary_address)",
+                 {"error", secondary.status().message()});
+      return 2;
+    }
+    sockets.emplace_back(std::move(primary.value()), std::move(secondary.value()));
+  }
+
+  std::unique_ptr<RawSender> raw;
+  if (s.ipv6Forward.enabled) {
+    auto r = net::RawIpv6Socket::open();
+    if (!r.ok()) {
+      TEREDO_LOG(LogLevel::Error,
+                 "cannot open the raw IPv6 socket needed by server.ipv6_forward.enabled "
+                 "(needs CAP_NET_RAW)",
+                 {"error", r.status().message()});
+      return 2;
+    }
+    raw = std::make_unique<RawSender>(std::move(r.value()));
+  }
+
+  auto nat = std::make_unique<NatObserver>(
+      s.natObservation.tableSize,
+      static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(s.natObservation.window).count()));
+  RuntimeHolder runtime(std::make_shared<const ServerRuntime>(makeRuntime(*cfg, 0)));
+  auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(workers);
+  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
+  agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+  auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
+  auto readiness = std::make_shared<agent::Readiness>();
+  const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
+  const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
+  readiness->set(socketsBound, true);
+  readiness->set(configApplied, true);
+
+  agent::AdminServerOptions adminOptions;
+  adminOptions.listen = endpointText(cfg->admin.listen);
+  adminOptions.collectables = {agentMetrics, stats, std::make_shared<NatCollectable>(*nat)};
+  adminOptions.heartbeats = heartbeats;
+  adminOptions.readiness = readiness;
+  std::string adminError;
+  auto admin = agent::AdminServer::start(std::move(adminOptions), &adminError);
+  if (!admin) {
+    TEREDO_LOG(LogLevel::Error, "cannot start the admin server", {"error", adminError});
+    return 2;
+  }
+
+  WorkerShared shared;
+  shared.runtime = &runtime;
+  shared.nat = nat.get();
+  shared.ipv6 = raw.get();
+  shared.heartbeats = heartbeats.get();
+  shared.rateLimitTableSize = s.rateLimit.tableSize;
+  std::vector<std::unique_ptr<ServerWorker>> pool;
+  for (size_t i = 0; i < workers; ++i) {
+    pool.push_back(std::make_unique<ServerWorker>(
+        i, std::move(sockets[i].first), std::move(sockets[i].second), shared, stats->worker(i)));
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : pool) {
+    threads.emplace_back([&w] { w->run(); });
+  }
+  TEREDO_LOG(LogLevel::Info, "teredo-server running",
+             {"primary", endpointText(Endpoint{s.primaryAddress, s.port})},
+             {"secondary", endpointText(Endpoint{s.secondaryAddress, s.port})},
+             {"workers", static_cast<unsigned long>(workers)},
+             {"admin", endpointText(cfg->admin.listen)});
+
+  auto loop = net::EventLoop::create();
+  if (!loop.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot create the event loop", {"error", loop.status().message()});
+    for (auto& w : pool) {
+      w->stop();
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    return 2;
+  }
+  net::EventLoop& mainLoop = *loop.value();
+  const size_t mainSlot = workers;
+
+  auto reload = [&] {
+    auto next = config::loadServerConfigFile(configPath);
+    if (!next) {
+      TEREDO_LOG(LogLevel::Error, "config reload refused; the running config stays",
+                 {"file", configPath}, {"errors", next.errorText()});
+      return;
+    }
+    const auto keys = config::restartRequired(*cfg, *next);
+    if (!keys.empty()) {
+      std::string list;
+      for (const auto& k : keys) {
+        list += (list.empty() ? "" : ", ") + k;
+      }
+      TEREDO_LOG(LogLevel::Error,
+                 "config reload refused: these keys need a restart; the running config stays",
+                 {"file", configPath}, {"keys", list});
+      return;
+    }
+    cfg = next.config();
+    applyLogConfig(cfg->log);
+    runtime.store(std::make_shared<const ServerRuntime>(makeRuntime(*cfg, 0)));
+    agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+    TEREDO_LOG(LogLevel::Info, "config reloaded", {"file", configPath});
+  };
+
+  (void)mainLoop.addSignals(signals, [&](int signo) {
+    if (signo == SIGHUP) {
+      reload();
+    } else {
+      TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
+      mainLoop.stop();
+    }
+  });
+  (void)mainLoop.addTimer(std::chrono::seconds(1), [&] {
+    heartbeats->beat(mainSlot);
+    nat->rotate(monotonicSeconds());
+  });
+  nat->rotate(monotonicSeconds());
+  (void)mainLoop.run();
+
+  readiness->set(socketsBound, false);
+  for (auto& w : pool) {
+    w->stop();
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  admin.reset();
+  TEREDO_LOG(LogLevel::Info, "teredo-server stopped");
+  return 0;
+}
+
+}  // namespace teredo::server

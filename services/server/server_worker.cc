@@ -1,0 +1,202 @@
+#include "server_worker.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace teredo::server {
+namespace {
+
+uint64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// At most this many batches per socket per wake-up, so one busy socket cannot starve the other.
+constexpr int kBatchesPerWake = 8;
+
+}  // namespace
+
+ServerWorker::ServerWorker(size_t index, net::UdpSocket primary, net::UdpSocket secondary,
+                           const WorkerShared& shared, ServerStats& stats)
+    : index_(index),
+      sockets_{std::move(primary), std::move(secondary)},
+      recv_(kBatch, kSlot),
+      sends_{net::SendBatch(kBatch, kSlot), net::SendBatch(kBatch, kSlot)},
+      shared_(shared),
+      stats_(stats),
+      runtime_(shared.runtime->load()),
+      generation_(shared.runtime->generation()),
+      rsLimiter_(runtime_->rsPerSecond, runtime_->rsBurst, shared.rateLimitTableSize),
+      forwardLimiter_(runtime_->forwardPerSecond, runtime_->forwardBurst,
+                      shared.rateLimitTableSize),
+      epoll_(epoll_create1(EPOLL_CLOEXEC)),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  for (size_t i = 0; i < kSocketCount; ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sockets_[i].fd(), &ev);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u32 = UINT32_MAX;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+}
+
+void ServerWorker::stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
+}
+
+void ServerWorker::reloadIfChanged() {
+  const uint64_t gen = shared_.runtime->generation();
+  if (gen == generation_) {
+    return;
+  }
+  generation_ = gen;
+  runtime_ = shared_.runtime->load();
+  rsLimiter_.setRate(runtime_->rsPerSecond, runtime_->rsBurst);
+  forwardLimiter_.setRate(runtime_->forwardPerSecond, runtime_->forwardBurst);
+}
+
+void ServerWorker::run() {
+  epoll_event events[kSocketCount + 1];
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (shared_.heartbeats != nullptr) {
+      shared_.heartbeats->beat(index_);
+    }
+    // 250 ms at most, so the heartbeat stays fresh on an idle server.
+    const int n = epoll_wait(epoll_.get(), events, kSocketCount + 1, 250);
+    if (n <= 0) {
+      continue;  // timeout or EINTR
+    }
+    reloadIfChanged();
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u32 < kSocketCount) {
+        drainSocket(static_cast<ServerSocket>(events[i].data.u32), monotonicNs());
+      }
+    }
+  }
+}
+
+void ServerWorker::drainSocket(ServerSocket s, uint64_t nowNs) {
+  for (int round = 0; round < kBatchesPerWake; ++round) {
+    const int n = recv_.receive(socket(s));
+    if (recv_.newKernelDrops() != 0) {
+      stats_.kernelDrops.inc(s, recv_.newKernelDrops());
+    }
+    if (n <= 0) {
+      break;
+    }
+    stats_.batches.inc();
+    for (const net::RecvMessage& m : recv_.messages()) {
+      process(m, s, nowNs);
+    }
+    // Forwards borrow the receive buffers: send them before the next receive() reuses them.
+    flush();
+    if (static_cast<size_t>(n) < recv_.capacity()) {
+      break;
+    }
+  }
+}
+
+bool ServerWorker::queue(ServerSocket from, const Endpoint& to, Bytes head, Bytes body,
+                         bool borrowed) {
+  net::SendBatch& b = batch(from);
+  if (b.full()) {
+    flush();
+  }
+  const bool ok = borrowed ? b.addBorrowed(to, head, body) : b.add(to, head, body);
+  if (!ok) {
+    drop(DropReason::TooBig);
+  }
+  return ok;
+}
+
+void ServerWorker::flush() {
+  for (size_t i = 0; i < kSocketCount; ++i) {
+    if (sends_[i].empty()) {
+      continue;
+    }
+    const net::FlushResult r = sends_[i].flush(sockets_[i]);
+    if (r.failed != 0) {
+      stats_.dropped.inc(DropReason::SendFailed, r.failed);
+    }
+  }
+}
+
+void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, uint64_t nowNs) {
+  stats_.packetsReceived.inc(arrivedOn);
+  stats_.bytesReceived.inc(arrivedOn, m.data.size());
+  if (m.truncated) {
+    drop(DropReason::TooBig);
+    return;
+  }
+  const Result<TeredoPacket> parsed = parsePacket(m.data);
+  if (!parsed) {
+    drop(parsed.reason());  // RFC 4380 §5.3.1 case 1: malformed, silently dropped
+    return;
+  }
+  const TeredoPacket& p = *parsed;
+  const ServerRuntime& rt = *runtime_;
+  const ServerAction a = decideServer(p, m.source, arrivedOn, rt.policy);
+  switch (a.kind) {
+    case ServerAction::Kind::Drop:
+      drop(a.reason);
+      return;
+    case ServerAction::Kind::SendRa: {
+      stats_.solicitations.inc(arrivedOn);
+      if (!rsLimiter_.allow(m.source.addr, nowNs)) {
+        stats_.rateLimited.inc(Limiter::Solicitation);
+        drop(DropReason::RateLimited);
+        return;
+      }
+      if (rt.natObservation && shared_.nat != nullptr) {
+        shared_.nat->observe(m.source, arrivedOn == ServerSocket::Secondary, a.cone,
+                             nowNs / 1'000'000'000ull);
+      }
+      const size_t n = buildServerRa(scratch_, p, m.source, rt.policy, rt.raMtu);
+      if (n != 0 && queue(a.from, a.to, Bytes(scratch_, n), {}, false)) {
+        stats_.advertisements.inc(a.cone ? RaKind::Cone : RaKind::Plain);
+        stats_.bytesSent.inc(n);
+      }
+      return;
+    }
+    case ServerAction::Kind::ForwardUdp: {
+      if (!forwardLimiter_.allow(m.source.addr, nowNs)) {
+        stats_.rateLimited.inc(Limiter::Forward);
+        drop(DropReason::RateLimited);
+        return;
+      }
+      // RFC 4380 §5.3.1: the origin indication carries the IPv4 source and port we saw.
+      uint8_t origin[kOriginSize];
+      const size_t headLen = a.withOrigin ? writeOrigin(origin, m.source) : 0;
+      if (queue(a.from, a.to, Bytes(origin, headLen), p.encapsulated, true)) {
+        stats_.forwarded.inc(a.withOrigin ? ForwardPath::UdpOwnClient
+                                          : ForwardPath::UdpOtherServer);
+        stats_.bytesSent.inc(headLen + p.encapsulated.size());
+      }
+      return;
+    }
+    case ServerAction::Kind::ForwardIpv6: {
+      if (!forwardLimiter_.allow(m.source.addr, nowNs)) {
+        stats_.rateLimited.inc(Limiter::Forward);
+        drop(DropReason::RateLimited);
+        return;
+      }
+      // Only 40 + payload length bytes: RFC 6081 trailers never leave on native IPv6.
+      if (shared_.ipv6 == nullptr || !shared_.ipv6->send(p.ipv6)) {
+        drop(DropReason::SendFailed);
+        return;
+      }
+      stats_.forwarded.inc(ForwardPath::Ipv6);
+      return;
+    }
+  }
+}
+
+}  // namespace teredo::server

@@ -1,0 +1,340 @@
+#include "grpc_services.h"
+
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+
+namespace teredo::controller {
+namespace {
+
+// Bounded per-stream outbound queue. The Controller pushes at most one snapshot per agent
+// at a time, so a full queue means a stuck stream: it is cancelled.
+constexpr size_t kMaxQueuedMessages = 64;
+
+bool readFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// Queues messages from the Controller (under its lock) for the stream's writer thread.
+class StreamSink final : public AgentSink {
+ public:
+  explicit StreamSink(grpc::ServerContext* context) : context_(context) {}
+
+  void send(const teredo::v1::ControllerMessage& msg) override {
+    std::lock_guard lock(mu_);
+    if (done_) {
+      return;
+    }
+    if (queue_.size() >= kMaxQueuedMessages) {
+      closeLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "agent not reading"));
+      return;
+    }
+    queue_.push_back(msg);
+    cv_.notify_one();
+  }
+
+  void close(const grpc::Status& status) override {
+    std::lock_guard lock(mu_);
+    closeLocked(status);
+  }
+
+  /// Writer loop: runs until stop() or close(), or until a write fails.
+  void run(
+      grpc::ServerReaderWriter<teredo::v1::ControllerMessage, teredo::v1::AgentMessage>* stream) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+      if (done_) {
+        return;
+      }
+      const teredo::v1::ControllerMessage msg = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      const bool ok = stream->Write(msg);
+      lock.lock();
+      if (!ok) {
+        closeLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+        return;
+      }
+    }
+  }
+
+  void stop() {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  /// The status set by close(), if any.
+  std::optional<grpc::Status> closeStatus() {
+    std::lock_guard lock(mu_);
+    return closeStatus_;
+  }
+
+ private:
+  void closeLocked(const grpc::Status& status) {
+    if (!closeStatus_) {
+      closeStatus_ = status;
+    }
+    done_ = true;
+    cv_.notify_all();
+    context_->TryCancel();  // unblocks the handler's Read()
+  }
+
+  grpc::ServerContext* const context_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<teredo::v1::ControllerMessage> queue_;
+  bool done_ = false;
+  std::optional<grpc::Status> closeStatus_;
+};
+
+}  // namespace
+
+bool bearerTokenMatches(const std::string& header, const std::string& token) {
+  static constexpr std::string_view kPrefix = "Bearer ";
+  const std::string expected = std::string(kPrefix) + token;
+  // Constant time in the contents: every byte of the longer string is visited.
+  const size_t n = std::max(header.size(), expected.size());
+  unsigned char diff = header.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < header.size() ? static_cast<unsigned char>(header[i]) : 0;
+    const unsigned char b = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0;
+    diff |= a ^ b;
+  }
+  return diff == 0 && !token.empty();
+}
+
+std::vector<std::string> peerIdentities(const grpc::ServerContext& context) {
+  std::vector<std::string> out;
+  const auto auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return out;
+  }
+  for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+    for (const auto& value : auth->FindPropertyValues(property)) {
+      out.emplace_back(value.data(), value.size());
+    }
+  }
+  return out;
+}
+
+grpc::Status AgentServiceImpl::Connect(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<teredo::v1::ControllerMessage, teredo::v1::AgentMessage>* stream) {
+  teredo::v1::AgentMessage first;
+  if (!stream->Read(&first)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "stream closed before Hello");
+  }
+  if (!first.has_hello()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be a Hello");
+  }
+  const auto identities = peerIdentities(*context);
+  if (requireIdentity_ || !identities.empty()) {
+    if (std::find(identities.begin(), identities.end(), first.hello().agent_id()) ==
+        identities.end()) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "agent_id " + first.hello().agent_id() +
+                              " matches neither the CN nor a SAN of the client certificate");
+    }
+  }
+  StreamSink sink(context);
+  SessionId session = 0;
+  if (grpc::Status s = controller_.hello(first.hello(), &sink, &session); !s.ok()) {
+    return s;
+  }
+  std::thread writer([&] { sink.run(stream); });
+  teredo::v1::AgentMessage msg;
+  grpc::Status result = grpc::Status::OK;
+  while (stream->Read(&msg)) {
+    switch (msg.kind_case()) {
+      case teredo::v1::AgentMessage::kAck:
+        controller_.ack(session, msg.ack());
+        break;
+      case teredo::v1::AgentMessage::kNack:
+        controller_.nack(session, msg.nack());
+        break;
+      case teredo::v1::AgentMessage::kStats:
+        controller_.stats(session, msg.stats());
+        break;
+      case teredo::v1::AgentMessage::kHello:
+        result = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second Hello");
+        context->TryCancel();
+        break;
+      default:
+        break;  // unknown kinds from newer agents are ignored
+    }
+    if (!result.ok()) {
+      break;
+    }
+  }
+  controller_.disconnect(session);
+  sink.stop();
+  writer.join();
+  if (auto closed = sink.closeStatus()) {
+    return *closed;
+  }
+  return result;
+}
+
+grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) const {
+  if (token_.empty()) {
+    return grpc::Status::OK;
+  }
+  const auto& md = context.client_metadata();
+  const auto it = md.find("authorization");
+  if (it == md.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing authorization metadata");
+  }
+  if (!bearerTokenMatches(std::string(it->second.data(), it->second.size()), token_)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
+  }
+  return grpc::Status::OK;
+}
+
+#define TEREDO_ADMIN_IMPL(Name, method)                                     \
+  grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,         \
+                                      const teredo::v1::Name##Request* req, \
+                                      teredo::v1::Name##Response* resp) {   \
+    if (grpc::Status s = authenticate(*context); !s.ok()) {                 \
+      return s;                                                             \
+    }                                                                       \
+    return controller_.method(*req, resp);                                  \
+  }
+TEREDO_ADMIN_IMPL(ListAgents, listAgents)
+TEREDO_ADMIN_IMPL(GetAgent, getAgent)
+TEREDO_ADMIN_IMPL(GetFleetStats, getFleetStats)
+TEREDO_ADMIN_IMPL(GetNatStats, getNatStats)
+TEREDO_ADMIN_IMPL(GetConfig, getConfig)
+TEREDO_ADMIN_IMPL(SetConfig, setConfig)
+TEREDO_ADMIN_IMPL(ListConfigVersions, listConfigVersions)
+TEREDO_ADMIN_IMPL(Rollback, rollback)
+TEREDO_ADMIN_IMPL(Drain, drain)
+TEREDO_ADMIN_IMPL(Undrain, undrain)
+#undef TEREDO_ADMIN_IMPL
+
+ControllerServer::ControllerServer(Controller& controller, ServerOptions options)
+    : controller_(controller), options_(std::move(options)) {}
+
+ControllerServer::~ControllerServer() {
+  shutdown();
+}
+
+std::shared_ptr<grpc::ServerCredentials> ControllerServer::credentials(std::string* error) const {
+  const TlsFiles& tls = options_.tls;
+  if (tls.certFile.empty()) {
+    if (tls.requireClientCert) {
+      *error = "tls.require_client_cert needs tls.cert_file and tls.key_file";
+      return nullptr;
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  if (!readFile(tls.certFile, &pair.cert_chain)) {
+    *error = "cannot read tls.cert_file " + tls.certFile;
+    return nullptr;
+  }
+  if (!readFile(tls.keyFile, &pair.private_key)) {
+    *error = "cannot read tls.key_file " + tls.keyFile;
+    return nullptr;
+  }
+  ssl.pem_key_cert_pairs.push_back(pair);
+  if (!tls.caFile.empty()) {
+    if (!readFile(tls.caFile, &ssl.pem_root_certs)) {
+      *error = "cannot read tls.ca_file " + tls.caFile;
+      return nullptr;
+    }
+    ssl.client_certificate_request =
+        tls.requireClientCert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else if (tls.requireClientCert) {
+    *error = "tls.require_client_cert needs tls.ca_file";
+    return nullptr;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+bool ControllerServer::start(std::string* error) {
+  auto creds = credentials(error);
+  if (creds == nullptr) {
+    return false;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  agentService_ = std::make_unique<AgentServiceImpl>(controller_, options_.tls.requireClientCert);
+  adminService_ = std::make_unique<AdminServiceImpl>(controller_, options_.adminToken);
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.agentListen, creds, &agentPort_);
+    builder.RegisterService(agentService_.get());
+    agentServer_ = builder.BuildAndStart();
+    if (agentServer_ == nullptr) {
+      *error = "cannot listen on controller.agent_listen " + options_.agentListen;
+      return false;
+    }
+  }
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.adminListen, creds, &adminPort_);
+    builder.RegisterService(adminService_.get());
+    adminServer_ = builder.BuildAndStart();
+    if (adminServer_ == nullptr) {
+      *error = "cannot listen on controller.admin_listen " + options_.adminListen;
+      agentServer_->Shutdown();
+      agentServer_.reset();
+      return false;
+    }
+  }
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      controller_.tick();
+      lock.lock();
+      cv_.wait_for(lock, options_.tickInterval, [this] { return stopping_; });
+    }
+  });
+  return true;
+}
+
+void ControllerServer::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !ticker_.joinable() && agentServer_ == nullptr) {
+      return;
+    }
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  if (agentServer_ != nullptr) {
+    agentServer_->Shutdown(deadline);  // cancels agent streams still open at the deadline
+  }
+  if (adminServer_ != nullptr) {
+    adminServer_->Shutdown(deadline);
+  }
+  if (ticker_.joinable()) {
+    ticker_.join();
+  }
+  agentServer_.reset();
+  adminServer_.reset();
+}
+
+void ControllerServer::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stopping_; });
+}
+
+}  // namespace teredo::controller

@@ -1,0 +1,130 @@
+// gRPC wiring of teredo-controller: AgentService (one bidi stream per agent, translated into
+// Controller calls), AdminService (bearer-token and/or mTLS authenticated), and a ControllerServer
+// that owns two grpc::Server instances (agent port, admin port), the health and reflection
+// services, and the tick thread that drives debouncing and ACK timeouts.
+//
+// Thread-safety: ControllerServer::start/shutdown from one thread; the services are called by
+// gRPC's threads and only use the thread-safe Controller. Each agent stream uses the handler
+// thread for reads and one writer thread for writes.
+// Ownership: ControllerServer borrows the Controller, which must outlive it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "controller.h"
+#include "teredo/v1/admin.grpc.pb.h"
+#include "teredo/v1/agent.grpc.pb.h"
+
+namespace teredo::controller {
+
+/// Server-side TLS for both listeners. Off when certFile is empty.
+struct TlsFiles {
+  std::string certFile;
+  std::string keyFile;
+  /// CA that signs client certificates; with it, client certificates are verified.
+  std::string caFile;
+  /// Refuse connections without a valid client certificate (mTLS).
+  bool requireClientCert = false;
+};
+
+struct ServerOptions {
+  /// "host:port" (port 0 = pick one) or "unix:/path".
+  std::string agentListen = "127.0.0.1:0";
+  std::string adminListen = "127.0.0.1:0";
+  TlsFiles tls;
+  /// Bearer token the admin API requires; empty = no token check.
+  std::string adminToken;
+  std::chrono::milliseconds tickInterval{50};
+};
+
+/// True when `header` is exactly "Bearer <token>", compared in constant time.
+bool bearerTokenMatches(const std::string& header, const std::string& token);
+
+/// The identities (CN and SANs) of the peer's verified certificate; empty without one.
+std::vector<std::string> peerIdentities(const grpc::ServerContext& context);
+
+class AgentServiceImpl final : public teredo::v1::AgentService::Service {
+ public:
+  /// With `requireIdentity`, a Hello whose agent_id is not among the certificate's identities is
+  /// refused (PERMISSION_DENIED); without it, the check is done whenever a certificate exists.
+  AgentServiceImpl(Controller& controller, bool requireIdentity)
+      : controller_(controller), requireIdentity_(requireIdentity) {}
+
+  grpc::Status Connect(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<teredo::v1::ControllerMessage,
+                                                teredo::v1::AgentMessage>* stream) override;
+
+ private:
+  Controller& controller_;
+  const bool requireIdentity_;
+};
+
+class AdminServiceImpl final : public teredo::v1::AdminService::Service {
+ public:
+  AdminServiceImpl(Controller& controller, std::string token)
+      : controller_(controller), token_(std::move(token)) {}
+
+#define TEREDO_ADMIN_METHOD(Name)                                                       \
+  grpc::Status Name(grpc::ServerContext* context, const teredo::v1::Name##Request* req, \
+                    teredo::v1::Name##Response* resp) override;
+  TEREDO_ADMIN_METHOD(ListAgents)
+  TEREDO_ADMIN_METHOD(GetAgent)
+  TEREDO_ADMIN_METHOD(GetFleetStats)
+  TEREDO_ADMIN_METHOD(GetNatStats)
+  TEREDO_ADMIN_METHOD(GetConfig)
+  TEREDO_ADMIN_METHOD(SetConfig)
+  TEREDO_ADMIN_METHOD(ListConfigVersions)
+  TEREDO_ADMIN_METHOD(Rollback)
+  TEREDO_ADMIN_METHOD(Drain)
+  TEREDO_ADMIN_METHOD(Undrain)
+#undef TEREDO_ADMIN_METHOD
+
+ private:
+  grpc::Status authenticate(const grpc::ServerContext& context) const;
+
+  Controller& controller_;
+  const std::string token_;
+};
+
+class ControllerServer {
+ public:
+  ControllerServer(Controller& controller, ServerOptions options);
+  ~ControllerServer();
+
+  /// Binds both listeners and starts serving. False with `error` (naming the setting) on failure.
+  bool start(std::string* error);
+  /// Stops accepting, ends streams, joins threads. Idempotent.
+  void shutdown();
+  /// Block until shutdown() is called from another thread.
+  void wait();
+
+  /// Bound TCP ports (0 for unix sockets), valid after start().
+  int agentPort() const { return agentPort_; }
+  int adminPort() const { return adminPort_; }
+
+ private:
+  std::shared_ptr<grpc::ServerCredentials> credentials(std::string* error) const;
+
+  Controller& controller_;
+  const ServerOptions options_;
+  std::unique_ptr<AgentServiceImpl> agentService_;
+  std::unique_ptr<AdminServiceImpl> adminService_;
+  std::unique_ptr<grpc::Server> agentServer_;
+  std::unique_ptr<grpc::Server> adminServer_;
+  int agentPort_ = 0;
+  int adminPort_ = 0;
+  std::thread ticker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace teredo::controller

@@ -1,0 +1,18 @@
+// Validation of one agent's whole config as the agent itself would do it, so SetConfig rejects
+// exactly what an agent would NACK, with the same messages.
+//
+// Thread-safety: reentrant. Ownership: returns values.
+#pragma once
+
+#include <vector>
+
+#include "teredo/v1/agent.pb.h"
+#include "teredo/v1/config.pb.h"
+
+namespace teredo::controller {
+
+/// Violations of `config` (field paths relative to AgentConfig, e.g. "relay.relay.mtu"); empty
+/// when the config is valid.
+std::vector<teredo::v1::FieldViolation> validateAgentConfig(const teredo::v1::AgentConfig& config);
+
+}  // namespace teredo::controller

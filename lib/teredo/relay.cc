@@ -1,0 +1,237 @@
+#include "teredo/relay.h"
+
+namespace teredo {
+namespace {
+
+// RFC 4443 §3.1: Destination Unreachable, code 3 "address unreachable".
+constexpr uint8_t kUnreachableAddress = 3;
+
+// RFC 4443 §2.4(e): no error about an ICMPv6 error, nor about a packet whose source does not
+// identify a single node (unspecified or multicast). The destination is never multicast here.
+bool icmpErrorAllowed(const Ipv6Header& h, Bytes ipv6) {
+  if (h.src.isUnspecified() || h.src.isMulticast()) {
+    return false;
+  }
+  if (h.nextHeader == kNextHeaderIcmpv6 &&
+      (ipv6.size() <= kIpv6HeaderSize || ipv6[kIpv6HeaderSize] < 128)) {
+    return false;  // an error message (types 0-127) or a truncated one
+  }
+  return true;
+}
+
+void unreachable(const Ipv6Header& h, Bytes ipv6, RelayOutput& out) {
+  if (icmpErrorAllowed(h, ipv6)) {
+    out.push(Icmpv6Error{kIcmpDestUnreachable, kUnreachableAddress, ipv6});
+  }
+}
+
+bool served(const RelayParams& p, const Ipv6Addr& dst) {
+  for (const Ipv6Prefix& r : p.servedRanges) {
+    if (r.contains(dst)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Ipv6Prefix::contains(const Ipv6Addr& a) const {
+  const size_t len = length > 128 ? 128 : length;
+  const size_t full = len / 8;
+  for (size_t i = 0; i < full; ++i) {
+    if (a.bytes[i] != addr.bytes[i]) {
+      return false;
+    }
+  }
+  const size_t rest = len % 8;
+  if (rest == 0) {
+    return true;
+  }
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a.bytes[full] & mask) == (addr.bytes[full] & mask);
+}
+
+Ipv6Addr bubbleSourceAddress(const SipKey& key, const Endpoint& mapped) {
+  const uint8_t msg[7] = {'B',
+                          static_cast<uint8_t>(mapped.addr >> 24),
+                          static_cast<uint8_t>(mapped.addr >> 16),
+                          static_cast<uint8_t>(mapped.addr >> 8),
+                          static_cast<uint8_t>(mapped.addr),
+                          static_cast<uint8_t>(mapped.port >> 8),
+                          static_cast<uint8_t>(mapped.port)};
+  const uint64_t h = sipHash24(key, msg);
+  Ipv6Addr a;
+  a.bytes[0] = 0xfe;
+  a.bytes[1] = 0x80;
+  for (int i = 0; i < 8; ++i) {
+    a.bytes[8 + i] = static_cast<uint8_t>(h >> (56 - 8 * i));
+  }
+  a.bytes[8] &= 0xfc;  // spec §2.4 (Miredo): clear the EUI-64 u and g bits
+  return a;
+}
+
+bool isValidBubbleToken(const SipKey& key, const Endpoint& mapped, const Ipv6Addr& dst) {
+  // Not secret-dependent timing worth protecting: a mismatch only drops the packet.
+  return dst == bubbleSourceAddress(key, mapped);
+}
+
+std::optional<Ipv6Addr> transmitPeerKey(Bytes ipv6) {
+  if (ipv6.size() < kIpv6HeaderSize) {
+    return std::nullopt;
+  }
+  return Ipv6Addr::fromBytes(&ipv6[24]);
+}
+
+void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime now,
+                    RelayOutput& out) {
+  out.clear();
+  if (ipv6.size() < kIpv6HeaderSize) {
+    out.push(Drop{DropReason::TruncatedIpv6});
+    return;
+  }
+  if ((ipv6[0] >> 4) != 6) {
+    out.push(Drop{DropReason::NotIpv6});
+    return;
+  }
+  if (ipv6.size() > kMaxTeredoPayload) {
+    out.push(Drop{DropReason::TooBig});
+    return;
+  }
+  const Ipv6Header h = decodeIpv6Header(ipv6);
+  // Spec R11 (Miredo): multicast destinations are dropped silently, no ICMPv6 (RFC 4443 §2.4).
+  if (h.dst.isMulticast()) {
+    out.push(Drop{DropReason::DstMulticast});
+    return;
+  }
+  // RFC 4380 §5.4.1: the destination must be a Teredo address; anything else is a routing
+  // mistake: Destination Unreachable, address (spec R10; the caller rate-limits).
+  if (!isTeredo(h.dst, p.prefix)) {
+    unreachable(h, ipv6, out);
+    out.push(Drop{DropReason::DstNotTeredo});
+    return;
+  }
+  const TeredoFields f = decodeTeredo(h.dst);
+  // RFC 4380 §5.4.1: MUST drop when the embedded client IPv4 is not global (R8), and, as Miredo
+  // does, when the embedded server IPv4 is zero or not global (R9); both before any state.
+  if (!isGlobalUnicast(f.mappedAddr, p.globalPolicy)) {
+    out.push(Drop{DropReason::DstIpv4NotGlobal});
+    return;
+  }
+  if (f.server == 0 || !isGlobalUnicast(f.server, p.globalPolicy)) {
+    out.push(Drop{DropReason::DstServerNotGlobal});
+    return;
+  }
+
+  // RFC 4380 §5.2.4: an entry is valid while now - last_rx <= 30 s.
+  if (peer.exists && peer.trusted && now - peer.lastRx > p.trustTimeout) {
+    peer.trusted = false;  // spec R5: trust expired, bubble again
+  }
+  if (peer.exists && peer.trusted) {
+    // §5.4.1 case 1 (R4).
+    out.push(SendUdp{peer.mapped, ipv6});
+    peer.lastTx = now;
+    return;
+  }
+  if (p.coneShortcut && f.cone()) {
+    // §5.4.1 case 2 (R12, opt-in): trust the embedded mapping and send directly.
+    peer.exists = true;
+    peer.trusted = true;
+    peer.mapped = f.mapped();
+    peer.lastRx = now;
+    peer.bubbles = 0;
+    if (peer.queuedPackets > 0) {
+      out.push(FlushQueue{peer.mapped});
+    }
+    out.push(SendUdp{peer.mapped, ipv6});
+    peer.lastTx = now;
+    return;
+  }
+
+  // §5.4.1 case 3: untrusted entry, queue, bubble within the budget (RFC 4380 §5.2.6).
+  peer.exists = true;
+  if (peer.bubbles > 0 && now - peer.lastBubble >= p.bubbleBudgetWindow) {
+    peer.bubbles = 0;  // the budget window after the last bubble has passed
+  }
+  const bool spaced = peer.bubbles == 0 || now - peer.lastBubble >= p.bubbleSpacing;
+  if (peer.bubbles >= p.bubbleBudget && spaced) {
+    // The last bubble got no answer in time: the peer is unreachable (spec R6, Miredo profile;
+    // Miredo drops the queue silently, we report it).
+    if (peer.queuedPackets > 0) {
+      out.push(DropQueue{DropReason::PeerUnreachable});
+    }
+    unreachable(h, ipv6, out);
+    out.push(Drop{DropReason::PeerUnreachable});
+    return;
+  }
+  out.push(QueuePacket{ipv6});
+  if (!spaced) {
+    return;  // a bubble went out less than `bubbleSpacing` ago
+  }
+  writeBubble(out.bubble, bubbleSourceAddress(p.bubbleKey, f.mapped()), h.dst);
+  const Bytes bubble(out.bubble);
+  out.push(SendBubble{BubbleKind::Indirect, Endpoint{f.server, kTeredoPort}, bubble});
+  if (p.behindNat) {
+    out.push(SendBubble{BubbleKind::Direct, f.mapped(), bubble});  // spec R2
+  }
+  ++peer.bubbles;
+  peer.lastBubble = now;
+  peer.lastTx = now;
+}
+
+void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayParams& p,
+                   PeerState& peer, RelayTime now, RelayOutput& out) {
+  out.clear();
+  const Ipv6Addr& src = pkt.ip.src;
+  const Ipv6Addr& dst = pkt.ip.dst;
+  // RFC 4380 §5.4.2 step 2: the source must be a Teredo address (spec R22).
+  if (!isTeredo(src, p.prefix)) {
+    out.push(Drop{DropReason::SrcNotTeredo});
+    return;
+  }
+  const TeredoFields f = decodeTeredo(src);
+  const bool bubble = pkt.isBubble();
+  const bool trustedNow = peer.exists && peer.trusted && now - peer.lastRx <= p.trustTimeout;
+  // Anti-spoofing: embedded mapping == UDP source, or a trusted peer's learned mapping (spec
+  // R20), or a bubble answering our token address (R24: symmetric NAT, new port). A trusted peer
+  // seen from a new port matches none of these (R27) and is dropped without touching its entry.
+  if (f.mapped() != udpSrc && !(trustedNow && peer.mapped == udpSrc)) {
+    if (!(bubble && dst.isLinkLocal() && isValidBubbleToken(p.bubbleKey, f.mapped(), dst))) {
+      out.push(Drop{DropReason::SpoofedSource});  // R21, R27, or R24 with a wrong token
+      return;
+    }
+  }
+  // Step 3: relays may drop packets from peers they never sent to (R23).
+  if (!peer.exists && !p.acceptUnknownPeers) {
+    out.push(Drop{DropReason::UnknownPeer});
+    return;
+  }
+  // Step 4: trusted, mapping = packet source, last_rx, bubbles reset, flush the queue (R3).
+  peer.exists = true;
+  peer.trusted = true;
+  peer.mapped = udpSrc;
+  peer.lastRx = now;
+  peer.bubbles = 0;
+  if (peer.queuedPackets > 0) {
+    out.push(FlushQueue{udpSrc});
+    peer.lastTx = now;
+  }
+  // Step 5: bubbles are consumed (R25).
+  if (bubble) {
+    out.push(ConsumeBubble{});
+    return;
+  }
+  if (dst.isMulticast()) {
+    out.push(Drop{DropReason::DstMulticast});
+    return;
+  }
+  // Link-local destinations are only for bubbles (our token address); other non-global scopes
+  // and destinations outside the served ranges are not ours to deliver (R26).
+  if (!dst.isGlobalScope() || !served(p, dst)) {
+    out.push(Drop{DropReason::DstNotServed});
+    return;
+  }
+  out.push(WriteTun{pkt.ipv6});
+}
+
+}  // namespace teredo

@@ -20,6 +20,7 @@
 #include "agent/health.h"
 #include "agent/log.h"
 #include "config/config.h"
+#include "net/caps.h"
 #include "net/event_loop.h"
 #include "net/raw.h"
 #include "net/udp.h"
@@ -210,6 +211,16 @@ int runServer(const std::string& configPath) {
   if (!admin) {
     TEREDO_LOG(LogLevel::Error, "cannot start the admin server", {"error", adminError});
     return 2;
+  }
+
+  // Least privilege: every socket (and the admin listener) is open, so no capability is needed any
+  // more (port 3544 is unprivileged; CAP_NET_RAW only matters when the raw socket is created).
+  // Rebinding needs a restart, which the service manager does with the original privileges.
+  if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
+    TEREDO_LOG(LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});
+  }
+  if (auto st = net::setNoNewPrivs(); !st.ok()) {
+    TEREDO_LOG(LogLevel::Warn, "cannot set no_new_privs", {"error", st.message()});
   }
 
   WorkerShared shared;

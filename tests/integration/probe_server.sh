@@ -2,12 +2,14 @@
 # Wire conformance of a Teredo server with crafted packets (tools/lab/teredo_probe.py):
 # qualification S1-S9 and forwarding S20-S32 of teredo-spec.md §8.2-8.3.
 #
-# Usage: probe_server.sh [--server miredo|teredo] [--build-dir DIR] [--miredo-dir DIR]
+# Usage: probe_server.sh [--server miredo|teredo] [--rs-policy strict|lenient] [--build-dir DIR]
+#                        [--miredo-dir DIR]
 #   --server miredo (default): Debian's miredo-server; Miredo's documented quirks are expected
 #                              (auth header on RAs to auth-less RSs, lenient RS checks).
 #   --server teredo:           our teredo-server; RFC-clean RA to auth-less RS; RS policy from
-#                              LAB_RS_POLICY=strict (default: hop limit != 255, bad checksum and
-#                              code != 0 dropped, RFC 4861 §6.1.1) or lenient (answered, like Miredo).
+#                              --rs-policy (or LAB_RS_POLICY) strict (default: hop limit != 255,
+#                              bad checksum and code != 0 dropped, RFC 4861 §6.1.1) or lenient
+#                              (server.strict_rs: false: answered, like Miredo).
 # Lab: srv 198.51.100.10/.11 (+2001:db8:1::10), probe "prb" 198.51.100.50 (+10.99.0.2 for S7),
 # native host 2001:db8:2::2. Exit status 0 only if every check passed.
 set -euo pipefail
@@ -17,13 +19,18 @@ impl=${LAB_SERVER_IMPL:-miredo}
 while (($# > 0)); do
   case $1 in
     --server) impl=$2; shift 2 ;;
+    --rs-policy) export LAB_RS_POLICY=$2; shift 2 ;;
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 policy=${LAB_RS_POLICY:-strict}
+case $policy in
+  strict | lenient) ;;
+  *) echo "--rs-policy must be strict or lenient, not '$policy'" >&2; exit 2 ;;
+esac
 if [[ $impl == miredo ]]; then
   policy=lenient
 elif [[ $policy == lenient ]]; then

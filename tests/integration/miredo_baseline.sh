@@ -52,6 +52,20 @@ SECONDS=0
 lab_std_core
 lab_std_client 1 "$nat" "$client_port"
 lab_server "$server_impl" srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY"
+# Our server: its admin endpoints answer and /metrics is captured before any client exists.
+metric_series=(
+  'teredo_server_packets_received_total\{'
+  'teredo_server_router_solicitations_total\{'
+  'teredo_server_router_advertisements_sent_total\{'
+  'teredo_server_packets_forwarded_total\{'
+  'teredo_server_rate_limited_total\{'
+  'teredo_server_packets_dropped_total\{.*\} [1-9]'
+)
+if [[ $server_impl == teredo ]]; then
+  lab_expect_eq "teredo-server /healthz" "$(lab_http_code srv /healthz)" 200
+  lab_expect_eq "teredo-server /readyz" "$(lab_http_code srv /readyz)" 200
+  lab_check "teredo-server /metrics before the client" lab_metrics srv "$LAB_DIR/metrics-before.txt"
+fi
 lab_relay "$relay_impl" rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT"
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
 
@@ -81,6 +95,38 @@ ping6_ok() {   # ping6_ok NS DST: first wait for one reply, then 3 of 3 must com
 }
 lab_check "ping client -> native host $LAB_HOST6" ping6_ok cli1 "$LAB_HOST6"
 lab_check "ping native host -> client $addr" ping6_ok host6 "$addr"
+
+# 2b. Our server's counters moved: the client's RSs were answered with plain RAs, and its echo
+# request to the native host (Miredo's direct-connectivity test) left through the raw socket.
+if [[ $server_impl == teredo ]]; then
+  before="$LAB_DIR/metrics-before.txt"
+  after="$LAB_DIR/metrics-after.txt"
+  lab_check "teredo-server /metrics after qualification and pings" lab_metrics srv "$after"
+  lab_say "  teredo-server metrics before the client:"
+  lab_metric_grep "$before" "${metric_series[@]}" | sed 's/^/      /' >&2
+  lab_say "  teredo-server metrics after qualification and pings:"
+  lab_metric_grep "$after" "${metric_series[@]}" | sed 's/^/      /' >&2
+  metric_grew() {   # metric_grew SERIES: strictly larger after than before
+    local b a
+    b=$(lab_metric "$before" "$1") || { lab_say "       $1 missing before"; return 1; }
+    a=$(lab_metric "$after" "$1") || { lab_say "       $1 missing after"; return 1; }
+    lab_log "$1: $b -> $a"
+    ((a > b))
+  }
+  for series in teredo_server_packets_received_total \
+    'teredo_server_router_advertisements_sent_total{kind="plain"}' \
+    'teredo_server_packets_forwarded_total{path="ipv6"}'; do
+    lab_check "metric grew: $series" metric_grew "$series"
+  done
+  lab_check "no address in any metric label (nor this lab's client addresses anywhere)" \
+    lab_metrics_no_addresses "$after" "$addr" 203.0.113.11 10.0.1.2 "$LAB_HOST6"
+  # The address check itself can fail: a planted address label must be caught.
+  printf 'teredo_planted_total{peer="203.0.113.11"} 1\n' >"$LAB_DIR/metrics-planted.txt"
+  planted_caught() { ! lab_metrics_no_addresses "$LAB_DIR/metrics-planted.txt" >/dev/null; }
+  lab_check "address check catches a planted address label" planted_caught
+  lab_expect_eq "teredo-server /healthz after traffic" "$(lab_http_code srv /healthz)" 200
+  lab_expect_eq "teredo-server /readyz after traffic" "$(lab_http_code srv /readyz)" 200
+fi
 
 # 3. TCP both ways with the byte count and content checked.
 payload="$LAB_DIR/payload.bin"

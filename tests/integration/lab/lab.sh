@@ -801,6 +801,88 @@ EOF
   fi
 }
 
+# ---------------------------------------------------------------------------------------------
+# Admin HTTP of our binaries (inside their namespace, loopback only)
+
+# lab_http_code NS URL_PATH [PORT]: the HTTP status of GET 127.0.0.1:PORT/URL_PATH (000 if none).
+lab_http_code() {
+  local port=${3:-9544}
+  lab_exec "$1" curl -sS -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$2" \
+    2>/dev/null || true
+}
+
+# lab_metrics NS OUT [PORT]: save /metrics (Prometheus text) of the agent in NS to OUT.
+lab_metrics() {
+  local port=${3:-9544}
+  lab_exec "$1" curl -fsS -m 2 -o "$2" "http://127.0.0.1:$port/metrics"
+}
+
+# lab_metric FILE SERIES: the value of SERIES (exact name with labels as exposed, e.g.
+# 'teredo_server_router_advertisements_sent_total{kind="plain"}') in a saved /metrics FILE; with
+# a bare metric NAME, the sum over all its label sets. Prints an integer when the value is one;
+# nothing (status 1) when the series is absent, so a renamed metric fails the caller's check.
+lab_metric() {
+  "$LAB_PYTHON" - "$1" "$2" <<'EOF_PY'
+import sys
+want = sys.argv[2]
+total, found = 0.0, False
+for line in open(sys.argv[1]):
+    if not line.strip() or line.startswith("#"):
+        continue
+    series, _, value = line.rstrip("\n").rpartition(" ")
+    name = series.split("{", 1)[0]
+    if series == want or ("{" not in want and name == want):
+        total += float(value)
+        found = True
+if not found:
+    sys.exit(1)
+print(int(total) if total == int(total) else total)
+EOF_PY
+}
+
+# lab_metric_grep FILE REGEX...: the sample lines of FILE whose series matches one REGEX (for logs).
+lab_metric_grep() {
+  local file=$1 re
+  shift
+  for re in "$@"; do
+    grep -E "^($re)" "$file" || true
+  done
+}
+
+# lab_metrics_no_addresses FILE [LITERAL...]: true when no label value in FILE holds an IPv4 or
+# IPv6 address literal (metrics must never be labelled by address: unbounded cardinality and
+# personal data), and no LITERAL (e.g. this lab's client addresses) appears anywhere in FILE.
+# Prints the offending lines otherwise.
+lab_metrics_no_addresses() {
+  "$LAB_PYTHON" - "$@" <<'EOF_PY'
+import ipaddress, re, sys
+path, literals = sys.argv[1], sys.argv[2:]
+label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+v4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])")
+v6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+bad = []
+for line in open(path):
+    line = line.rstrip("\n")
+    for lit in literals:
+        if lit and lit in line:
+            bad.append("literal %s: %s" % (lit, line))
+    if line.startswith("#"):
+        continue
+    for _, value in label.findall(line[:line.rindex("}") + 1] if "}" in line else ""):
+        hits = v4.findall(value)
+        for cand in v6.findall(value):
+            try:
+                ipaddress.IPv6Address(cand.strip(".")); hits.append(cand)
+            except ValueError:
+                pass
+        if hits:
+            bad.append("address %s in label value: %s" % (hits, line))
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+EOF_PY
+}
+
 # Role dispatch: IMPL is "miredo" or "teredo".
 lab_server() {   # lab_server IMPL NS PRIMARY SECONDARY
   case $1 in

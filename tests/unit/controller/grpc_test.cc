@@ -1,0 +1,252 @@
+// The controller's gRPC wiring, in process on 127.0.0.1 port 0: admin token auth, the agent
+// stream end to end (Hello -> Settings/Drain/snapshot -> ACK), refusals, and the mTLS identity
+// check with a throwaway CA made by the openssl CLI.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "controller.h"
+#include "grpc_services.h"
+#include "metrics.h"
+#include "teredo/v1/admin.grpc.pb.h"
+#include "teredo/v1/agent.grpc.pb.h"
+
+namespace teredo::controller {
+namespace {
+
+std::vector<teredo::v1::FieldViolation> noViolations(const teredo::v1::AgentConfig&) {
+  return {};
+}
+
+class Fixture {
+ public:
+  explicit Fixture(ServerOptions options) {
+    ControllerOptions opts;
+    opts.debounce = std::chrono::milliseconds(1);
+    controller = std::make_unique<Controller>(
+        opts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
+        [this] { return "nonce-" + std::to_string(++nonce); });
+    std::string error;
+    EXPECT_TRUE(controller->load(&error));
+    options.tickInterval = std::chrono::milliseconds(5);
+    server = std::make_unique<ControllerServer>(*controller, options);
+    started = server->start(&error);
+    EXPECT_TRUE(started) << error;
+  }
+  std::unique_ptr<Controller> controller;
+  std::unique_ptr<ControllerServer> server;
+  bool started = false;
+  int nonce = 0;
+};
+
+std::unique_ptr<teredo::v1::AdminService::Stub> adminStub(int port) {
+  return teredo::v1::AdminService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+}
+
+TEST(BearerTokenTest, ComparesExactly) {
+  EXPECT_TRUE(bearerTokenMatches("Bearer abc", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("Bearer abd", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("Bearer abcd", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("Bearer ab", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("bearer abc", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("abc", "abc"));
+  EXPECT_FALSE(bearerTokenMatches("Bearer ", ""));
+}
+
+TEST(GrpcTest, AdminApiRefusesMissingOrWrongToken) {
+  ServerOptions opts;
+  opts.adminToken = "tok-123";
+  Fixture f(opts);
+  ASSERT_TRUE(f.started);
+  auto stub = adminStub(f.server->adminPort());
+  struct Case {
+    const char* header;
+    grpc::StatusCode code;
+  } cases[] = {{nullptr, grpc::StatusCode::UNAUTHENTICATED},
+               {"Bearer wrong", grpc::StatusCode::UNAUTHENTICATED},
+               {"Basic tok-123", grpc::StatusCode::UNAUTHENTICATED},
+               {"Bearer tok-123", grpc::StatusCode::OK}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.header == nullptr ? "none" : c.header);
+    grpc::ClientContext ctx;
+    if (c.header != nullptr) {
+      ctx.AddMetadata("authorization", c.header);
+    }
+    teredo::v1::ListAgentsResponse resp;
+    EXPECT_EQ(stub->ListAgents(&ctx, {}, &resp).error_code(), c.code);
+  }
+}
+
+TEST(GrpcTest, AgentStreamReceivesSnapshotAndAcks) {
+  Fixture f(ServerOptions{});
+  ASSERT_TRUE(f.started);
+  auto admin = adminStub(f.server->adminPort());
+  {
+    grpc::ClientContext ctx;
+    teredo::v1::SetConfigRequest req;
+    req.set_role(teredo::v1::ROLE_RELAY);
+    req.mutable_config()->mutable_relay()->mutable_relay()->set_max_peers(77);
+    teredo::v1::SetConfigResponse resp;
+    ASSERT_TRUE(admin->SetConfig(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.version(), 1u);
+  }
+  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = agent->Connect(&ctx);
+  teredo::v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id("relay-1");
+  hello.mutable_hello()->set_instance_uid("u1");
+  hello.mutable_hello()->set_role(teredo::v1::ROLE_RELAY);
+  ASSERT_TRUE(stream->Write(hello));
+  teredo::v1::ControllerMessage msg;
+  ASSERT_TRUE(stream->Read(&msg));
+  EXPECT_TRUE(msg.has_settings());
+  ASSERT_TRUE(stream->Read(&msg));
+  EXPECT_TRUE(msg.has_drain());
+  ASSERT_TRUE(stream->Read(&msg));
+  ASSERT_TRUE(msg.has_snapshot());
+  EXPECT_EQ(msg.snapshot().version(), 1u);
+  EXPECT_EQ(msg.snapshot().config().relay().relay().max_peers(), 77u);
+  teredo::v1::AgentMessage ack;
+  ack.mutable_ack()->set_version(msg.snapshot().version());
+  ack.mutable_ack()->set_nonce(msg.snapshot().nonce());
+  ASSERT_TRUE(stream->Write(ack));
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());  // the server handled the ACK before ending the call
+  grpc::ClientContext getCtx;
+  teredo::v1::GetAgentRequest req;
+  req.set_agent_id("relay-1");
+  teredo::v1::GetAgentResponse resp;
+  ASSERT_TRUE(admin->GetAgent(&getCtx, req, &resp).ok());
+  EXPECT_EQ(resp.agent().applied_version(), 1u);
+  EXPECT_EQ(resp.agent().state(), teredo::v1::AGENT_STATE_DISCONNECTED);
+
+  FleetCollectable metrics(*f.controller);
+  bool sawAck = false;
+  for (const auto& family : metrics.Collect()) {
+    for (const auto& m : family.metric) {
+      for (const auto& l : m.label) {
+        EXPECT_NE(l.value, "relay-1") << family.name << ": agent ids never go into labels";
+        if (family.name == "teredo_controller_pushes_total" && l.value == "ack") {
+          sawAck = m.counter.value == 1;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(sawAck);
+}
+
+TEST(GrpcTest, StreamMustStartWithHello) {
+  Fixture f(ServerOptions{});
+  ASSERT_TRUE(f.started);
+  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = agent->Connect(&ctx);
+  teredo::v1::AgentMessage ack;
+  ack.mutable_ack()->set_version(1);
+  ASSERT_TRUE(stream->Write(ack));
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// ----- mTLS -------------------------------------------------------------------------------------
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class MtlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/teredo-mtls-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    const std::string script = dir_ + "/make-certs.sh";
+    std::ofstream(script) << "set -e\ncd " << dir_ << "\n"
+                          << "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                             " -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt\n"
+                          << "for n in controller relay-1; do\n"
+                             "  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                             " -subj /CN=$n -keyout $n.key -out $n.csr\n"
+                             "  echo subjectAltName=DNS:$n > $n.ext\n"
+                             "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key"
+                             " -CAcreateserial -days 1 -extfile $n.ext -out $n.crt\n"
+                             "done\n";
+    if (std::system(("bash " + script + " >/dev/null 2>&1").c_str()) != 0) {
+      GTEST_SKIP() << "openssl CLI could not make test certificates";
+    }
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  grpc::Status helloAs(int port, const std::string& agentId) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = readAll(dir_ + "/ca.crt");
+    ssl.pem_private_key = readAll(dir_ + "/relay-1.key");
+    ssl.pem_cert_chain = readAll(dir_ + "/relay-1.crt");
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("controller");
+    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                             grpc::SslCredentials(ssl), args);
+    auto agent = teredo::v1::AgentService::NewStub(channel);
+    grpc::ClientContext ctx;
+    auto stream = agent->Connect(&ctx);
+    teredo::v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_id(agentId);
+    hello.mutable_hello()->set_instance_uid("u1");
+    hello.mutable_hello()->set_role(teredo::v1::ROLE_RELAY);
+    stream->Write(hello);
+    teredo::v1::ControllerMessage msg;
+    if (stream->Read(&msg)) {
+      EXPECT_TRUE(msg.has_settings());
+    }
+    stream->WritesDone();
+    return stream->Finish();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(MtlsTest, HelloIdMustMatchClientCertificate) {
+  ServerOptions opts;
+  opts.tls.certFile = dir_ + "/controller.crt";
+  opts.tls.keyFile = dir_ + "/controller.key";
+  opts.tls.caFile = dir_ + "/ca.crt";
+  opts.tls.requireClientCert = true;
+  Fixture f(opts);
+  ASSERT_TRUE(f.started);
+  EXPECT_TRUE(helloAs(f.server->agentPort(), "relay-1").ok());
+  const auto refused = helloAs(f.server->agentPort(), "relay-2");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  // A client without a certificate does not get in at all.
+  auto plain = teredo::v1::AdminService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(f.server->adminPort()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  teredo::v1::ListAgentsResponse resp;
+  EXPECT_FALSE(plain->ListAgents(&ctx, {}, &resp).ok());
+}
+
+TEST(GrpcTest, MissingTlsFilesAreAStartError) {
+  ServerOptions opts;
+  opts.tls.certFile = "/nonexistent/cert.pem";
+  ControllerOptions copts;
+  Controller controller(
+      copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
+      [] { return std::string("n"); });
+  ControllerServer server(controller, opts);
+  std::string error;
+  EXPECT_FALSE(server.start(&error));
+  EXPECT_NE(error.find("tls.cert_file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace teredo::controller

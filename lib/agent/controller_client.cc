@@ -129,6 +129,12 @@ void ControllerClient::run() {
       }
     }
     runOnce();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        break;
+      }
+    }
     const auto delay = backoff_.next();
     TEREDO_LOG(LogLevel::Info, "controller redial scheduled",
                {"delay_ms", static_cast<int64_t>(delay.count())});

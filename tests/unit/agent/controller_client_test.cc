@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "teredo/v1/agent.grpc.pb.h"
@@ -22,10 +24,13 @@ constexpr auto kWait = std::chrono::seconds(20);
 class FakeController final : public v1::AgentService::Service {
  public:
   grpc::Status Connect(
-      grpc::ServerContext*,
+      grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>* stream) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& cn : ctx->auth_context()->FindPropertyValues("x509_common_name")) {
+        peerNames_.emplace_back(cn.data(), cn.size());
+      }
       stream_ = stream;
       ++streams_;
       for (const auto& m : onConnect_) {
@@ -81,6 +86,11 @@ class FakeController final : public v1::AgentService::Service {
     return found;
   }
 
+  std::vector<std::string> peerNames() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peerNames_;
+  }
+
   size_t count(v1::AgentMessage::KindCase k) {
     std::lock_guard<std::mutex> lock(mu_);
     size_t n = 0;
@@ -97,6 +107,7 @@ class FakeController final : public v1::AgentService::Service {
   int streams_ = 0;
   std::deque<v1::AgentMessage> received_;
   std::vector<v1::ControllerMessage> onConnect_;
+  std::vector<std::string> peerNames_;
 };
 
 class ControllerClientTest : public ::testing::Test {
@@ -114,10 +125,10 @@ class ControllerClientTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void startController() {
+  void startController(std::shared_ptr<grpc::ServerCredentials> creds = nullptr) {
     fake_ = std::make_unique<FakeController>();
     grpc::ServerBuilder b;
-    b.AddListeningPort(address_, grpc::InsecureServerCredentials());
+    b.AddListeningPort(address_, creds ? creds : grpc::InsecureServerCredentials());
     b.RegisterService(fake_.get());
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
@@ -131,9 +142,15 @@ class ControllerClientTest : public ::testing::Test {
     fake_.reset();
   }
 
-  void startClient(uint64_t appliedVersion = 0) {
+  void startClient(uint64_t appliedVersion = 0, bool tls = false) {
     ControllerClientOptions o;
     o.address = address_;
+    if (tls) {
+      o.caFile = dir_ + "/client/ca.crt";
+      o.certFile = dir_ + "/client/tls.crt";
+      o.keyFile = dir_ + "/client/tls.key";
+      o.serverName = "controller.test";
+    }
     o.agentId = "relay-a";
     o.role = v1::ROLE_RELAY;
     o.addresses = {"203.0.113.10:3545"};
@@ -384,6 +401,70 @@ TEST_F(ControllerClientTest, DisconnectClearsConnectedAndStopIsPrompt) {
   EXPECT_FALSE(metrics_->controllerConnected());
   EXPECT_FALSE(client_->connected());
   client_->stop();  // must return while redialling a missing controller
+}
+
+// Makes a CA, a controller certificate (controller.test) and an agent certificate (CN relay-a)
+// under dir/<ca>/ with the openssl CLI, copies the agent's material to dir/client/ (what the
+// agent watches) and returns mTLS server credentials requiring a client cert from that CA.
+std::shared_ptr<grpc::ServerCredentials> makePki(const std::string& dir, const std::string& ca) {
+  const std::string d = dir + "/" + ca;
+  const std::string scriptPath = dir + "/pki-" + ca + ".sh";
+  {
+    std::ofstream sh(scriptPath);
+    sh << "set -e\n"
+       << "mkdir -p " << d << " " << dir << "/client\n"
+       << "cd " << d << "\n"
+       << "k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+       << "openssl req -x509 $k -keyout ca.key -out ca.crt -subj /CN=" << ca << " -days 2\n"
+       << "echo subjectAltName=DNS:controller.test > srv.ext\n"
+       << "echo subjectAltName=DNS:relay-a > cli.ext\n"
+       << "openssl req $k -keyout srv.key -out srv.csr -subj /CN=controller.test\n"
+       << "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -set_serial 1 -days 2 "
+          "-extfile srv.ext -out srv.crt\n"
+       << "openssl req $k -keyout cli.key -out cli.csr -subj /CN=relay-a\n"
+       << "openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -set_serial 2 -days 2 "
+          "-extfile cli.ext -out cli.crt\n"
+       // Replace the watched files by rename, as a certificate manager would.
+       << "cp ca.crt ../client/ca.crt.new; cp cli.crt ../client/tls.crt.new\n"
+       << "cp cli.key ../client/tls.key.new\n"
+       << "for f in ca.crt tls.crt tls.key; do mv ../client/$f.new ../client/$f; done\n";
+  }
+  const std::string cmd = "sh " + scriptPath + " >" + scriptPath + ".log 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    return nullptr;
+  }
+  auto read = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  o.pem_root_certs = read(d + "/ca.crt");
+  o.pem_key_cert_pairs.push_back({read(d + "/srv.key"), read(d + "/srv.crt")});
+  return grpc::SslServerCredentials(o);
+}
+
+TEST_F(ControllerClientTest, MutualTlsAndCertificateRotation) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "openssl CLI not installed";
+  }
+  stopController();
+  auto creds = makePki(dir_, "ca-one");
+  ASSERT_NE(creds, nullptr);
+  startController(creds);
+  startClient(0, /*tls=*/true);
+  ASSERT_TRUE(fake_->waitForStreams(1));
+  ASSERT_TRUE(fake_->waitFor([](const auto& m) { return m.has_hello(); }).has_value());
+  EXPECT_EQ(fake_->peerNames(), std::vector<std::string>{"relay-a"});
+
+  // Rotate everything (new CA): the agent's files change, then the controller restarts with
+  // material from the new CA. The next dial must use the new files.
+  creds = makePki(dir_, "ca-two");
+  ASSERT_NE(creds, nullptr);
+  stopController();
+  startController(creds);
+  ASSERT_TRUE(fake_->waitForStreams(1));
+  ASSERT_TRUE(fake_->waitFor([](const auto& m) { return m.has_hello(); }).has_value());
+  EXPECT_EQ(fake_->peerNames(), std::vector<std::string>{"relay-a"});
 }
 
 TEST(Backoff, JitteredExponentialCappedAndReset) {

@@ -50,8 +50,8 @@ using NonceSource = std::function<std::string()>;
 using TimePoint = std::chrono::system_clock::time_point;
 
 /// Validates one agent's whole config the way an agent would (lib/config proto translation).
-/// Returns the violations; empty means valid. Field paths are relative to AgentConfig
-/// ("relay.relay.max_peers").
+/// Returns the violations; empty means valid. Fields are lib/config keys ("relay.max_peers"),
+/// exactly as agents report them in a NACK.
 using ConfigValidator =
     std::function<std::vector<teredo::v1::FieldViolation>(const teredo::v1::AgentConfig&)>;
 

@@ -1,18 +1,14 @@
 #include "validation.h"
 
+#include "config/proto_translate.h"
+
 namespace teredo::controller {
 
-// TODO(controller): call lib/config's proto translation (teredo_config_proto) once it exists;
-// until then only the structure is checked and agents remain the final judges (they NACK).
+// The same function an agent runs before it ACKs or NACKs a snapshot, so the admin API rejects
+// exactly what agents would reject, with the same keys and messages.
 std::vector<teredo::v1::FieldViolation> validateAgentConfig(const teredo::v1::AgentConfig& config) {
-  std::vector<teredo::v1::FieldViolation> out;
-  if (config.role_case() == teredo::v1::AgentConfig::ROLE_NOT_SET) {
-    teredo::v1::FieldViolation v;
-    v.set_field("role");
-    v.set_description("set `server` or `relay`");
-    out.push_back(v);
-  }
-  return out;
+  const auto detail = teredo::config::toProto(teredo::config::validateAgentConfig(config));
+  return {detail.field_violations().begin(), detail.field_violations().end()};
 }
 
 }  // namespace teredo::controller

@@ -11,7 +11,7 @@
 
 namespace teredo::controller {
 
-/// Violations of `config` (field paths relative to AgentConfig, e.g. "relay.relay.mtu"); empty
+/// Violations of `config` (field = the lib/config key, e.g. "relay.mtu", as in agent NACKs); empty
 /// when the config is valid.
 std::vector<teredo::v1::FieldViolation> validateAgentConfig(const teredo::v1::AgentConfig& config);
 

@@ -65,6 +65,11 @@ StatusOr<UdpSocket> UdpSocket::open(const Endpoint& bind, const UdpOptions& opti
       return s;
     }
   }
+  if (options.freeBind) {
+    if (Status s = setOption(fd.get(), IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND", bind); !s.ok()) {
+      return s;
+    }
+  }
   // RFC 4380 §5.1.1 / Miredo: never set DF on Teredo packets.
   if (Status s = setOption(fd.get(), IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT,
                            "IP_MTU_DISCOVER", bind);

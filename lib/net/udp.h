@@ -40,6 +40,10 @@ struct UdpOptions {
   /// O_NONBLOCK. Batched I/O always passes MSG_DONTWAIT anyway, so this only matters for callers
   /// that use the descriptor themselves.
   bool nonBlocking = true;
+  /// IP_FREEBIND: bind an address that is not (yet) configured on this host, e.g. a server's
+  /// secondary address that a floating-IP agent adds later. Off by default, so a typo in the
+  /// configured address fails at startup with EADDRNOTAVAIL.
+  bool freeBind = false;
 };
 
 /// A bound UDP/IPv4 socket. Always set: IP_MTU_DISCOVER = IP_PMTUDISC_DONT (RFC 4380 §5.1.1:

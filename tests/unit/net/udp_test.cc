@@ -217,6 +217,12 @@ TEST(UdpSocket, BindErrorNamesTheAddress) {
   EXPECT_EQ(s.status().message(), "bind 198.51.100.7:3544: Cannot assign requested address");
 }
 
+TEST(UdpSocket, FreeBindAcceptsAnAddressNotConfiguredHere) {
+  StatusOr<UdpSocket> s = UdpSocket::open({0xc6336407, 0}, {.freeBind = true});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->localEndpoint().addr, 0xc6336407u);
+}
+
 TEST(UdpSocket, KernelDropsAreReported) {
   UdpSocket rx = openOrDie({kLoopback, 0}, {.rcvbuf = 1});  // the kernel rounds up to its minimum
   UdpSocket tx = openOrDie({kLoopback, 0});

@@ -12,6 +12,11 @@ Commands
           capture in other namespaces
   decode  decode a hex Teredo UDP payload
   addr    build a Teredo address (RFC 4380 §4)
+  flood   many RSs from ONE socket at a paced rate, counting the RAs (rate limiter tests); a
+          second socket solicits once mid-flood and reports whether and how fast it was answered
+  many    one RS from each of many sockets (distinct source addresses x ports), counting answers
+  spray   RSs with spoofed IPv4 sources (raw socket, IP_HDRINCL) from the given prefixes x ports;
+          nothing is received (replies go wherever the server's routes send them)
   serve   line protocol for test scripts: commands and "?EXPR" queries on stdin (see serve())
 
 Examples
@@ -20,6 +25,10 @@ Examples
       echo --src auto --dst 2001:db8:2::2 --capture tf1-srv:eth0:ip6
   teredo_probe.py send --to 198.51.100.10:3544 --bind 198.51.100.50:40000 \\
       --listen 198.51.100.50:40001 bubble --src auto --dst CLIENT_B --trailer 030e...
+
+  teredo_probe.py flood --server 198.51.100.10 --bind 198.51.100.50:40000 --count 5000 \\
+      --pps 2500 --second-bind 198.51.100.51:40000
+  teredo_probe.py spray --server 198.51.100.10 --sources 203.0.113.0/24 --ports 50 --count 20000
 
 Exit status: 0 when the probe ran (whatever came back), 2 on usage or environment errors.
 scapy is used only to build and parse IPv6/ICMPv6; sockets are plain UDP. Needs /usr/bin/python3
@@ -403,6 +412,161 @@ def cmd_send(args):
     return result
 
 
+def plain_rs(nonce=None):
+    """A standards-clean RS payload (auth header + RS from Miredo's non-cone link-local source)."""
+    ipv6 = bytes(IPv6(src=LL_MIREDO, dst="ff02::2", hlim=255) / ICMPv6ND_RS())
+    return auth_header(nonce or os.urandom(8)) + ipv6
+
+
+def big_rcvbuf(sock, size=8 << 20):
+    """As root, SO_RCVBUFFORCE: replies must not be lost to a full queue while counting them."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def drain_ras(sock, into):
+    """Non-blocking: count the RAs waiting on sock, with their arrival times."""
+    while True:
+        try:
+            data = sock.recv(65535)
+        except BlockingIOError:
+            return
+        if decode_teredo(data).get("icmpv6", {}).get("type") == 134:
+            into.append(time.monotonic())
+
+
+def paced(count, pps):
+    """Yields packet indexes, sleeping so that `count` packets take count/pps seconds."""
+    start = time.monotonic()
+    for i in range(count):
+        if pps > 0:
+            due = start + i / pps
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        yield i
+
+
+def cmd_flood(args):
+    server = (args.server, args.port)
+    sock = open_socket(parse_endpoint(args.bind, 0))
+    big_rcvbuf(sock)
+    sock.setblocking(False)
+    second = open_socket(parse_endpoint(args.second_bind, 0)) if args.second_bind else None
+    if second is not None:
+        second.setblocking(False)
+    payload = plain_rs()
+    ras, second_ras = [], []
+    second_sent = None
+    second_at = args.second_at if args.second_at is not None else args.count // 2
+    start = time.monotonic()
+    for i in paced(args.count, args.pps):
+        sock.sendto(payload, server)
+        if second is not None and i == second_at:
+            second.sendto(plain_rs(), server)
+            second_sent = time.monotonic()
+        if i % 64 == 0 or second_sent is not None and not second_ras:
+            drain_ras(sock, ras)
+            if second is not None:
+                drain_ras(second, second_ras)
+    last_send = time.monotonic()
+    # Late answers: the server may still be working through its queue.
+    deadline = last_send + args.timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([sock] + ([second] if second else []), [], [], 0.05)
+        if sock in r:
+            drain_ras(sock, ras)
+        if second is not None and second in r:
+            drain_ras(second, second_ras)
+    drain_ras(sock, ras)
+    out = {"sent": args.count, "pps": args.pps, "elapsed_s": round(last_send - start, 3),
+           "ras": len(ras), "bind": "%s:%d" % sock.getsockname(),
+           "ras_in_first_s": len([t for t in ras if t - start < 1.0])}
+    if second is not None:
+        out["second"] = {"bind": "%s:%d" % second.getsockname(), "sent_at_index": second_at,
+                         "ras": len(second_ras),
+                         "first_ra_ms": round((second_ras[0] - second_sent) * 1000, 1)
+                         if second_ras else None}
+    return out
+
+
+def cmd_many(args):
+    import resource
+    addrs = []
+    for spec in args.addrs:
+        if "-" in spec:  # FIRST-LAST, same /24
+            first, last = spec.split("-")
+            a = int(ipaddress.IPv4Address(first))
+            b = int(ipaddress.IPv4Address(last))
+            addrs += [str(ipaddress.IPv4Address(x)) for x in range(a, b + 1)]
+        else:
+            addrs.append(spec)
+    need = len(addrs) * args.ports_per_addr + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(need, soft), max(need, hard)))
+    server = (args.server, args.port)
+    socks = []
+    for a in addrs:
+        for k in range(args.ports_per_addr):
+            s = open_socket((a, args.first_port + k))
+            s.setblocking(False)
+            socks.append(s)
+    sent = 0
+    for i in paced(len(socks), args.pps):
+        socks[i].sendto(plain_rs(), server)
+        sent += 1
+    answered = set()
+    ras = 0
+    deadline = time.monotonic() + args.timeout
+    poller = select.poll()  # select() stops at FD_SETSIZE (1024) descriptors
+    by_fd = {s.fileno(): s for s in socks}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    while len(answered) < len(socks) and time.monotonic() < deadline:
+        for fd, _ in poller.poll(50):
+            while True:
+                try:
+                    data = by_fd[fd].recv(65535)
+                except BlockingIOError:
+                    break
+                if decode_teredo(data).get("icmpv6", {}).get("type") == 134:
+                    ras += 1
+                    answered.add(fd)
+    for s in socks:
+        s.close()
+    return {"sockets": len(socks), "addresses": len(addrs), "sent": sent, "ras": ras,
+            "answered": len(answered)}
+
+
+def cmd_spray(args):
+    """IPv4/UDP built by hand on an IP_HDRINCL raw socket: spoofed sources, UDP checksum 0
+    (allowed for IPv4, RFC 768). The kernel fills in the IPv4 checksum and total length."""
+    import random
+    rng = random.Random(args.seed)
+    nets = [ipaddress.IPv4Network(n) for n in args.sources]
+    pool = [a for n in nets for a in (n.hosts() if n.num_addresses > 2 else n)]
+    if not pool:
+        raise SystemExit("spray: empty --sources")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    raw.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    dst = ipaddress.IPv4Address(args.server).packed
+    payload = plain_rs()
+    seen = set()
+    for i in paced(args.count, args.pps):
+        src = pool[rng.randrange(len(pool))]
+        sport = 1024 + rng.randrange(args.ports)
+        seen.add((src, sport))
+        udp = struct.pack("!HHHH", sport, args.port, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                         src.packed, dst)
+        raw.sendto(ip + udp, (args.server, 0))
+    return {"sent": args.count, "sources": len(pool), "distinct_endpoints": len(seen),
+            "distinct_addresses": len({a for a, _ in seen})}
+
+
 def format_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -498,6 +662,35 @@ def parser():
     ad.add_argument("--client", required=True, help="mapped IP:PORT")
     ad.add_argument("--flags", default="0")
 
+    fl = sub.add_parser("flood", help="paced RS flood from one socket, RAs counted")
+    fl.add_argument("--server", required=True)
+    fl.add_argument("--port", type=int, default=TEREDO_PORT)
+    fl.add_argument("--bind", default="0.0.0.0:0")
+    fl.add_argument("--count", type=int, default=5000)
+    fl.add_argument("--pps", type=float, default=2500, help="send rate (0: as fast as possible)")
+    fl.add_argument("--second-bind", help="IP[:PORT] of a second source soliciting once")
+    fl.add_argument("--second-at", type=int, help="packet index at which it does (default mid)")
+    fl.add_argument("--timeout", type=float, default=0.5, help="listen after the last send")
+
+    mn = sub.add_parser("many", help="one RS from each of many sockets")
+    mn.add_argument("--server", required=True)
+    mn.add_argument("--port", type=int, default=TEREDO_PORT)
+    mn.add_argument("--addrs", nargs="+", required=True, metavar="IP|FIRST-LAST",
+                    help="local addresses (already configured in this namespace)")
+    mn.add_argument("--ports-per-addr", type=int, default=1)
+    mn.add_argument("--first-port", type=int, default=41000)
+    mn.add_argument("--pps", type=float, default=2000)
+    mn.add_argument("--timeout", type=float, default=2.0)
+
+    sp = sub.add_parser("spray", help="RSs from spoofed IPv4 sources (raw socket)")
+    sp.add_argument("--server", required=True)
+    sp.add_argument("--port", type=int, default=TEREDO_PORT)
+    sp.add_argument("--sources", nargs="+", required=True, metavar="CIDR")
+    sp.add_argument("--ports", type=int, default=64, help="source ports 1024..1024+N-1")
+    sp.add_argument("--count", type=int, default=20000)
+    sp.add_argument("--pps", type=float, default=10000)
+    sp.add_argument("--seed", type=int, default=4380)
+
     sub.add_parser("serve", help="line protocol for scripts (see serve())")
     return ap
 
@@ -507,6 +700,12 @@ def run(args):
         result = cmd_rs(args)
     elif args.cmd == "send":
         result = cmd_send(args)
+    elif args.cmd == "flood":
+        result = cmd_flood(args)
+    elif args.cmd == "many":
+        result = cmd_many(args)
+    elif args.cmd == "spray":
+        result = cmd_spray(args)
     elif args.cmd == "decode":
         result = decode_teredo(bytes.fromhex(args.payload))
     else:

@@ -302,7 +302,14 @@ class LoadResult {
   const T* operator->() const { return config_.get(); }
   const std::vector<ConfigError>& errors() const { return errors_; }
   /// Every error formatted, one per line.
-  std::string errorText() const;
+  std::string errorText() const {
+    std::string out;
+    for (const ConfigError& e : errors_) {
+      out += e.format();
+      out += '\n';
+    }
+    return out;
+  }
 
  private:
   std::shared_ptr<const T> config_;

@@ -29,20 +29,6 @@ std::string ConfigError::format() const {
   return out;
 }
 
-template <class T>
-std::string LoadResult<T>::errorText() const {
-  std::string out;
-  for (const ConfigError& e : errors_) {
-    out += e.format();
-    out += '\n';
-  }
-  return out;
-}
-
-template class LoadResult<ServerConfig>;
-template class LoadResult<RelayConfig>;
-template class LoadResult<ControllerConfig>;
-
 namespace detail {
 
 const RawValue* RawDoc::find(std::string_view key) const {

@@ -1,0 +1,62 @@
+// teredo.v1 config protos <-> validated config structs <-> YAML text (anchors A8: one config
+// struct, two sources, one translation file).
+//
+// Every proto field path equals the YAML key (proto/teredo/v1/config.proto), and proto input
+// goes through exactly the same parsing and validation as YAML input; errors carry the field
+// path as `key` and no file/line, so they format as "server.mtu: must be >= 1280, got 1000 ...".
+//
+// Presence: an unset proto field means "default" (fromProto) or "keep the base value"
+// (fromProto with a base). *_UNSPECIFIED enum values that are explicitly set, durations finer than
+// a millisecond, and fields unknown to this build are errors.
+//
+// Thread-safety: all functions are reentrant. Ownership: results are values / shared immutable
+// configs. Library: teredo_config_proto (links teredo_config and teredo_protos).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "teredo/v1/agent.pb.h"
+#include "teredo/v1/config.pb.h"
+
+namespace teredo::config {
+
+/// The effective config as a proto with every field set.
+teredo::v1::ServerConfig toProto(const ServerConfig& config);
+teredo::v1::RelayConfig toProto(const RelayConfig& config);
+teredo::v1::ControllerConfig toProto(const ControllerConfig& config);
+
+/// Builds and validates a config from a proto; unset fields take their defaults.
+LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto);
+LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto);
+LoadResult<ControllerConfig> controllerConfigFromProto(const teredo::v1::ControllerConfig& proto);
+
+/// Applies `proto` onto `base` (typically the agent's bootstrap YAML config): unset fields keep
+/// base's values, except values that base only had as computed defaults (the secondary address
+/// = primary + 1), which are computed again. The result is validated as a whole.
+LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto,
+                                               const ServerConfig& base);
+LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto,
+                                             const RelayConfig& base);
+
+/// YAML text -> proto with only the keys that the text has (an operator's override file for
+/// teredoctl SetConfig). Each value is checked on its own (syntax, range, enum names, unknown
+/// keys); rules that relate several keys are left to the final merged config.
+LoadResult<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
+                                                         std::string_view name);
+LoadResult<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text,
+                                                       std::string_view name);
+LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
+                                                                 std::string_view name);
+
+/// The errors a server or relay agent would report for `config` (empty = it would apply it).
+/// Keys are relative to the role message ("server.mtu"). An AgentConfig with no role set is an
+/// error with key "role".
+std::vector<ConfigError> validateAgentConfig(const teredo::v1::AgentConfig& config);
+
+/// Errors as the NACK / SetConfig detail (agent.proto ConfigError): message = every error
+/// formatted, one FieldViolation{field = key, description = message} per error.
+teredo::v1::ConfigError toProto(const std::vector<ConfigError>& errors);
+
+}  // namespace teredo::config

@@ -47,6 +47,7 @@ namespace teredo {
   X(SrcNotTeredo, "src_not_teredo")                                     \
   X(UnknownPeer, "unknown_peer")                                        \
   X(DstNotServed, "dst_not_served")                                     \
+  X(SrcNotServed, "src_not_served")                                     \
   X(PeerTableFull, "peer_table_full")                                   \
   X(QueueFull, "queue_full")                                            \
   X(PeerUnreachable, "peer_unreachable")                                \

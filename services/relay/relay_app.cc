@@ -1,0 +1,340 @@
+#include "relay_app.h"
+
+#include <signal.h>
+#include <sys/random.h>
+
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include "agent/admin_server.h"
+#include "agent/agent_metrics.h"
+#include "agent/health.h"
+#include "agent/log.h"
+#include "config/config.h"
+#include "net/caps.h"
+#include "net/event_loop.h"
+#include "net/tun.h"
+#include "net/udp.h"
+#include "peers/peer_table.h"
+#include "relay_runtime.h"
+#include "relay_stats.h"
+#include "relay_worker.h"
+
+namespace teredo::relay {
+namespace {
+
+using agent::LogLevel;
+
+agent::LogLevel toLogLevel(config::LogLevel l) {
+  switch (l) {
+    case config::LogLevel::kDebug:
+      return LogLevel::Debug;
+    case config::LogLevel::kInfo:
+      return LogLevel::Info;
+    case config::LogLevel::kWarn:
+      return LogLevel::Warn;
+    case config::LogLevel::kError:
+      return LogLevel::Error;
+  }
+  return LogLevel::Info;
+}
+
+void applyLogConfig(const config::LogConfig& c) {
+  agent::defaultLogger().setLevel(toLogLevel(c.level));
+  agent::defaultLogger().setFormat(c.format == config::LogFormat::kJson ? agent::LogFormat::Json
+                                                                        : agent::LogFormat::Text);
+}
+
+SipKey randomKey() {
+  SipKey k;
+  size_t got = 0;
+  while (got < k.bytes.size()) {
+    const ssize_t n = getrandom(k.bytes.data() + got, k.bytes.size() - got, 0);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    }
+  }
+  return k;
+}
+
+/// Peer-table metrics, read from the table at scrape time (anchors C1).
+class TableCollectable : public prometheus::Collectable {
+ public:
+  explicit TableCollectable(const peers::PeerTable& table) : table_(table) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    const peers::PeerTableCounters& c = table_.counters();
+    auto gauge = [&](const char* name, const char* help, double v) {
+      prometheus::MetricFamily f{name, help, prometheus::MetricType::Gauge, {}};
+      prometheus::ClientMetric m;
+      m.gauge.value = v;
+      f.metric.push_back(std::move(m));
+      out.push_back(std::move(f));
+    };
+    auto labeled = [&](const char* name, const char* help, const char* label,
+                       std::initializer_list<std::pair<const char*, uint64_t>> values) {
+      prometheus::MetricFamily f{name, help, prometheus::MetricType::Counter, {}};
+      for (const auto& [value, count] : values) {
+        prometheus::ClientMetric m;
+        m.label = {{label, value}};
+        m.counter.value = static_cast<double>(count);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    };
+    gauge("teredo_relay_peers", "Peers in the table.", static_cast<double>(table_.size()));
+    gauge("teredo_relay_peer_table_capacity", "Hard cap on peers (relay.max_peers).",
+          static_cast<double>(table_.capacity()));
+    gauge("teredo_relay_peer_memory_bytes_per_peer",
+          "Published memory cost of one peer entry (entry plus Judy index), in bytes.",
+          static_cast<double>(peers::bytesPerPeerEstimate()));
+    gauge("teredo_relay_peer_index_bytes", "Memory held by the peer index and entry slabs.",
+          static_cast<double>(table_.indexBytes()));
+    gauge("teredo_relay_queued_bytes", "Bytes queued for untrusted peers.",
+          static_cast<double>(table_.queuedBytes()));
+    gauge("teredo_relay_queue_capacity_bytes", "Global queue byte cap (relay.queue_bytes_total).",
+          static_cast<double>(table_.config().globalQueueBytes));
+    labeled("teredo_relay_peer_evictions_total",
+            "Peers removed, by cause: expired (idle), capacity (table full; untrusted first), "
+            "capacity_trusted (table full of trusted peers).",
+            "cause",
+            {{"expired", c.evictedExpired.load()},
+             {"capacity", c.evictedCapacityUntrusted.load()},
+             {"capacity_trusted", c.evictedCapacityTrusted.load()}});
+    labeled("teredo_relay_queue_dropped_packets_total",
+            "Queued or queueable packets dropped, by cause.", "cause",
+            {{"peer_full", c.queueDropPeerFull.load()},
+             {"global_full", c.queueDropGlobalFull.load()},
+             {"too_big", c.queueDropTooBig.load()},
+             {"evicted", c.queueDropEvicted.load()},
+             {"discarded", c.queueDropDiscarded.load()}});
+    labeled("teredo_relay_peers_created_total", "Peer entries created.", "result",
+            {{"created", c.created.load()}, {"no_memory", c.createFailedNoMemory.load()}});
+    return out;
+  }
+
+ private:
+  const peers::PeerTable& table_;
+};
+
+peers::PeerTableConfig tableConfig(const config::RelaySettings& s, const SipKey& key) {
+  peers::PeerTableConfig t;
+  t.maxPeers = s.maxPeers;
+  t.peerQueueBytes = s.queueBytesPerPeer;
+  t.globalQueueBytes = s.queueBytesTotal;
+  t.trustTimeout = s.trustTimeout;
+  t.idleTimeout = s.trustTimeout;
+  t.hashKey = key;
+  return t;
+}
+
+bool ipv6ForwardingEnabled() {
+  std::ifstream f("/proc/sys/net/ipv6/conf/all/forwarding");
+  int v = 0;
+  f >> v;
+  return v == 1;
+}
+
+}  // namespace
+
+int runRelay(const std::string& configPath) {
+  auto loaded = config::loadRelayConfigFile(configPath);
+  if (!loaded) {
+    std::fputs(loaded.errorText().c_str(), stderr);
+    return 1;
+  }
+  std::shared_ptr<const config::RelayConfig> cfg = loaded.config();
+  applyLogConfig(cfg->log);
+  const config::RelaySettings& s = cfg->relay;
+
+  const std::array<int, 3> signals{SIGHUP, SIGTERM, SIGINT};
+  if (auto st = net::blockSignals(signals); !st.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot block signals", {"error", st.message()});
+    return 2;
+  }
+  const size_t workers =
+      s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // The tun device: one queue per worker (IFF_MULTI_QUEUE), MTU 1280, the prefix routed to it.
+  auto tunOr = net::Tun::open(s.interface, workers);
+  if (!tunOr.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot open the tun device (relay.interface; needs CAP_NET_ADMIN)",
+               {"error", tunOr.status().message()});
+    return 2;
+  }
+  net::Tun tun = std::move(tunOr.value());
+  Ipv6Addr prefixAddr;
+  prefixAddr.setWord(0, s.prefix);
+  Ipv6Addr linkLocal = *parseIpv6("fe80::ffff:ffff:ffff");  // Miredo's tun address
+  for (const net::Status& st : {tun.setMtu(s.mtu), tun.applyTunnelSysctls(), tun.setUp(true),
+                                tun.addAddress(linkLocal, 64), tun.addRoute(prefixAddr, 32)}) {
+    if (!st.ok()) {
+      TEREDO_LOG(LogLevel::Error, "cannot configure the tun device (relay.interface)",
+                 {"interface", s.interface}, {"error", st.message()});
+      return 2;
+    }
+  }
+  if (s.mode == config::RelayMode::kRelay && !ipv6ForwardingEnabled()) {
+    TEREDO_LOG(LogLevel::Warn,
+               "net.ipv6.conf.all.forwarding is 0: IPv6 hosts cannot reach Teredo clients "
+               "through this relay until it is enabled");
+  }
+
+  net::UdpOptions opts;
+  opts.reusePort = true;
+  opts.rcvbuf = static_cast<int>(s.socketReceiveBufferBytes);
+  opts.sndbuf = static_cast<int>(s.socketSendBufferBytes);
+  std::vector<net::UdpSocket> sockets;
+  for (size_t i = 0; i < workers; ++i) {
+    auto sock = net::UdpSocket::open(Endpoint{s.bindAddress, s.port}, opts);
+    if (!sock.ok()) {
+      TEREDO_LOG(LogLevel::Error, "cannot open the UDP socket (relay.bind_address, relay.port)",
+                 {"error", sock.status().message()});
+      return 2;
+    }
+    sockets.push_back(std::move(sock.value()));
+  }
+  auto icmp = std::make_unique<IcmpSender>();
+  if (std::string err; !icmp->open(&err)) {
+    TEREDO_LOG(LogLevel::Warn,
+               "no ICMPv6 error socket (needs CAP_NET_RAW): unreachable peers are dropped silently",
+               {"error", err});
+  }
+
+  const SipKey bubbleKey = randomKey();
+  peers::PeerTable table(tableConfig(s, randomKey()));
+  RuntimeHolder runtime(makeRuntime(*cfg, bubbleKey, 0));
+  std::atomic<bool> draining{false};
+
+  auto stats = std::make_shared<agent::StatsCollectable<RelayStats>>(workers);
+  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
+  agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+  auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
+  auto readiness = std::make_shared<agent::Readiness>();
+  const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
+  const size_t tunUp = readiness->addCondition(agent::Readiness::kTunUp);
+  const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
+  readiness->set(socketsBound, true);
+  readiness->set(tunUp, true);
+  readiness->set(configApplied, true);
+
+  agent::AdminServerOptions adminOptions;
+  adminOptions.listen = formatEndpoint(cfg->admin.listen);
+  adminOptions.collectables = {agentMetrics, stats, std::make_shared<TableCollectable>(table)};
+  adminOptions.heartbeats = heartbeats;
+  adminOptions.readiness = readiness;
+  std::string adminError;
+  auto admin = agent::AdminServer::start(std::move(adminOptions), &adminError);
+  if (!admin) {
+    TEREDO_LOG(LogLevel::Error, "cannot start the admin server", {"error", adminError});
+    return 2;
+  }
+
+  // Least privilege: tun, route, sockets and the admin listener exist; closing the tun at exit
+  // removes the device and its route without any capability.
+  if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
+    TEREDO_LOG(LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});
+  }
+  if (auto st = net::setNoNewPrivs(); !st.ok()) {
+    TEREDO_LOG(LogLevel::Warn, "cannot set no_new_privs", {"error", st.message()});
+  }
+
+  WorkerShared shared;
+  shared.runtime = &runtime;
+  shared.table = &table;
+  shared.tun = &tun;
+  shared.icmp = icmp->valid() ? icmp.get() : nullptr;
+  shared.heartbeats = heartbeats.get();
+  shared.draining = &draining;
+  std::vector<std::unique_ptr<RelayWorker>> pool;
+  for (size_t i = 0; i < workers; ++i) {
+    pool.push_back(
+        std::make_unique<RelayWorker>(i, std::move(sockets[i]), shared, stats->worker(i)));
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : pool) {
+    threads.emplace_back([&w] { w->run(); });
+  }
+  TEREDO_LOG(LogLevel::Info, "teredo-relay running",
+             {"udp", formatEndpoint(Endpoint{s.bindAddress, s.port})}, {"interface", s.interface},
+             {"prefix", formatIpv6(prefixAddr) + "/32"},
+             {"mode", std::string(config::toString(s.mode))},
+             {"workers", static_cast<unsigned long>(workers)},
+             {"admin", formatEndpoint(cfg->admin.listen)});
+
+  auto loop = net::EventLoop::create();
+  if (!loop.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot create the event loop", {"error", loop.status().message()});
+    for (auto& w : pool) {
+      w->stop();
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    return 2;
+  }
+  net::EventLoop& mainLoop = *loop.value();
+  const size_t mainSlot = workers;
+
+  auto reload = [&] {
+    auto next = config::loadRelayConfigFile(configPath);
+    if (!next) {
+      TEREDO_LOG(LogLevel::Error, "config reload refused; the running config stays",
+                 {"file", configPath}, {"errors", next.errorText()});
+      return;
+    }
+    const auto keys = config::restartRequired(*cfg, *next);
+    if (!keys.empty()) {
+      std::string list;
+      for (const auto& k : keys) {
+        list += (list.empty() ? "" : ", ") + k;
+      }
+      TEREDO_LOG(LogLevel::Error,
+                 "config reload refused: these keys need a restart; the running config stays",
+                 {"file", configPath}, {"keys", list});
+      return;
+    }
+    cfg = next.config();
+    applyLogConfig(cfg->log);
+    runtime.store(makeRuntime(*cfg, bubbleKey, 0));
+    agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+    TEREDO_LOG(LogLevel::Info, "config reloaded", {"file", configPath});
+  };
+  (void)mainLoop.addSignals(signals, [&](int signo) {
+    if (signo == SIGHUP) {
+      reload();
+    } else {
+      TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
+      mainLoop.stop();
+    }
+  });
+  (void)mainLoop.addTimer(std::chrono::seconds(1), [&] {
+    heartbeats->beat(mainSlot);
+    table.expire(peers::Clock::now());
+  });
+  (void)mainLoop.run();
+
+  readiness->set(socketsBound, false);
+  for (auto& w : pool) {
+    w->stop();
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  admin.reset();
+  tun.close();  // removes the route and the device
+  TEREDO_LOG(LogLevel::Info, "teredo-relay stopped");
+  return 0;
+}
+
+}  // namespace teredo::relay

@@ -1,0 +1,273 @@
+#include "relay_worker.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "peers/relay_glue.h"
+
+namespace teredo::relay {
+namespace {
+
+constexpr int kBatchesPerWake = 8;
+constexpr uint32_t kUdpTag = 0;
+constexpr uint32_t kTunTag = 1;
+constexpr uint32_t kWakeTag = 2;
+
+uint64_t steadyNs(RelayTime t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+bool isHostAddress(const RelayRuntime& rt, const Ipv6Addr& a) {
+  return std::find(rt.hostAddresses.begin(), rt.hostAddresses.end(), a) != rt.hostAddresses.end();
+}
+
+}  // namespace
+
+RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& shared,
+                         RelayStats& stats)
+    : index_(index),
+      udp_(std::move(udp)),
+      recv_(kBatch, kSlot),
+      send_(kBatch, kSlot),
+      tunIn_(kBatch, kSlot),
+      shared_(shared),
+      stats_(stats),
+      runtime_(shared.runtime->load()),
+      generation_(shared.runtime->generation()),
+      scratch_(65536),
+      epoll_(epoll_create1(EPOLL_CLOEXEC)),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  tunOut_.reserve(kBatch);
+  auto add = [&](int fd, uint32_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = tag;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  };
+  add(udp_.fd(), kUdpTag);
+  if (shared_.tun != nullptr) {
+    add(shared_.tun->fd(index_), kTunTag);
+  }
+  add(wake_.get(), kWakeTag);
+}
+
+void RelayWorker::stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
+}
+
+void RelayWorker::reloadIfChanged() {
+  const uint64_t gen = shared_.runtime->generation();
+  if (gen != generation_) {
+    generation_ = gen;
+    runtime_ = shared_.runtime->load();
+  }
+}
+
+void RelayWorker::run() {
+  epoll_event events[3];
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (shared_.heartbeats != nullptr) {
+      shared_.heartbeats->beat(index_);
+    }
+    const int n = epoll_wait(epoll_.get(), events, 3, 250);
+    if (n <= 0) {
+      continue;
+    }
+    reloadIfChanged();
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u32 == kUdpTag) {
+        drainUdp();
+      } else if (events[i].data.u32 == kTunTag) {
+        drainTun();
+      }
+    }
+  }
+}
+
+void RelayWorker::drainUdp() {
+  for (int round = 0; round < kBatchesPerWake; ++round) {
+    const int n = recv_.receive(udp_);
+    if (recv_.newKernelDrops() != 0) {
+      stats_.kernelDrops.inc(recv_.newKernelDrops());
+    }
+    if (n <= 0) {
+      break;
+    }
+    stats_.batches.inc();
+    const RelayTime now = RelayClock::now();
+    for (const net::RecvMessage& m : recv_.messages()) {
+      fromUdp(m, now, steadyNs(now));
+    }
+    flush();  // tun writes borrow the receive buffers
+    if (static_cast<size_t>(n) < recv_.capacity()) {
+      break;
+    }
+  }
+}
+
+void RelayWorker::drainTun() {
+  for (int round = 0; round < kBatchesPerWake; ++round) {
+    const int n = shared_.tun->readBatch(index_, tunIn_);
+    if (n <= 0) {
+      break;
+    }
+    stats_.batches.inc();
+    if (tunIn_.truncated() != 0) {
+      stats_.dropped.inc(DropReason::TooBig, tunIn_.truncated());
+    }
+    const RelayTime now = RelayClock::now();
+    for (size_t i = 0; i < tunIn_.size(); ++i) {
+      fromTun(tunIn_[i], now, steadyNs(now));
+    }
+    flush();
+    if (static_cast<size_t>(n) < tunIn_.capacity()) {
+      break;
+    }
+  }
+}
+
+void RelayWorker::fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs) {
+  stats_.packets.inc(Direction::ToTeredo);
+  stats_.bytes.inc(Direction::ToTeredo, ipv6.size());
+  const RelayRuntime& rt = *runtime_;
+  if (rt.hostSpecific && ipv6.size() >= kIpv6HeaderSize &&
+      !isHostAddress(rt, Ipv6Addr::fromBytes(ipv6.data() + 8))) {
+    // Spec §5.6: a host-specific relay carries only the host's own traffic.
+    drop(DropReason::SrcNotServed);
+    return;
+  }
+  out_.clear();
+  const auto key = transmitPeerKey(ipv6);
+  if (!key) {
+    PeerState none;
+    decideTransmit(ipv6, rt.params, none, now, out_);
+    execute(out_, nullptr, nowNs);
+    return;
+  }
+  peers::PeerTable::Ref ref = shared_.table->lock(*key, now);
+  if (!ref.found() && shared_.draining != nullptr &&
+      shared_.draining->load(std::memory_order_relaxed)) {
+    drop(DropReason::Draining);  // a draining relay admits no new peers
+    return;
+  }
+  PeerState st = peers::loadPeerState(ref);
+  const PeerState before = st;
+  decideTransmit(ipv6, rt.params, st, now, out_);
+  if (!peers::storePeerState(ref, before, st, now, /*touch=*/true)) {
+    drop(DropReason::PeerTableFull);
+    return;
+  }
+  if (out_.find<QueuePacket>() != nullptr && out_.find<SendBubble>() == nullptr) {
+    stats_.bubblesSuppressed.inc();
+  }
+  execute(out_, &ref, nowNs);
+}
+
+void RelayWorker::fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t nowNs) {
+  stats_.packets.inc(Direction::FromTeredo);
+  stats_.bytes.inc(Direction::FromTeredo, m.data.size());
+  if (m.truncated) {
+    drop(DropReason::TooBig);
+    return;
+  }
+  const Result<TeredoPacket> parsed = parsePacket(m.data);
+  if (!parsed) {
+    drop(parsed.reason());
+    return;
+  }
+  const RelayRuntime& rt = *runtime_;
+  out_.clear();
+  peers::PeerTable::Ref ref = shared_.table->lock(parsed->ip.src, now);
+  PeerState st = peers::loadPeerState(ref);
+  const PeerState before = st;
+  decideReceive(*parsed, m.source, rt.params, st, now, out_);
+  if (!peers::storePeerState(ref, before, st, now, /*touch=*/false)) {
+    drop(DropReason::PeerTableFull);
+    return;
+  }
+  execute(out_, &ref, nowNs);
+}
+
+void RelayWorker::sendUdp(const Endpoint& dst, Bytes payload) {
+  if (send_.full()) {
+    flush();
+  }
+  if (!send_.add(dst, payload)) {
+    drop(DropReason::TooBig);
+  }
+}
+
+void RelayWorker::execute(const RelayOutput& out, peers::PeerTable::Ref* ref, uint64_t nowNs) {
+  for (const RelayAction& action : out.actions()) {
+    if (const auto* d = std::get_if<Drop>(&action)) {
+      drop(d->reason);
+    } else if (const auto* s = std::get_if<SendUdp>(&action)) {
+      sendUdp(s->dst, s->payload);
+      stats_.delivered.inc(Direction::ToTeredo);
+    } else if (const auto* b = std::get_if<SendBubble>(&action)) {
+      sendUdp(b->dst, b->payload);
+      stats_.bubblesSent.inc(b->kind);
+    } else if (const auto* t = std::get_if<WriteTun>(&action)) {
+      if (tunOut_.size() == kBatch) {
+        flush();
+      }
+      tunOut_.push_back(t->packet);
+      stats_.delivered.inc(Direction::FromTeredo);
+    } else if (const auto* q = std::get_if<QueuePacket>(&action)) {
+      if (ref != nullptr && ref->enqueue(q->packet) == peers::EnqueueResult::Ok) {
+        stats_.queuedPackets.inc();
+      } else {
+        drop(DropReason::QueueFull);
+        stats_.queueDroppedBytes.inc(q->packet.size());
+      }
+    } else if (const auto* f = std::get_if<FlushQueue>(&action)) {
+      if (ref != nullptr) {
+        // RFC 4380 §5.4.2: queued packets go out, in their original order (spec R3).
+        const size_t n = ref->drainQueue(scratch_, [&](Bytes p) { sendUdp(f->dst, p); });
+        stats_.flushedPackets.inc(n);
+        stats_.delivered.inc(Direction::ToTeredo, n);
+      }
+    } else if (const auto* dq = std::get_if<DropQueue>(&action)) {
+      if (ref != nullptr) {
+        const size_t n = ref->dropQueue();
+        stats_.dropped.inc(dq->reason, n);
+      }
+    } else if (const auto* e = std::get_if<Icmpv6Error>(&action)) {
+      if (shared_.icmp == nullptr || !shared_.icmp->allow(nowNs, runtime_->icmpErrorsPerSecond)) {
+        stats_.icmpRateLimited.inc();
+      } else if (shared_.icmp->send(e->type, e->code, e->offending)) {
+        stats_.icmpSent.inc();
+      } else {
+        drop(DropReason::SendFailed);
+      }
+    } else if (std::holds_alternative<ConsumeBubble>(action)) {
+      stats_.bubblesReceived.inc();
+    }
+  }
+}
+
+void RelayWorker::flush() {
+  if (!send_.empty()) {
+    const net::FlushResult r = send_.flush(udp_);
+    if (r.failed != 0) {
+      stats_.dropped.inc(DropReason::SendFailed, r.failed);
+    }
+  }
+  if (!tunOut_.empty()) {
+    const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
+    if (r.failed != 0) {
+      stats_.dropped.inc(DropReason::SendFailed, r.failed);
+    }
+    tunOut_.clear();
+  }
+}
+
+}  // namespace teredo::relay

@@ -1,0 +1,77 @@
+// One teredo-relay worker thread: its own SO_REUSEPORT UDP socket and its own tun queue
+// (IFF_MULTI_QUEUE), batched I/O, and the decisions of lib/teredo/relay.h executed against the
+// shared peer table (design.md §3).
+//
+// Thread-safety: run() on exactly one thread; stop() from any thread. The peer table, the ICMPv6
+// sender and the runtime holder are shared between workers and are thread-safe.
+// Ownership: the worker owns its socket and batches and borrows the shared objects, which must
+// outlive it. The tun queue descriptor is owned by the Tun object (borrowed by index).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "agent/health.h"
+#include "icmp_sender.h"
+#include "net/fd.h"
+#include "net/tun.h"
+#include "net/udp.h"
+#include "peers/peer_table.h"
+#include "relay_runtime.h"
+#include "relay_stats.h"
+
+namespace teredo::relay {
+
+struct WorkerShared {
+  const RuntimeHolder* runtime = nullptr;
+  peers::PeerTable* table = nullptr;
+  net::Tun* tun = nullptr;
+  IcmpSender* icmp = nullptr;
+  agent::Heartbeats* heartbeats = nullptr;
+  const std::atomic<bool>* draining = nullptr;  ///< no new peers while set
+};
+
+class RelayWorker {
+ public:
+  static constexpr size_t kBatch = 64;
+  static constexpr size_t kSlot = 2048;
+
+  RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& shared, RelayStats& stats);
+
+  void run();
+  void stop();
+
+  /// IPv6 from the tun towards a Teredo client (RFC 4380 §5.4.1). Public for tests.
+  void fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs);
+  /// A datagram from a client (RFC 4380 §5.4.2). Public for tests.
+  void fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t nowNs);
+  void flush();
+
+ private:
+  void reloadIfChanged();
+  void drainUdp();
+  void drainTun();
+  void execute(const RelayOutput& out, peers::PeerTable::Ref* ref, uint64_t nowNs);
+  void sendUdp(const Endpoint& dst, Bytes payload);
+  void drop(DropReason r) { stats_.dropped.inc(r); }
+
+  size_t index_;
+  net::UdpSocket udp_;
+  net::RecvBatch recv_;
+  net::SendBatch send_;
+  net::PacketBatch tunIn_;
+  std::vector<Bytes> tunOut_;  ///< views into recv_ until flush(); capacity reserved once
+  WorkerShared shared_;
+  RelayStats& stats_;
+  std::shared_ptr<const RelayRuntime> runtime_;
+  uint64_t generation_ = 0;
+  RelayOutput out_;
+  std::vector<uint8_t> scratch_;  ///< one dequeued packet
+  net::Fd epoll_;
+  net::Fd wake_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace teredo::relay

@@ -442,7 +442,10 @@ lab_ipv4_of() {
 #   fullcone    fixed-port SNAT of CLIENT_IP:PORT to WAN_IP:PORT plus DNAT of WAN UDP PORT back to
 #               the client: anyone may reach the mapping (full cone). Needs CLIENT_IP and PORT.
 #   symmetric   masquerade fully-random: a new random port per destination.
-# Unsolicited traffic from the WAN to the LAN is dropped, as a real NAT box does.
+# Unsolicited traffic from the WAN to the LAN is dropped, as a real NAT box does, and so is
+# unsolicited traffic to the box itself: accepted locally (port unreachable), such a packet would
+# leave a conntrack entry that clashes with the LAN client's own reply flow, and masquerade would
+# then give that reply a new source port (it breaks Teredo's direct bubbles, RFC 4380 §5.2.4).
 lab_nat() {
   local ns=$1 type=${2:-masquerade} wan=$3 cip=${4:-} cport=${5:-} wanip rules
   wanip=$(lab_ipv4_of "$ns" "$wan")
@@ -473,6 +476,11 @@ lab_nat() {
     type filter hook forward priority filter; policy accept;
     iifname \"$wan\" ct state established,related accept
     iifname \"$wan\" ct status dnat accept
+    iifname \"$wan\" drop
+  }
+  chain filter_input {
+    type filter hook input priority filter; policy accept;
+    iifname \"$wan\" ct state established,related accept
     iifname \"$wan\" drop
   }
 }"

@@ -616,7 +616,7 @@ Schema<SC> makeServerSchema() {
       boolField<SC>("server.ipv6_forward.echo_only", TEREDO_FIELD(server.ipv6Forward.echoOnly)));
   f.push_back(uintField<SC>("server.ipv6_forward.max_packet_bytes",
                             TEREDO_FIELD(server.ipv6Forward.maxPacketBytes), kMinForwardPacketBytes,
-                            kMinMtu,
+                            kMinMtu, false,
                             "whole IPv6 packet: header + ICMPv6 header at least, one 1280-byte "
                             "packet at most"));
   f.push_back(enumField<SC, OtherServerClients>(

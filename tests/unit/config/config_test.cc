@@ -631,5 +631,31 @@ TEST(ExamplesTest, ShippedExamplesLoad) {
   }
 }
 
+// ----- Documentation ---------------------------------------------------------------------------
+
+template <class T>
+void expectDocumented(const detail::Schema<T>& schema, const std::string& doc) {
+  for (const auto& f : schema.fields) {
+    std::string row = "| `" + f.key + "` |";
+    size_t at = doc.find("\n" + row);
+    ASSERT_NE(at, std::string::npos) << f.key << " is not documented in docs/configuration.md";
+    std::string line = doc.substr(at + 1, doc.find('\n', at + 1) - at - 1);
+    bool restart = line.find("| restart |") != std::string::npos;
+    bool live = line.find("| live |") != std::string::npos;
+    EXPECT_NE(restart, live) << line;
+    EXPECT_EQ(restart, f.restart) << f.key << ": docs and restartRequired() disagree";
+  }
+}
+
+TEST(DocumentationTest, EveryKeyDocumentedWithItsReloadClass) {
+  std::ifstream in(std::string(TEREDO_SOURCE_DIR) + "/docs/configuration.md");
+  std::ostringstream text;
+  text << in.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  expectDocumented(detail::serverSchema(), text.str());
+  expectDocumented(detail::relaySchema(), text.str());
+  expectDocumented(detail::controllerSchema(), text.str());
+}
+
 }  // namespace
 }  // namespace teredo::config

@@ -8,6 +8,8 @@
 #          server's RSS does not grow per client (its per-source tables are preallocated)
 #   spoof  20000 RSs from spoofed sources (384 addresses x 64 ports, replies routed into a sink
 #          namespace): RSS bounded, per-source tables stay at capacity, a legit client answered
+#   bhole  replies to spoofed sources that cannot be routed (sendmmsg errors) cost only
+#          themselves: 200 legit clients soliciting at the same time are all answered
 #   HUP    SIGHUP reload: strict_rs true -> false takes effect; a broken file (unknown key) is
 #          refused with the key and file:line logged, the last good config keeps running;
 #          SIGTERM -> exit 0 within 5 s
@@ -24,7 +26,7 @@ while (($# > 0)); do
   case $1 in
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -233,6 +235,27 @@ chk "spoof: a legit client is still answered" legit_answered "$PRB2:39001"
 eq "spoof: /healthz" "$(lab_http_code srv /healthz)" 200
 chk "no address in any metric label after the floods" \
   lab_metrics_no_addresses "$after" "$PRB" 203.0.113.
+
+# --- Unroutable replies mixed with legit ones -------------------------------------------------
+# Spoofed sources whose replies cannot be routed (blackhole: sendmmsg fails on those messages)
+# while legit clients solicit: a failed message in a send batch must cost only itself.
+lab_say "-- unroutable spoofed sources (blackhole route) while 200 legit clients solicit"
+lab_run ip -n "$(lab_nsname srv)" -4 route replace blackhole 198.51.100.128/25
+before=$(snap bh-before)
+lab_bg prb spray "$LAB_PYTHON" "$LAB_PROBE" spray --server "$P" --sources 198.51.100.128/25 \
+  --ports 64 --count 20000 --pps 8000 --seed 1
+sleep 0.8   # the sprayer's scapy import
+probe many --server "$P" --addrs 198.51.100.60-198.51.100.99 --ports-per-addr 5 \
+  --first-port 42000 --pps 200 --timeout 2
+lab_wait_for 10 lab_not lab_alive spray || true
+after=$(snap bh-after)
+lab_say "     legit: $(q 'd')"
+show "$after" 'teredo_server_packets_dropped_total\{reason="send_failed"\}'
+chk "blackhole: the sprayer ran to the end" grep -q '"sent": 20000' "$LAB_DIR/spray.log"
+eq "blackhole: all 200 legit clients answered" "$(q '[d["answered"], d["ras"]]')" '[200,200]'
+chk "blackhole: failed sends counted as send_failed" \
+  test "$(($(m "$after" 'teredo_server_packets_dropped_total{reason="send_failed"}') - \
+  $(m "$before" 'teredo_server_packets_dropped_total{reason="send_failed"}')))" -gt 0
 
 # --- SIGHUP reload ----------------------------------------------------------------------------
 lab_say "-- SIGHUP reload of $conf"

@@ -99,9 +99,12 @@ lab_check "ping native host -> client $addr" ping6_ok host6 "$addr"
 # 2b. Our server's counters moved: the client's RSs were answered with plain RAs, and its echo
 # request to the native host (Miredo's direct-connectivity test) left through the raw socket.
 if [[ $server_impl == teredo ]]; then
+  # Counted like every check, but the other metric checks still run after a failure.
+  lab_check_soft() { lab_check "$@" || true; }
+  lab_expect_eq_soft() { lab_expect_eq "$@" || true; }
   before="$LAB_DIR/metrics-before.txt"
   after="$LAB_DIR/metrics-after.txt"
-  lab_check "teredo-server /metrics after qualification and pings" lab_metrics srv "$after"
+  lab_check_soft "teredo-server /metrics after qualification and pings" lab_metrics srv "$after"
   lab_say "  teredo-server metrics before the client:"
   lab_metric_grep "$before" "${metric_series[@]}" | sed 's/^/      /' >&2
   lab_say "  teredo-server metrics after qualification and pings:"
@@ -114,18 +117,18 @@ if [[ $server_impl == teredo ]]; then
     ((a > b))
   }
   for series in teredo_server_packets_received_total \
-    'teredo_server_router_advertisements_sent_total{kind="plain"}' \
+    'teredo_server_router_advertisements_sent_total{kind="plain*"}' \
     'teredo_server_packets_forwarded_total{path="ipv6"}'; do
-    lab_check "metric grew: $series" metric_grew "$series"
+    lab_check_soft "metric grew: $series" metric_grew "$series"
   done
-  lab_check "no address in any metric label (nor this lab's client addresses anywhere)" \
+  lab_check_soft "no address in any metric label (nor this lab's client addresses anywhere)" \
     lab_metrics_no_addresses "$after" "$addr" 203.0.113.11 10.0.1.2 "$LAB_HOST6"
   # The address check itself can fail: a planted address label must be caught.
   printf 'teredo_planted_total{peer="203.0.113.11"} 1\n' >"$LAB_DIR/metrics-planted.txt"
   planted_caught() { ! lab_metrics_no_addresses "$LAB_DIR/metrics-planted.txt" >/dev/null; }
-  lab_check "address check catches a planted address label" planted_caught
-  lab_expect_eq "teredo-server /healthz after traffic" "$(lab_http_code srv /healthz)" 200
-  lab_expect_eq "teredo-server /readyz after traffic" "$(lab_http_code srv /readyz)" 200
+  lab_check_soft "address check catches a planted address label" planted_caught
+  lab_expect_eq_soft "teredo-server /healthz after traffic" "$(lab_http_code srv /healthz)" 200
+  lab_expect_eq_soft "teredo-server /readyz after traffic" "$(lab_http_code srv /readyz)" 200
 fi
 
 # 3. TCP both ways with the byte count and content checked.

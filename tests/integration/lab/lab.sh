@@ -825,13 +825,14 @@ lab_metrics() {
   lab_exec "$1" curl -fsS -m 2 -o "$2" "http://127.0.0.1:$port/metrics"
 }
 
-# lab_metric FILE SERIES: the value of SERIES (exact name with labels as exposed, e.g.
-# 'teredo_server_router_advertisements_sent_total{kind="plain"}') in a saved /metrics FILE; with
-# a bare metric NAME, the sum over all its label sets. Prints an integer when the value is one;
-# nothing (status 1) when the series is absent, so a renamed metric fails the caller's check.
+# lab_metric FILE SERIES: the value of SERIES (name with labels as exposed, e.g.
+# 'teredo_server_packets_forwarded_total{path="ipv6"}') in a saved /metrics FILE. SERIES may be a
+# shell-style pattern ('..._total{kind="plain*"}'): the sum of the matching series; a bare metric
+# NAME sums all its label sets. Prints an integer when the value is one; nothing (status 1) when
+# no series matches, so a renamed metric fails the caller's check.
 lab_metric() {
   "$LAB_PYTHON" - "$1" "$2" <<'EOF_PY'
-import sys
+import fnmatch, sys
 want = sys.argv[2]
 total, found = 0.0, False
 for line in open(sys.argv[1]):
@@ -839,7 +840,7 @@ for line in open(sys.argv[1]):
         continue
     series, _, value = line.rstrip("\n").rpartition(" ")
     name = series.split("{", 1)[0]
-    if series == want or ("{" not in want and name == want):
+    if fnmatch.fnmatchcase(series, want) or ("{" not in want and name == want):
         total += float(value)
         found = True
 if not found:

@@ -78,6 +78,8 @@ inline constexpr std::chrono::milliseconds kDefaultBubbleWindow{300000};
 /// Miredo: ICMPv6 errors at most every 100 ms.
 inline constexpr uint32_t kDefaultIcmpErrorsPerSecond = 10;
 inline constexpr size_t kMaxListEntries = 1024;
+/// Larger inputs are refused before parsing (a config file is a few KiB).
+inline constexpr size_t kMaxConfigBytes = 1u << 20;
 
 inline constexpr std::chrono::milliseconds kDefaultDebounce{500};
 inline constexpr std::chrono::milliseconds kDefaultStatsInterval{10000};

@@ -339,6 +339,13 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
                  std::vector<ConfigError>& errors) {
   RawDoc doc;
   doc.file = std::string(name);
+  if (text.size() > kMaxConfigBytes) {
+    doc.fatal = true;
+    errors.push_back(ConfigError{
+        doc.file, 0, 0, "",
+        "is larger than " + std::to_string(kMaxConfigBytes) + " bytes; refusing to parse it"});
+    return doc;
+  }
   // Config loading is not the data path: yaml-cpp's exceptions are caught here, at the boundary,
   // and turned into positioned messages.
   try {

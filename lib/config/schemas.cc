@@ -46,6 +46,12 @@ RawValue one(std::string s) {
   return RawValue{{std::move(s)}, {}};
 }
 
+/// Whether a change of the key can be applied live (restartRequired()). A distinct type so that
+/// a stray string argument cannot silently convert to it.
+enum class Reload { kLive, kRestart };
+constexpr Reload kLive = Reload::kLive;
+constexpr Reload kRestart = Reload::kRestart;
+
 // Accessors are generic lambdas so that one of them serves both `T&` and `const T&`.
 #define TEREDO_FIELD(path) \
   [](auto& c) -> auto& {   \
@@ -53,14 +59,14 @@ RawValue one(std::string s) {
   }
 
 template <class T>
-FieldSpec<T> makeField(std::string key, ValueKind kind, bool restart,
+FieldSpec<T> makeField(std::string key, ValueKind kind, Reload restart,
                        std::function<Problem(T&, const RawValue&)> apply,
                        std::function<RawValue(const T&)> render,
                        std::vector<std::string> enumNames = {}) {
   FieldSpec<T> f;
   f.key = std::move(key);
   f.kind = kind;
-  f.restart = restart;
+  f.restart = restart == kRestart;
   f.enumNames = std::move(enumNames);
   f.apply = std::move(apply);
   f.render = std::move(render);
@@ -68,7 +74,7 @@ FieldSpec<T> makeField(std::string key, ValueKind kind, bool restart,
 }
 
 template <class T, class Acc>
-FieldSpec<T> boolField(std::string key, Acc acc, bool restart = false) {
+FieldSpec<T> boolField(std::string key, Acc acc, Reload restart = kLive) {
   return makeField<T>(
       std::move(key), ValueKind::kBool, restart,
       [acc](T& c, const RawValue& v) -> Problem {
@@ -84,7 +90,7 @@ FieldSpec<T> boolField(std::string key, Acc acc, bool restart = false) {
 
 /// An unsigned number in [min, max]; `why` explains the bounds.
 template <class T, class Acc>
-FieldSpec<T> uintField(std::string key, Acc acc, uint64_t min, uint64_t max, bool restart = false,
+FieldSpec<T> uintField(std::string key, Acc acc, uint64_t min, uint64_t max, Reload restart = kLive,
                        std::string why = "") {
   using Member = std::remove_reference_t<decltype(acc(std::declval<T&>()))>;
   ValueKind kind = sizeof(Member) == 8 ? ValueKind::kUint64 : ValueKind::kUint32;
@@ -110,7 +116,7 @@ FieldSpec<T> uintField(std::string key, Acc acc, uint64_t min, uint64_t max, boo
 
 template <class T, class Acc>
 FieldSpec<T> durationField(std::string key, Acc acc, milliseconds min, milliseconds max,
-                           bool restart = false) {
+                           Reload restart = kLive) {
   return makeField<T>(
       std::move(key), ValueKind::kDuration, restart,
       [acc, min, max](T& c, const RawValue& v) -> Problem {
@@ -133,7 +139,7 @@ FieldSpec<T> durationField(std::string key, Acc acc, milliseconds min, milliseco
 /// A string checked by `check` (which returns the problem, if any).
 template <class T, class Acc>
 FieldSpec<T> stringField(std::string key, Acc acc, std::function<Problem(std::string_view)> check,
-                         bool restart = false) {
+                         Reload restart = kLive) {
   return makeField<T>(
       std::move(key), ValueKind::kString, restart,
       [acc, check](T& c, const RawValue& v) -> Problem {
@@ -148,7 +154,7 @@ FieldSpec<T> stringField(std::string key, Acc acc, std::function<Problem(std::st
 
 template <class T, class E, class Acc>
 FieldSpec<T> enumField(std::string key, Acc acc, std::vector<std::string> names,
-                       bool restart = false) {
+                       Reload restart = kLive) {
   return makeField<T>(
       std::move(key), ValueKind::kEnum, restart,
       [acc, names](T& c, const RawValue& v) -> Problem {
@@ -369,7 +375,7 @@ std::string formatIpv6Prefix(const Ipv6Prefix& p) {
 }
 
 template <class T, class Acc>
-FieldSpec<T> ipv4Field(std::string key, Acc acc, bool restart) {
+FieldSpec<T> ipv4Field(std::string key, Acc acc, Reload restart) {
   return makeField<T>(
       std::move(key), ValueKind::kString, restart,
       [acc](T& c, const RawValue& v) -> Problem {
@@ -387,7 +393,7 @@ FieldSpec<T> ipv4Field(std::string key, Acc acc, bool restart) {
 template <class T, class Acc>
 FieldSpec<T> adminListenField(Acc acc) {
   return makeField<T>(
-      "admin.listen", ValueKind::kString, true,
+      "admin.listen", ValueKind::kString, kRestart,
       [acc](T& c, const RawValue& v) -> Problem {
         std::optional<teredo::Endpoint> e = parseIpv4Endpoint(v.items[0]);
         if (!e) {
@@ -402,7 +408,7 @@ FieldSpec<T> adminListenField(Acc acc) {
 }
 
 template <class T, class Acc>
-FieldSpec<T> teredoPrefixField(std::string key, Acc acc, bool restart) {
+FieldSpec<T> teredoPrefixField(std::string key, Acc acc, Reload restart) {
   return makeField<T>(
       std::move(key), ValueKind::kString, restart,
       [acc](T& c, const RawValue& v) -> Problem {
@@ -435,18 +441,19 @@ template <class T>
 void addAgentCommonFields(std::vector<FieldSpec<T>>& f) {
   f.push_back(adminListenField<T>(TEREDO_FIELD(admin.listen)));
   addLogFields(f);
-  f.push_back(stringField<T>("agent.id", TEREDO_FIELD(agent.id), agentId, true));
-  f.push_back(stringField<T>("agent.state_dir", TEREDO_FIELD(agent.stateDir), absolutePath, true));
+  f.push_back(stringField<T>("agent.id", TEREDO_FIELD(agent.id), agentId, kRestart));
   f.push_back(
-      stringField<T>("controller.address", TEREDO_FIELD(controller.address), optionalTarget, true));
+      stringField<T>("agent.state_dir", TEREDO_FIELD(agent.stateDir), absolutePath, kRestart));
+  f.push_back(stringField<T>("controller.address", TEREDO_FIELD(controller.address), optionalTarget,
+                             kRestart));
   f.push_back(stringField<T>("controller.tls.ca_file", TEREDO_FIELD(controller.tls.caFile),
-                             optionalPath, true));
+                             optionalPath, kRestart));
   f.push_back(stringField<T>("controller.tls.cert_file", TEREDO_FIELD(controller.tls.certFile),
-                             optionalPath, true));
+                             optionalPath, kRestart));
   f.push_back(stringField<T>("controller.tls.key_file", TEREDO_FIELD(controller.tls.keyFile),
-                             optionalPath, true));
+                             optionalPath, kRestart));
   f.push_back(stringField<T>("controller.tls.server_name", TEREDO_FIELD(controller.tls.serverName),
-                             anyString, true));
+                             anyString, kRestart));
   f.push_back(boolField<T>("global_policy.rfc6890_non_global",
                            TEREDO_FIELD(globalPolicy.rfc6890NonGlobal)));
 }
@@ -580,31 +587,33 @@ Schema<SC> makeServerSchema() {
   Schema<SC> s;
   auto& f = s.fields;
   addAgentCommonFields(f);
-  f.push_back(ipv4Field<SC>("server.primary_address", TEREDO_FIELD(server.primaryAddress), true));
   f.push_back(
-      ipv4Field<SC>("server.secondary_address", TEREDO_FIELD(server.secondaryAddress), true));
+      ipv4Field<SC>("server.primary_address", TEREDO_FIELD(server.primaryAddress), kRestart));
+  f.push_back(
+      ipv4Field<SC>("server.secondary_address", TEREDO_FIELD(server.secondaryAddress), kRestart));
   f.push_back(
       boolField<SC>("server.allow_nonconsecutive", TEREDO_FIELD(server.allowNonconsecutive)));
-  f.push_back(uintField<SC>("server.port", TEREDO_FIELD(server.port), 1, 65535, true,
+  f.push_back(uintField<SC>("server.port", TEREDO_FIELD(server.port), 1, 65535, kRestart,
                             "clients always use 3544, RFC 4380 §2.7"));
-  f.push_back(teredoPrefixField<SC>("server.prefix", TEREDO_FIELD(server.prefix), false));
-  f.push_back(uintField<SC>("server.mtu", TEREDO_FIELD(server.mtu), kMinMtu, kMaxMtu, false,
+  f.push_back(teredoPrefixField<SC>("server.prefix", TEREDO_FIELD(server.prefix), kLive));
+  f.push_back(uintField<SC>("server.mtu", TEREDO_FIELD(server.mtu), kMinMtu, kMaxMtu, kLive,
                             "IPv6 minimum link MTU, RFC 8200 §5; RFC 4861 §4.6.4"));
   f.push_back(boolField<SC>("server.advertise_mtu", TEREDO_FIELD(server.advertiseMtu)));
   f.push_back(boolField<SC>("server.strict_rs", TEREDO_FIELD(server.strictRs)));
-  f.push_back(uintField<SC>("server.workers", TEREDO_FIELD(server.workers), 0, kMaxWorkers, true));
+  f.push_back(
+      uintField<SC>("server.workers", TEREDO_FIELD(server.workers), 0, kMaxWorkers, kRestart));
   f.push_back(uintField<SC>("server.socket_receive_buffer_bytes",
                             TEREDO_FIELD(server.socketReceiveBufferBytes), 0, kMaxSocketBufferBytes,
-                            true));
+                            kRestart));
   f.push_back(uintField<SC>("server.socket_send_buffer_bytes",
                             TEREDO_FIELD(server.socketSendBufferBytes), 0, kMaxSocketBufferBytes,
-                            true));
+                            kRestart));
   f.push_back(uintField<SC>("server.rate_limit.rs_per_second",
                             TEREDO_FIELD(server.rateLimit.rsPerSecond), 0, 1'000'000));
   f.push_back(uintField<SC>("server.rate_limit.rs_burst", TEREDO_FIELD(server.rateLimit.rsBurst), 0,
                             1'000'000));
   f.push_back(uintField<SC>("server.rate_limit.table_size",
-                            TEREDO_FIELD(server.rateLimit.tableSize), 1, 1u << 24, true,
+                            TEREDO_FIELD(server.rateLimit.tableSize), 1, 1u << 24, kRestart,
                             "tracked source addresses; memory is bounded by it"));
   f.push_back(uintField<SC>("server.rate_limit.forward_per_second",
                             TEREDO_FIELD(server.rateLimit.forwardPerSecond), 0, 1'000'000));
@@ -616,7 +625,7 @@ Schema<SC> makeServerSchema() {
       boolField<SC>("server.ipv6_forward.echo_only", TEREDO_FIELD(server.ipv6Forward.echoOnly)));
   f.push_back(uintField<SC>("server.ipv6_forward.max_packet_bytes",
                             TEREDO_FIELD(server.ipv6Forward.maxPacketBytes), kMinForwardPacketBytes,
-                            kMinMtu, false,
+                            kMinMtu, kLive,
                             "whole IPv6 packet: header + ICMPv6 header at least, one 1280-byte "
                             "packet at most"));
   f.push_back(enumField<SC, OtherServerClients>(
@@ -624,7 +633,7 @@ Schema<SC> makeServerSchema() {
   f.push_back(
       boolField<SC>("server.nat_observation.enabled", TEREDO_FIELD(server.natObservation.enabled)));
   f.push_back(uintField<SC>("server.nat_observation.table_size",
-                            TEREDO_FIELD(server.natObservation.tableSize), 1, 1u << 24, true));
+                            TEREDO_FIELD(server.natObservation.tableSize), 1, 1u << 24, kRestart));
   f.push_back(durationField<SC>("server.nat_observation.window",
                                 TEREDO_FIELD(server.natObservation.window), milliseconds(1000),
                                 milliseconds(3'600'000)));
@@ -698,19 +707,19 @@ Schema<RC> makeRelaySchema() {
   s.defaults = RC{};
   auto& f = s.fields;
   addAgentCommonFields(f);
-  f.push_back(ipv4Field<RC>("relay.bind_address", TEREDO_FIELD(relay.bindAddress), true));
-  f.push_back(uintField<RC>("relay.port", TEREDO_FIELD(relay.port), 1, 65535, true,
+  f.push_back(ipv4Field<RC>("relay.bind_address", TEREDO_FIELD(relay.bindAddress), kRestart));
+  f.push_back(uintField<RC>("relay.port", TEREDO_FIELD(relay.port), 1, 65535, kRestart,
                             "a fixed port shared by every worker's SO_REUSEPORT socket; 0 "
                             "(ephemeral) would change at each restart"));
   f.push_back(
-      stringField<RC>("relay.interface", TEREDO_FIELD(relay.interface), interfaceName, true));
-  f.push_back(uintField<RC>("relay.mtu", TEREDO_FIELD(relay.mtu), kMinMtu, kMaxMtu, true,
+      stringField<RC>("relay.interface", TEREDO_FIELD(relay.interface), interfaceName, kRestart));
+  f.push_back(uintField<RC>("relay.mtu", TEREDO_FIELD(relay.mtu), kMinMtu, kMaxMtu, kRestart,
                             "IPv6 minimum link MTU, RFC 8200 §5"));
-  f.push_back(teredoPrefixField<RC>("relay.prefix", TEREDO_FIELD(relay.prefix), true));
+  f.push_back(teredoPrefixField<RC>("relay.prefix", TEREDO_FIELD(relay.prefix), kRestart));
   f.push_back(enumField<RC, RelayMode>("relay.mode", TEREDO_FIELD(relay.mode),
-                                       {"relay", "host-specific"}, true));
+                                       {"relay", "host-specific"}, kRestart));
   f.push_back(makeField<RC>(
-      "relay.host_addresses", ValueKind::kStringList, false,
+      "relay.host_addresses", ValueKind::kStringList, kLive,
       [](RC& c, const RawValue& v) -> Problem {
         if (v.items.size() > kMaxListEntries) {
           return "has more than " + std::to_string(kMaxListEntries) + " entries";
@@ -737,7 +746,7 @@ Schema<RC> makeRelaySchema() {
         return v;
       }));
   f.push_back(makeField<RC>(
-      "relay.served_prefixes", ValueKind::kStringList, false,
+      "relay.served_prefixes", ValueKind::kStringList, kLive,
       [](RC& c, const RawValue& v) -> Problem {
         if (v.items.empty()) {
           return std::string("must not be empty (\"::/0\" serves every global destination)");
@@ -765,17 +774,18 @@ Schema<RC> makeRelaySchema() {
         return v;
       }));
   f.push_back(boolField<RC>("relay.behind_nat", TEREDO_FIELD(relay.behindNat)));
-  f.push_back(uintField<RC>("relay.workers", TEREDO_FIELD(relay.workers), 0, kMaxWorkers, true));
+  f.push_back(
+      uintField<RC>("relay.workers", TEREDO_FIELD(relay.workers), 0, kMaxWorkers, kRestart));
   f.push_back(uintField<RC>("relay.socket_receive_buffer_bytes",
                             TEREDO_FIELD(relay.socketReceiveBufferBytes), 0, kMaxSocketBufferBytes,
-                            true));
+                            kRestart));
   f.push_back(uintField<RC>("relay.socket_send_buffer_bytes",
                             TEREDO_FIELD(relay.socketSendBufferBytes), 0, kMaxSocketBufferBytes,
-                            true));
+                            kRestart));
   f.push_back(
-      uintField<RC>("relay.max_peers", TEREDO_FIELD(relay.maxPeers), 1, kMaxMaxPeers, true));
+      uintField<RC>("relay.max_peers", TEREDO_FIELD(relay.maxPeers), 1, kMaxMaxPeers, kRestart));
   f.push_back(makeField<RC>(
-      "relay.queue_bytes_per_peer", ValueKind::kUint32, false,
+      "relay.queue_bytes_per_peer", ValueKind::kUint32, kLive,
       [](RC& c, const RawValue& v) -> Problem {
         std::optional<uint64_t> n = parseUint(v.items[0]);
         if (!n) {
@@ -845,21 +855,22 @@ Schema<CC> makeControllerSchema() {
   f.push_back(adminListenField<CC>(TEREDO_FIELD(admin.listen)));
   addLogFields(f);
   f.push_back(stringField<CC>("controller.agent_listen", TEREDO_FIELD(controller.agentListen),
-                              listenAddress, true));
+                              listenAddress, kRestart));
   f.push_back(stringField<CC>("controller.admin_listen", TEREDO_FIELD(controller.adminListen),
-                              listenAddress, true));
+                              listenAddress, kRestart));
   f.push_back(stringField<CC>("controller.state_dir", TEREDO_FIELD(controller.stateDir),
-                              absolutePath, true));
+                              absolutePath, kRestart));
   f.push_back(stringField<CC>("controller.auth.token_file", TEREDO_FIELD(controller.authTokenFile),
                               optionalPath));
   f.push_back(durationField<CC>("controller.debounce", TEREDO_FIELD(controller.debounce),
                                 milliseconds(0), milliseconds(60'000)));
   f.push_back(durationField<CC>("controller.stats_interval", TEREDO_FIELD(controller.statsInterval),
                                 milliseconds(1000), milliseconds(3'600'000)));
-  f.push_back(stringField<CC>("tls.cert_file", TEREDO_FIELD(tls.certFile), optionalPath, true));
-  f.push_back(stringField<CC>("tls.key_file", TEREDO_FIELD(tls.keyFile), optionalPath, true));
-  f.push_back(stringField<CC>("tls.ca_file", TEREDO_FIELD(tls.caFile), optionalPath, true));
-  f.push_back(boolField<CC>("tls.require_client_cert", TEREDO_FIELD(tls.requireClientCert), true));
+  f.push_back(stringField<CC>("tls.cert_file", TEREDO_FIELD(tls.certFile), optionalPath, kRestart));
+  f.push_back(stringField<CC>("tls.key_file", TEREDO_FIELD(tls.keyFile), optionalPath, kRestart));
+  f.push_back(stringField<CC>("tls.ca_file", TEREDO_FIELD(tls.caFile), optionalPath, kRestart));
+  f.push_back(
+      boolField<CC>("tls.require_client_cert", TEREDO_FIELD(tls.requireClientCert), kRestart));
   s.finish = finishController;
   s.isComputedDefault = [](const CC&, std::string_view) { return false; };
   return s;

@@ -440,6 +440,14 @@ TEST(ConfigErrorsTest, FormatLeavesOutUnknownParts) {
             "f.yaml:2: YAML syntax error: x");
 }
 
+TEST(ConfigErrorsTest, OversizedInputIsRefusedBeforeParsing) {
+  std::string big = std::string(kMinimalServer) + "#" + std::string(kMaxConfigBytes, 'x') + "\n";
+  auto r = loadServerConfigString(big, "big.yaml");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors().size(), 1u);
+  EXPECT_EQ(r.errors()[0].format(), "big.yaml: is larger than 1048576 bytes; refusing to parse it");
+}
+
 TEST(ConfigErrorsTest, SyntaxErrorHasLine) {
   auto r = loadServerConfigString("server:\n  primary_address: 198.51.100.10\n  mtu: [\n", "s");
   ASSERT_FALSE(r.ok());

@@ -19,6 +19,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
+#include "common/daemon.h"
 #include "config/config.h"
 #include "net/caps.h"
 #include "net/event_loop.h"
@@ -28,31 +29,12 @@
 #include "relay_runtime.h"
 #include "relay_stats.h"
 #include "relay_worker.h"
+#include "teredo/v1/stats.pb.h"
 
 namespace teredo::relay {
 namespace {
 
 using agent::LogLevel;
-
-agent::LogLevel toLogLevel(config::LogLevel l) {
-  switch (l) {
-    case config::LogLevel::kDebug:
-      return LogLevel::Debug;
-    case config::LogLevel::kInfo:
-      return LogLevel::Info;
-    case config::LogLevel::kWarn:
-      return LogLevel::Warn;
-    case config::LogLevel::kError:
-      return LogLevel::Error;
-  }
-  return LogLevel::Info;
-}
-
-void applyLogConfig(const config::LogConfig& c) {
-  agent::defaultLogger().setLevel(toLogLevel(c.level));
-  agent::defaultLogger().setFormat(c.format == config::LogFormat::kJson ? agent::LogFormat::Json
-                                                                        : agent::LogFormat::Text);
-}
 
 SipKey randomKey() {
   SipKey k;
@@ -138,6 +120,42 @@ peers::PeerTableConfig tableConfig(const config::RelaySettings& s, const SipKey&
   return t;
 }
 
+/// The periodic StatsReport for the controller: cumulative counters since start, table gauges.
+void fillStatsReport(const agent::StatsCollectable<RelayStats>& st, const peers::PeerTable& table,
+                     v1::StatsReport* report) {
+  v1::StatsCounters* c = report->mutable_counters();
+  auto packets = [&](Direction d) { return st.sum(&RelayStats::packets, d); };
+  auto bytes = [&](Direction d) { return st.sum(&RelayStats::bytes, d); };
+  auto delivered = [&](Direction d) { return st.sum(&RelayStats::delivered, d); };
+  const uint64_t bubbles = st.sum(&RelayStats::bubblesSent, BubbleKind::Indirect) +
+                           st.sum(&RelayStats::bubblesSent, BubbleKind::Direct);
+  v1::TrafficCounters* t = c->mutable_traffic();
+  t->mutable_udp_received()->set_packets(packets(Direction::FromTeredo));
+  t->mutable_udp_received()->set_bytes(bytes(Direction::FromTeredo));
+  t->mutable_udp_sent()->set_packets(delivered(Direction::ToTeredo) + bubbles);
+  t->mutable_ipv6_received()->set_packets(packets(Direction::ToTeredo));
+  t->mutable_ipv6_received()->set_bytes(bytes(Direction::ToTeredo));
+  t->mutable_ipv6_sent()->set_packets(delivered(Direction::FromTeredo));
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    const auto reason = static_cast<DropReason>(r);
+    if (const uint64_t n = st.sum(&RelayStats::dropped, reason); n != 0) {
+      (*c->mutable_drops())[std::string(dropReasonLabel(reason))] = n;
+    }
+  }
+  c->mutable_forwards()->set_queued(st.sum(&RelayStats::queuedPackets));
+  c->mutable_forwards()->set_bubbles_sent(bubbles);
+  c->mutable_forwards()->set_bubbles_suppressed(st.sum(&RelayStats::bubblesSuppressed));
+  const peers::PeerTableCounters& pc = table.counters();
+  c->mutable_evictions()->set_expired(pc.evictedExpired.load());
+  c->mutable_evictions()->set_capacity(pc.evictedCapacityUntrusted.load() +
+                                       pc.evictedCapacityTrusted.load());
+  c->set_kernel_drops(st.sum(&RelayStats::kernelDrops));
+  v1::StatsGauges* g = report->mutable_gauges();
+  g->set_relay_peers(table.size());
+  g->set_peer_table_capacity(table.capacity());
+  g->set_queued_bytes(table.queuedBytes());
+}
+
 bool ipv6ForwardingEnabled() {
   std::ifstream f("/proc/sys/net/ipv6/conf/all/forwarding");
   int v = 0;
@@ -153,8 +171,13 @@ int runRelay(const std::string& configPath) {
     std::fputs(loaded.errorText().c_str(), stderr);
     return 1;
   }
-  std::shared_ptr<const config::RelayConfig> cfg = loaded.config();
-  applyLogConfig(cfg->log);
+  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
+  auto readiness = std::make_shared<agent::Readiness>();
+  // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
+  daemon::ManagedConfig<config::RelayConfig> managed(configPath, loaded.config(), agentMetrics,
+                                                     readiness);
+  const std::shared_ptr<const config::RelayConfig> cfg = managed.current();
+  daemon::applyLogConfig(cfg->log);
   const config::RelaySettings& s = cfg->relay;
 
   const std::array<int, 3> signals{SIGHUP, SIGTERM, SIGINT};
@@ -213,14 +236,12 @@ int runRelay(const std::string& configPath) {
 
   const SipKey bubbleKey = randomKey();
   peers::PeerTable table(tableConfig(s, randomKey()));
-  RuntimeHolder runtime(makeRuntime(*cfg, bubbleKey, 0));
+  RuntimeHolder runtime(makeRuntime(*cfg, bubbleKey, managed.version()));
   std::atomic<bool> draining{false};
 
   auto stats = std::make_shared<agent::StatsCollectable<RelayStats>>(workers);
-  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
-  agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+  agentMetrics->setAppliedConfig(managed.version(), agent::unixNowSeconds());
   auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
-  auto readiness = std::make_shared<agent::Readiness>();
   const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
   const size_t tunUp = readiness->addCondition(agent::Readiness::kTunUp);
   const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
@@ -286,33 +307,19 @@ int runRelay(const std::string& configPath) {
   net::EventLoop& mainLoop = *loop.value();
   const size_t mainSlot = workers;
 
-  auto reload = [&] {
-    auto next = config::loadRelayConfigFile(configPath);
-    if (!next) {
-      TEREDO_LOG(LogLevel::Error, "config reload refused; the running config stays",
-                 {"file", configPath}, {"errors", next.errorText()});
-      return;
-    }
-    const auto keys = config::restartRequired(*cfg, *next);
-    if (!keys.empty()) {
-      std::string list;
-      for (const auto& k : keys) {
-        list += (list.empty() ? "" : ", ") + k;
-      }
-      TEREDO_LOG(LogLevel::Error,
-                 "config reload refused: these keys need a restart; the running config stays",
-                 {"file", configPath}, {"keys", list});
-      return;
-    }
-    cfg = next.config();
-    applyLogConfig(cfg->log);
-    runtime.store(makeRuntime(*cfg, bubbleKey, 0));
-    agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
-    TEREDO_LOG(LogLevel::Info, "config reloaded", {"file", configPath});
-  };
+  managed.start(
+      [&](const config::RelayConfig& next, uint64_t version) {
+        daemon::applyLogConfig(next.log);
+        runtime.store(makeRuntime(next, bubbleKey, version));
+        agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
+      },
+      [&](v1::StatsReport* report) { fillStatsReport(*stats, table, report); },
+      [&](bool drain) { draining.store(drain, std::memory_order_relaxed); },
+      {formatEndpoint(Endpoint{s.bindAddress, s.port})});
+
   (void)mainLoop.addSignals(signals, [&](int signo) {
     if (signo == SIGHUP) {
-      reload();
+      managed.reloadFile();
     } else {
       TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
       mainLoop.stop();
@@ -325,6 +332,7 @@ int runRelay(const std::string& configPath) {
   (void)mainLoop.run();
 
   readiness->set(socketsBound, false);
+  managed.stop();
   for (auto& w : pool) {
     w->stop();
   }

@@ -1,60 +1,12 @@
 // teredo-server: an RFC 4380 Teredo server. See docs/configuration.md and README.md.
-#include <cstring>
-#include <iostream>
-#include <string>
-
-#include "config/config.h"
+#include "common/daemon.h"
 #include "server_app.h"
-#include "teredo/build_info.h"
-
-namespace {
-
-void usage(std::ostream& out) {
-  out << "Usage: teredo-server --config FILE\n"
-         "       teredo-server --check-config FILE\n"
-         "\n"
-         "A Teredo server (RFC 4380 §5.3, RFC 5991, RFC 6081): qualifies Teredo clients on two\n"
-         "consecutive public IPv4 addresses and relays their bubbles and small ICMPv6.\n"
-         "\n"
-         "Options:\n"
-         "  --config FILE        run with the YAML config FILE (SIGHUP reloads it)\n"
-         "  --check-config FILE  print the effective config and exit 0, or every error and\n"
-         "                       exit 1\n"
-         "  --help               this text\n"
-         "  --version            version and commit\n";
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
-  std::string config;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      usage(std::cout);
-      return 0;
-    }
-    if (arg == "--version" || arg == "-V") {
-      std::cout << "teredo-server " << teredo::build::kVersion << " (" << teredo::build::kCommit
-                << ")\n";
-      return 0;
-    }
-    if ((arg == "--check-config" || arg == "--config") && i + 1 < argc) {
-      if (arg == "--check-config") {
-        return teredo::config::checkConfig(teredo::config::Role::kServer, argv[i + 1], std::cout,
-                                           std::cerr);
-      }
-      config = argv[++i];
-      continue;
-    }
-    std::cerr << "teredo-server: unknown or incomplete argument '" << arg << "'\n";
-    usage(std::cerr);
-    return 64;
-  }
-  if (config.empty()) {
-    std::cerr << "teredo-server: --config FILE is required\n";
-    usage(std::cerr);
-    return 64;
-  }
-  return teredo::server::runServer(config);
+  const teredo::daemon::DaemonInfo info{
+      "teredo-server",
+      "A Teredo server (RFC 4380 §5.3, RFC 5991, RFC 6081): qualifies Teredo clients on two\n"
+      "consecutive public IPv4 addresses and relays their bubbles and small ICMPv6.",
+      teredo::config::Role::kServer};
+  return teredo::daemon::daemonMain(argc, argv, info, teredo::server::runServer);
 }

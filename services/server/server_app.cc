@@ -19,6 +19,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
+#include "common/daemon.h"
 #include "config/config.h"
 #include "net/caps.h"
 #include "net/event_loop.h"
@@ -28,6 +29,7 @@
 #include "server_stats.h"
 #include "server_worker.h"
 #include "teredo/nat_observer.h"
+#include "teredo/v1/stats.pb.h"
 
 namespace teredo::server {
 namespace {
@@ -38,26 +40,6 @@ uint64_t monotonicSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<uint64_t>(ts.tv_sec);
-}
-
-agent::LogLevel toLogLevel(config::LogLevel l) {
-  switch (l) {
-    case config::LogLevel::kDebug:
-      return LogLevel::Debug;
-    case config::LogLevel::kInfo:
-      return LogLevel::Info;
-    case config::LogLevel::kWarn:
-      return LogLevel::Warn;
-    case config::LogLevel::kError:
-      return LogLevel::Error;
-  }
-  return LogLevel::Info;
-}
-
-void applyLogConfig(const config::LogConfig& c) {
-  agent::defaultLogger().setLevel(toLogLevel(c.level));
-  agent::defaultLogger().setFormat(c.format == config::LogFormat::kJson ? agent::LogFormat::Json
-                                                                        : agent::LogFormat::Text);
 }
 
 /// The raw IPv6 socket behind the workers' Ipv6Sender (thread-safe: the kernel serialises).
@@ -131,6 +113,62 @@ std::string endpointText(const Endpoint& e) {
   return formatEndpoint(e);
 }
 
+/// The periodic StatsReport for the controller: cumulative counters since start (the controller
+/// computes deltas per instance uid), NAT classes and the distinct-client sketch.
+void fillStatsReport(const agent::StatsCollectable<ServerStats>& st, const NatObserver& nat,
+                     v1::StatsReport* report) {
+  v1::StatsCounters* c = report->mutable_counters();
+  auto rs = [&](RsKind k) { return st.sum(&ServerStats::solicitations, k); };
+  auto ra = [&](RsKind k) { return st.sum(&ServerStats::advertisements, k); };
+  auto fwd = [&](ForwardPath p) { return st.sum(&ServerStats::forwarded, p); };
+  uint64_t received = 0;
+  uint64_t receivedBytes = 0;
+  uint64_t kernelDrops = 0;
+  for (ServerSocket sock : {ServerSocket::Primary, ServerSocket::Secondary}) {
+    received += st.sum(&ServerStats::packetsReceived, sock);
+    receivedBytes += st.sum(&ServerStats::bytesReceived, sock);
+    kernelDrops += st.sum(&ServerStats::kernelDrops, sock);
+  }
+  uint64_t advertisements = 0;
+  for (size_t k = 0; k < kRsKindCount; ++k) {
+    advertisements += ra(static_cast<RsKind>(k));
+  }
+  c->mutable_traffic()->mutable_udp_received()->set_packets(received);
+  c->mutable_traffic()->mutable_udp_received()->set_bytes(receivedBytes);
+  c->mutable_traffic()->mutable_udp_sent()->set_packets(
+      advertisements + fwd(ForwardPath::UdpOwnClient) + fwd(ForwardPath::UdpOtherServer));
+  c->mutable_traffic()->mutable_udp_sent()->set_bytes(st.sum(&ServerStats::bytesSent));
+  c->mutable_traffic()->mutable_ipv6_sent()->set_packets(fwd(ForwardPath::Ipv6));
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    const auto reason = static_cast<DropReason>(r);
+    if (const uint64_t n = st.sum(&ServerStats::dropped, reason); n != 0) {
+      (*c->mutable_drops())[std::string(dropReasonLabel(reason))] = n;
+    }
+  }
+  v1::RouterCounters* router = c->mutable_router();
+  router->set_rs_plain_primary(rs(RsKind::PlainPrimary));
+  router->set_rs_plain_secondary(rs(RsKind::PlainSecondary));
+  router->set_rs_cone_primary(rs(RsKind::ConePrimary));
+  router->set_rs_cone_secondary(rs(RsKind::ConeSecondary));
+  // RFC 4380 §5.3.2: plain RSs are answered from the address they reached, cone from the other.
+  router->set_ra_sent_primary(ra(RsKind::PlainPrimary) + ra(RsKind::ConeSecondary));
+  router->set_ra_sent_secondary(ra(RsKind::PlainSecondary) + ra(RsKind::ConePrimary));
+  c->mutable_forwards()->set_udp(fwd(ForwardPath::UdpOtherServer));
+  c->mutable_forwards()->set_udp_with_origin(fwd(ForwardPath::UdpOwnClient));
+  c->mutable_forwards()->set_ipv6(fwd(ForwardPath::Ipv6));
+  const NatCounts totals = nat.totals();
+  c->mutable_nat()->set_cone(totals[NatClass::Cone]);
+  c->mutable_nat()->set_restricted(totals[NatClass::Restricted]);
+  c->mutable_nat()->set_symmetric(totals[NatClass::Symmetric]);
+  c->mutable_nat()->set_unknown(totals[NatClass::Unknown]);
+  c->set_kernel_drops(kernelDrops);
+  std::string regs(HyperLogLog::kRegisters, '\0');
+  nat.currentClients().copyTo(
+      std::span<uint8_t>(reinterpret_cast<uint8_t*>(regs.data()), regs.size()));
+  report->mutable_distinct_clients()->set_precision(HyperLogLog::kPrecision);
+  report->mutable_distinct_clients()->set_registers(std::move(regs));
+}
+
 }  // namespace
 
 int runServer(const std::string& configPath) {
@@ -139,8 +177,13 @@ int runServer(const std::string& configPath) {
     std::fputs(loaded.errorText().c_str(), stderr);
     return 1;
   }
-  std::shared_ptr<const config::ServerConfig> cfg = loaded.config();
-  applyLogConfig(cfg->log);
+  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
+  auto readiness = std::make_shared<agent::Readiness>();
+  // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
+  daemon::ManagedConfig<config::ServerConfig> managed(configPath, loaded.config(), agentMetrics,
+                                                      readiness);
+  const std::shared_ptr<const config::ServerConfig> cfg = managed.current();
+  daemon::applyLogConfig(cfg->log);
   const config::ServerSettings& s = cfg->server;
 
   // Block the signals before any thread starts so only the main loop's signalfd sees them.
@@ -190,12 +233,11 @@ int runServer(const std::string& configPath) {
       s.natObservation.tableSize,
       static_cast<uint32_t>(
           std::chrono::duration_cast<std::chrono::seconds>(s.natObservation.window).count()));
-  RuntimeHolder runtime(std::make_shared<const ServerRuntime>(makeRuntime(*cfg, 0)));
+  RuntimeHolder runtime(
+      std::make_shared<const ServerRuntime>(makeRuntime(*cfg, managed.version())));
   auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(workers);
-  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
-  agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
+  agentMetrics->setAppliedConfig(managed.version(), agent::unixNowSeconds());
   auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
-  auto readiness = std::make_shared<agent::Readiness>();
   const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
   const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
   readiness->set(socketsBound, true);
@@ -258,34 +300,18 @@ int runServer(const std::string& configPath) {
   net::EventLoop& mainLoop = *loop.value();
   const size_t mainSlot = workers;
 
-  auto reload = [&] {
-    auto next = config::loadServerConfigFile(configPath);
-    if (!next) {
-      TEREDO_LOG(LogLevel::Error, "config reload refused; the running config stays",
-                 {"file", configPath}, {"errors", next.errorText()});
-      return;
-    }
-    const auto keys = config::restartRequired(*cfg, *next);
-    if (!keys.empty()) {
-      std::string list;
-      for (const auto& k : keys) {
-        list += (list.empty() ? "" : ", ") + k;
-      }
-      TEREDO_LOG(LogLevel::Error,
-                 "config reload refused: these keys need a restart; the running config stays",
-                 {"file", configPath}, {"keys", list});
-      return;
-    }
-    cfg = next.config();
-    applyLogConfig(cfg->log);
-    runtime.store(std::make_shared<const ServerRuntime>(makeRuntime(*cfg, 0)));
-    agentMetrics->setAppliedConfig(0, agent::unixNowSeconds());
-    TEREDO_LOG(LogLevel::Info, "config reloaded", {"file", configPath});
-  };
+  managed.start(
+      [&](const config::ServerConfig& next, uint64_t version) {
+        daemon::applyLogConfig(next.log);
+        runtime.store(std::make_shared<const ServerRuntime>(makeRuntime(next, version)));
+        agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
+      },
+      [&](v1::StatsReport* report) { fillStatsReport(*stats, *nat, report); }, nullptr,
+      {formatIpv4(s.primaryAddress), formatIpv4(s.secondaryAddress)});
 
   (void)mainLoop.addSignals(signals, [&](int signo) {
     if (signo == SIGHUP) {
-      reload();
+      managed.reloadFile();
     } else {
       TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
       mainLoop.stop();
@@ -299,6 +325,7 @@ int runServer(const std::string& configPath) {
   (void)mainLoop.run();
 
   readiness->set(socketsBound, false);
+  managed.stop();
   for (auto& w : pool) {
     w->stop();
   }

@@ -17,11 +17,17 @@ constexpr std::string_view socketLabel(ServerSocket s) {
   return s == ServerSocket::Primary ? "primary" : "secondary";
 }
 
-/// Router Advertisements by the RS's kind (RFC 4380 §5.3.2: cone RSs get the other address).
-enum class RaKind : uint8_t { Plain, Cone };
-constexpr size_t kRaKindCount = 2;
-constexpr std::string_view raKindLabel(RaKind k) {
-  return k == RaKind::Plain ? "plain" : "cone";
+/// A Router Solicitation by its cone flag and the address it reached (RFC 4380 §5.3.2: a cone
+/// RS is answered from the other address, a plain one from the same).
+enum class RsKind : uint8_t { PlainPrimary, PlainSecondary, ConePrimary, ConeSecondary };
+constexpr size_t kRsKindCount = 4;
+constexpr std::string_view rsKindLabel(RsKind k) {
+  constexpr std::string_view kLabels[] = {"plain_primary", "plain_secondary", "cone_primary",
+                                          "cone_secondary"};
+  return kLabels[static_cast<size_t>(k)];
+}
+constexpr RsKind rsKind(bool cone, ServerSocket arrivedOn) {
+  return static_cast<RsKind>((cone ? 2 : 0) + (arrivedOn == ServerSocket::Secondary ? 1 : 0));
 }
 
 /// Where a forwarded packet went (RFC 4380 §5.3.1 destination processing).
@@ -38,42 +44,42 @@ constexpr std::string_view limiterLabel(Limiter l) {
   return l == Limiter::Solicitation ? "solicitation" : "forward";
 }
 
-#define TEREDO_SERVER_STATS(COUNTER, GAUGE, LABELED)                                             \
-  LABELED(packetsReceived, "teredo_server_packets_received_total",                               \
-          "UDP datagrams received, by the server socket they reached.", "socket",                \
-          ::teredo::ServerSocket, ::teredo::server::kSocketCount, ::teredo::server::socketLabel) \
-  LABELED(bytesReceived, "teredo_server_bytes_received_total",                                   \
-          "UDP payload bytes received, by socket.", "socket", ::teredo::ServerSocket,            \
-          ::teredo::server::kSocketCount, ::teredo::server::socketLabel)                         \
-  LABELED(solicitations, "teredo_server_router_solicitations_total",                             \
-          "Valid Router Solicitations, by the socket they reached.", "socket",                   \
-          ::teredo::ServerSocket, ::teredo::server::kSocketCount, ::teredo::server::socketLabel) \
-  LABELED(advertisements, "teredo_server_router_advertisements_sent_total",                      \
-          "Router Advertisements sent, by kind of solicitation (plain: from the address the "    \
-          "RS reached; cone: from the other address).",                                          \
-          "kind", ::teredo::server::RaKind, ::teredo::server::kRaKindCount,                      \
-          ::teredo::server::raKindLabel)                                                         \
-  LABELED(forwarded, "teredo_server_packets_forwarded_total",                                    \
-          "Packets forwarded, by path: to this server's clients with an origin indication, "     \
-          "to other servers' clients, or onto native IPv6.",                                     \
-          "path", ::teredo::server::ForwardPath, ::teredo::server::kForwardPathCount,            \
-          ::teredo::server::forwardPathLabel)                                                    \
-  LABELED(dropped, "teredo_server_packets_dropped_total",                                        \
-          "Packets dropped, by reason (lib/teredo/drop_reason.h; rate_limited and "              \
-          "send_failed included).",                                                              \
-          "reason", ::teredo::DropReason, ::teredo::kDropReasonCount, ::teredo::dropReasonLabel) \
-  LABELED(rateLimited, "teredo_server_rate_limited_total",                                       \
-          "Packets refused by a per-source token bucket, by limiter.", "limiter",                \
-          ::teredo::server::Limiter, ::teredo::server::kLimiterCount,                            \
-          ::teredo::server::limiterLabel)                                                        \
-  LABELED(kernelDrops, "teredo_socket_kernel_drops_total",                                       \
-          "Datagrams the kernel dropped because a socket's receive queue was full "              \
-          "(SO_RXQ_OVFL).",                                                                      \
-          "socket", ::teredo::ServerSocket, ::teredo::server::kSocketCount,                      \
-          ::teredo::server::socketLabel)                                                         \
-  COUNTER(bytesSent, "teredo_server_bytes_sent_total", "UDP payload bytes sent.")                \
-  COUNTER(batches, "teredo_server_receive_batches_total",                                        \
-          "recvmmsg calls that returned at least one datagram; packets/batches is the "          \
+#define TEREDO_SERVER_STATS(COUNTER, GAUGE, LABELED)                                               \
+  LABELED(packetsReceived, "teredo_server_packets_received_total",                                 \
+          "UDP datagrams received, by the server socket they reached.", "socket",                  \
+          ::teredo::ServerSocket, ::teredo::server::kSocketCount, ::teredo::server::socketLabel)   \
+  LABELED(bytesReceived, "teredo_server_bytes_received_total",                                     \
+          "UDP payload bytes received, by socket.", "socket", ::teredo::ServerSocket,              \
+          ::teredo::server::kSocketCount, ::teredo::server::socketLabel)                           \
+  LABELED(solicitations, "teredo_server_router_solicitations_total",                               \
+          "Valid Router Solicitations, by cone flag and the address they reached.", "kind",        \
+          ::teredo::server::RsKind, ::teredo::server::kRsKindCount, ::teredo::server::rsKindLabel) \
+  LABELED(advertisements, "teredo_server_router_advertisements_sent_total",                        \
+          "Router Advertisements sent, by the kind of solicitation answered (plain: from the "     \
+          "address the RS reached; cone: from the other address).",                                \
+          "kind", ::teredo::server::RsKind, ::teredo::server::kRsKindCount,                        \
+          ::teredo::server::rsKindLabel)                                                           \
+  LABELED(forwarded, "teredo_server_packets_forwarded_total",                                      \
+          "Packets forwarded, by path: to this server's clients with an origin indication, "       \
+          "to other servers' clients, or onto native IPv6.",                                       \
+          "path", ::teredo::server::ForwardPath, ::teredo::server::kForwardPathCount,              \
+          ::teredo::server::forwardPathLabel)                                                      \
+  LABELED(dropped, "teredo_server_packets_dropped_total",                                          \
+          "Packets dropped, by reason (lib/teredo/drop_reason.h; rate_limited and "                \
+          "send_failed included).",                                                                \
+          "reason", ::teredo::DropReason, ::teredo::kDropReasonCount, ::teredo::dropReasonLabel)   \
+  LABELED(rateLimited, "teredo_server_rate_limited_total",                                         \
+          "Packets refused by a per-source token bucket, by limiter.", "limiter",                  \
+          ::teredo::server::Limiter, ::teredo::server::kLimiterCount,                              \
+          ::teredo::server::limiterLabel)                                                          \
+  LABELED(kernelDrops, "teredo_socket_kernel_drops_total",                                         \
+          "Datagrams the kernel dropped because a socket's receive queue was full "                \
+          "(SO_RXQ_OVFL).",                                                                        \
+          "socket", ::teredo::ServerSocket, ::teredo::server::kSocketCount,                        \
+          ::teredo::server::socketLabel)                                                           \
+  COUNTER(bytesSent, "teredo_server_bytes_sent_total", "UDP payload bytes sent.")                  \
+  COUNTER(batches, "teredo_server_receive_batches_total",                                          \
+          "recvmmsg calls that returned at least one datagram; packets/batches is the "            \
           "average batch size.")
 
 TEREDO_STATS_STRUCT(ServerStats, TEREDO_SERVER_STATS);

@@ -149,7 +149,8 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
       drop(a.reason);
       return;
     case ServerAction::Kind::SendRa: {
-      stats_.solicitations.inc(arrivedOn);
+      const RsKind kind = rsKind(a.cone, arrivedOn);
+      stats_.solicitations.inc(kind);
       if (!rsLimiter_.allow(m.source.addr, nowNs)) {
         stats_.rateLimited.inc(Limiter::Solicitation);
         drop(DropReason::RateLimited);
@@ -161,7 +162,7 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
       }
       const size_t n = buildServerRa(scratch_, p, m.source, rt.policy, rt.raMtu);
       if (n != 0 && queue(a.from, a.to, Bytes(scratch_, n), {}, false)) {
-        stats_.advertisements.inc(a.cone ? RaKind::Cone : RaKind::Plain);
+        stats_.advertisements.inc(kind);
         stats_.bytesSent.inc(n);
       }
       return;

@@ -1,0 +1,85 @@
+#include "daemon.h"
+
+#include <iostream>
+
+#include "teredo/build_info.h"
+
+namespace teredo::daemon {
+namespace {
+
+void usage(std::ostream& out, const DaemonInfo& info) {
+  out << "Usage: " << info.name << " --config FILE\n"
+      << "       " << info.name << " --check-config FILE\n\n"
+      << info.description << "\n\n"
+      << "Options:\n"
+         "  --config FILE        run with the YAML config FILE (SIGHUP reloads it)\n"
+         "  --check-config FILE  print the effective config and exit 0, or every error and\n"
+         "                       exit 1\n"
+         "  --help               this text\n"
+         "  --version            version and commit\n";
+}
+
+}  // namespace
+
+int daemonMain(int argc, char** argv, const DaemonInfo& info,
+               const std::function<int(const std::string&)>& run) {
+  std::string configPath;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      usage(std::cout, info);
+      return 0;
+    }
+    if (arg == "--version" || arg == "-V") {
+      std::cout << info.name << " " << build::kVersion << " (" << build::kCommit << ")\n";
+      return 0;
+    }
+    if (arg == "--check-config" && i + 1 < argc) {
+      return config::checkConfig(info.role, argv[i + 1], std::cout, std::cerr);
+    }
+    if (arg == "--config" && i + 1 < argc) {
+      configPath = argv[++i];
+      continue;
+    }
+    std::cerr << info.name << ": unknown or incomplete argument '" << arg << "'\n";
+    usage(std::cerr, info);
+    return 64;
+  }
+  if (configPath.empty()) {
+    std::cerr << info.name << ": --config FILE is required\n";
+    usage(std::cerr, info);
+    return 64;
+  }
+  return run(configPath);
+}
+
+void applyLogConfig(const config::LogConfig& c) {
+  agent::LogLevel level = agent::LogLevel::Info;
+  switch (c.level) {
+    case config::LogLevel::kDebug:
+      level = agent::LogLevel::Debug;
+      break;
+    case config::LogLevel::kInfo:
+      level = agent::LogLevel::Info;
+      break;
+    case config::LogLevel::kWarn:
+      level = agent::LogLevel::Warn;
+      break;
+    case config::LogLevel::kError:
+      level = agent::LogLevel::Error;
+      break;
+  }
+  agent::defaultLogger().setLevel(level);
+  agent::defaultLogger().setFormat(c.format == config::LogFormat::kJson ? agent::LogFormat::Json
+                                                                        : agent::LogFormat::Text);
+}
+
+std::string joinKeys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) {
+    out += (out.empty() ? "" : ", ") + k;
+  }
+  return out;
+}
+
+}  // namespace teredo::daemon

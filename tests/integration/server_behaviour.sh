@@ -47,6 +47,7 @@ RS_BURST=20
 RL_TABLE=256     # per worker: smaller than the spoofed address count, so entries get recycled
 NAT_TABLE=4096   # smaller than the spoofed endpoint count
 RSS_BOUND_KIB=8192
+WORKERS=2
 
 P=$LAB_SRV_PRIMARY
 S=$LAB_SRV_SECONDARY
@@ -89,7 +90,7 @@ agent:
 server:
   primary_address: "@PRIMARY@"
   secondary_address: "@SECONDARY@"
-  workers: 2
+  workers: $WORKERS
   strict_rs: $1
   rate_limit:
     rs_per_second: $RS_RATE
@@ -147,11 +148,13 @@ after=$(snap s35-after)
 sent=$(q 'd["sent"]')
 ras=$(q 'd["ras"]')
 elapsed=$(q 'd["elapsed_s"]')
-lab_say "     sent $sent RSs in ${elapsed}s from $PRB:40000, $ras RAs back;" \
+span=$(q 'd["ras_span_s"]')
+lab_say "     sent $sent RSs in ${elapsed}s from $PRB:40000, $ras RAs back (last after ${span}s);" \
   "second source: $(q 'd.get("second")')"
-# Token bucket: at most burst + rate x (send time + the listening tail), a little slack for
-# the clock granularity. At least the burst (the bucket starts full).
-cap=$(awk -v b="$RS_BURST" -v r="$RS_RATE" -v t="$elapsed" 'BEGIN {printf "%d", b + r * (t + 0.5) + 5}')
+# Token bucket: every RA was granted between the first send and its own arrival, so at most
+# burst + rate x (first send .. last RA) of them, +2 for rounding. At least the burst (the bucket
+# starts full).
+cap=$(awk -v b="$RS_BURST" -v r="$RS_RATE" -v t="$span" 'BEGIN {printf "%d", b + r * t + 2}')
 chk "S35 flood of $sent RSs: $ras RAs <= burst + rate x duration ($cap)" le "$ras" "$cap"
 chk "S35 flood: at least the burst answered ($ras >= $RS_BURST)" ge "$ras" "$RS_BURST"
 eq "S35 second source answered mid-flood" "$(q 'd["second"]["ras"]')" 1
@@ -287,6 +290,35 @@ eq "HUP broken file: last good config kept (hop limit 64 still answered)" \
   "$(hlim64_replies)" 1
 chk "HUP broken file: legit RS answered" legit_answered "$PRB:39003"
 eq "HUP broken file: /readyz" "$(lab_http_code srv /readyz)" 200
+
+# A key that needs a restart (server.workers) is refused as a whole, naming the key.
+WORKERS=3
+rewrite_config false
+chk "HUP restart-only key: reload refused and logged" hup_and_wait 'need a restart'
+refusal=$(grep 'need a restart' "$srv_log" | tail -n 1)
+lab_say "     log: $refusal"
+chk "HUP restart-only key: log names server.workers" grep -q 'server.workers' <<<"$refusal"
+chk "HUP restart-only key: server still running" lab_alive teredo-server-srv
+WORKERS=2
+
+# Live keys take effect on the next packet: rate limit lifted (rs_per_second: 0 = unlimited),
+# then the flooding source of S35 sends 500 RSs again: every one is answered.
+RS_RATE=0
+rewrite_config false
+chk "HUP rs_per_second: 0: 'config reloaded' logged" hup_and_wait 'config reloaded'
+before=$(snap hup-before)
+probe flood --server "$P" --bind "$PRB:40000" --count 500 --pps 2500 --timeout 0.5
+after=$(snap hup-after)
+show "$after" 'teredo_server_rate_limited_total\{' 'teredo_server_router_solicitations_total\{' \
+  'teredo_server_router_advertisements_sent_total\{' 'teredo_server_packets_dropped_total\{.*\} [1-9]' \
+  'teredo_socket_kernel_drops_total\{'
+eq "HUP rs_per_second: 0: flood of 500 RSs from one source all answered" "$(q 'd["ras"]')" 500
+eq "HUP rs_per_second: 0: RAs the server counted = RAs received" \
+  "$(($(m "$after" teredo_server_router_advertisements_sent_total) - \
+  $(m "$before" teredo_server_router_advertisements_sent_total)))" "$(q 'd["ras"]')"
+eq "HUP rs_per_second: 0: none of them rate limited" \
+  "$(($(m "$after" 'teredo_server_rate_limited_total{limiter="solicitation"}') - \
+  $(m "$before" 'teredo_server_rate_limited_total{limiter="solicitation"}')))" 0
 
 # --- SIGTERM ----------------------------------------------------------------------------------
 lab_say "-- SIGTERM"

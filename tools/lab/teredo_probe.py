@@ -472,17 +472,28 @@ def cmd_flood(args):
             if second is not None:
                 drain_ras(second, second_ras)
     last_send = time.monotonic()
-    # Late answers: the server may still be working through its queue.
-    deadline = last_send + args.timeout
-    while time.monotonic() < deadline:
+    # Late answers: the server may still be working through its queue (a busy machine). Listen
+    # until nothing came for --timeout seconds, at most --max-wait seconds after the last send.
+    quiet_since = last_send
+    hard_deadline = last_send + args.max_wait
+    while True:
+        now = time.monotonic()
+        if now - quiet_since >= args.timeout or now >= hard_deadline:
+            break
         r, _, _ = select.select([sock] + ([second] if second else []), [], [], 0.05)
+        before = len(ras) + len(second_ras)
         if sock in r:
             drain_ras(sock, ras)
         if second is not None and second in r:
             drain_ras(second, second_ras)
+        if len(ras) + len(second_ras) != before:
+            quiet_since = time.monotonic()
     drain_ras(sock, ras)
     out = {"sent": args.count, "pps": args.pps, "elapsed_s": round(last_send - start, 3),
            "ras": len(ras), "bind": "%s:%d" % sock.getsockname(),
+           # From the first send to the last RA received: bounds the server's time spent
+           # granting tokens, so burst + rate x ras_span_s bounds the RAs (no timing guess).
+           "ras_span_s": round(ras[-1] - start, 3) if ras else 0.0,
            "ras_in_first_s": len([t for t in ras if t - start < 1.0])}
     if second is not None:
         out["second"] = {"bind": "%s:%d" % second.getsockname(), "sent_at_index": second_at,
@@ -670,7 +681,10 @@ def parser():
     fl.add_argument("--pps", type=float, default=2500, help="send rate (0: as fast as possible)")
     fl.add_argument("--second-bind", help="IP[:PORT] of a second source soliciting once")
     fl.add_argument("--second-at", type=int, help="packet index at which it does (default mid)")
-    fl.add_argument("--timeout", type=float, default=0.5, help="listen after the last send")
+    fl.add_argument("--timeout", type=float, default=0.5,
+                    help="after the last send, stop listening once quiet this long")
+    fl.add_argument("--max-wait", type=float, default=5.0,
+                    help="listen at most this long after the last send")
 
     mn = sub.add_parser("many", help="one RS from each of many sockets")
     mn.add_argument("--server", required=True)

@@ -1,0 +1,18 @@
+# teredo-relay integration tests (included from tests/integration/CMakeLists.txt, which defines
+# teredo_integration_test()). Each runs a lab of network namespaces (lab/lab.sh) as root.
+set(_relay_test_relay services/relay/teredo-relay)
+set(_relay_test_server services/server/teredo-server)
+
+# Ours end to end, Miredo only as the client (spec §8.6 X1): qualification, ping both ways and
+# 300 kB TCP both ways through teredo-server and teredo-relay. Symmetric NAT works because the
+# relay authenticates the client's reply bubble by its token address (spec R24) and learns the
+# NAT's per-destination port instead of the embedded one.
+foreach(_nat masquerade fullcone symmetric)
+  teredo_integration_test(relay.all_teredo.${_nat} miredo_baseline.sh TIMEOUT 90
+                          NEEDS ${_relay_test_relay} ${_relay_test_server}
+                          ARGS --server teredo --relay teredo --nat ${_nat})
+endforeach()
+# Interop (X3): teredo-relay with Debian's miredo-server as the client's server.
+teredo_integration_test(relay.miredo_server.masquerade miredo_baseline.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay}
+                        ARGS --server miredo --relay teredo --nat masquerade)

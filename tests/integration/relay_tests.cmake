@@ -16,3 +16,9 @@ endforeach()
 teredo_integration_test(relay.miredo_server.masquerade miredo_baseline.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay}
                         ARGS --server miredo --relay teredo --nat masquerade)
+# On the wire with a real Miredo client and teredo-server: /metrics, /healthz, /readyz during
+# traffic (no address labels); the bubble budget (RFC 4380 §5.2.6, spec R6: at most 4 indirect
+# bubbles counted on the server's wire, then ICMPv6 unreachable at the native host); SIGTERM exits
+# 0 within 5 s and takes the tun device and the 2001::/32 route with it.
+teredo_integration_test(relay.behaviour relay_behaviour.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay} ${_relay_test_server})

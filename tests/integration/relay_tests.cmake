@@ -22,3 +22,10 @@ teredo_integration_test(relay.miredo_server.masquerade miredo_baseline.sh TIMEOU
 # 0 within 5 s and takes the tun device and the 2001::/32 route with it.
 teredo_integration_test(relay.behaviour relay_behaviour.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
+# Peer exhaustion and spoofed sources (spec R13, R21): 6000 distinct Teredo destinations against
+# relay.max_peers 512 and a 256 KiB queue cap, plus 2000 Teredo datagrams with spoofed inner
+# sources, while a trusted Miredo client pings: peers and queued bytes never over their caps,
+# untrusted peers evicted (never the trusted one), spoofed packets counted and never on the tun,
+# VmRSS under start + 32 MiB, >= 90 % of the client's pings answered.
+teredo_integration_test(relay.exhaustion relay_exhaustion.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay} ${_relay_test_server})

@@ -98,6 +98,7 @@ TEST(GrpcTest, AgentStreamReceivesSnapshotAndAcks) {
   auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto stream = agent->Connect(&ctx);
   teredo::v1::AgentMessage hello;
   hello.mutable_hello()->set_agent_id("relay-1");
@@ -118,6 +119,8 @@ TEST(GrpcTest, AgentStreamReceivesSnapshotAndAcks) {
   ack.mutable_ack()->set_nonce(msg.snapshot().nonce());
   ASSERT_TRUE(stream->Write(ack));
   ASSERT_TRUE(stream->WritesDone());
+  while (stream->Read(&msg)) {
+  }
   EXPECT_TRUE(stream->Finish().ok());  // the server handled the ACK before ending the call
   grpc::ClientContext getCtx;
   teredo::v1::GetAgentRequest req;
@@ -148,11 +151,15 @@ TEST(GrpcTest, StreamMustStartWithHello) {
   auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto stream = agent->Connect(&ctx);
   teredo::v1::AgentMessage ack;
   ack.mutable_ack()->set_version(1);
   ASSERT_TRUE(stream->Write(ack));
   stream->WritesDone();
+  teredo::v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+  }
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
@@ -198,6 +205,7 @@ class MtlsTest : public ::testing::Test {
                                              grpc::SslCredentials(ssl), args);
     auto agent = teredo::v1::AgentService::NewStub(channel);
     grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     auto stream = agent->Connect(&ctx);
     teredo::v1::AgentMessage hello;
     hello.mutable_hello()->set_agent_id(agentId);
@@ -209,6 +217,9 @@ class MtlsTest : public ::testing::Test {
       EXPECT_TRUE(msg.has_settings());
     }
     stream->WritesDone();
+    while (stream->Read(&msg)) {
+      // Finish() only returns once every message from the server has been read.
+    }
     return stream->Finish();
   }
 

@@ -29,3 +29,8 @@ teredo_integration_test(relay.behaviour relay_behaviour.sh TIMEOUT 90
 # VmRSS under start + 32 MiB, >= 90 % of the client's pings answered.
 teredo_integration_test(relay.exhaustion relay_exhaustion.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
+# Host-specific relay (RFC 4380 §3.4, relay.mode: host-specific) in the native host's namespace,
+# no network relay anywhere: the Miredo client and the host ping each other through it; a packet
+# from the host's unserved address is dropped (src_not_served); SIGTERM removes tun and route.
+teredo_integration_test(relay.host_specific relay_host_specific.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay} ${_relay_test_server})

@@ -168,6 +168,9 @@ lab_init() {
 lab__on_exit() {
   local rc=$?
   trap - EXIT INT TERM
+  # A reader that went away (`script | head`) must not kill us half-way through the teardown:
+  # with SIGPIPE ignored a failed write is just an error.
+  trap '' PIPE
   set +e
   if ((rc != 0)); then
     lab_dump_logs

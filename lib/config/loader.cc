@@ -249,6 +249,33 @@ std::string suggestion(const Schema<T>& schema, const std::string& key) {
   return best.empty() ? std::string() : " (did you mean \"" + best + "\"?)";
 }
 
+/// Config values are printable UTF-8 text: control characters and invalid UTF-8 are refused so
+/// that every accepted value renders back (--check-config, the controller) to the same value.
+const char* textProblem(std::string_view v) {
+  size_t i = 0;
+  while (i < v.size()) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return "must not contain control characters";
+    }
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    if (len == 0 || i + len > v.size()) {
+      return "must be valid UTF-8 text";
+    }
+    for (size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(v[i + k]) & 0xc0) != 0x80) {
+        return "must be valid UTF-8 text";
+      }
+    }
+    i += len;
+  }
+  return nullptr;
+}
+
 template <class T>
 class YamlWalker {
  public:
@@ -263,8 +290,8 @@ class YamlWalker {
       return;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& keyNode = it->first;
-      const YAML::Node& value = it->second;
+      const YAML::Node keyNode = it->first;  // copies: it-> yields a temporary
+      const YAML::Node value = it->second;
       if (!keyNode.IsScalar()) {
         error(keyNode.Mark(), prefix, "keys must be plain strings");
         continue;
@@ -306,6 +333,10 @@ class YamlWalker {
           error(item.Mark(), field.key, "list items must be plain values");
           return;
         }
+        if (const char* problem = textProblem(item.Scalar())) {
+          error(item.Mark(), field.key, problem);
+          return;
+        }
         raw.items.push_back(item.Scalar());
       }
     } else {
@@ -313,6 +344,10 @@ class YamlWalker {
         error(
             keyNode.Mark(), field.key,
             "must be " + kindName(field.kind) + ", not a " + (value.IsMap() ? "mapping" : "list"));
+        return;
+      }
+      if (const char* problem = textProblem(value.Scalar())) {
+        error(value.Mark(), field.key, problem);
         return;
       }
       raw.items.push_back(value.Scalar());

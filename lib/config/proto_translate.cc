@@ -257,8 +257,9 @@ LoadResult<T> fromProtoImpl(const Schema<T>& schema, const pb::Message& proto, c
   }
   RawDoc doc = detail::renderDoc(schema, *base, true);
   for (auto& [key, value] : overlay.entries) {
+    const auto& wanted = key;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(doc.entries.begin(), doc.entries.end(),
-                           [&](const auto& e) { return e.first == key; });
+                           [&](const auto& e) { return e.first == wanted; });
     if (it != doc.entries.end()) {
       it->second = std::move(value);
     } else {

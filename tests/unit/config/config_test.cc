@@ -665,5 +665,23 @@ TEST(DocumentationTest, EveryKeyDocumentedWithItsReloadClass) {
   expectDocumented(detail::controllerSchema(), text.str());
 }
 
+// Found by fuzz_config: a value with a raw non-UTF-8 byte loaded, but rendered back to a
+// different value. Values must be printable UTF-8 so every accepted config round-trips.
+TEST(ServerConfigTest, ValuesMustBePrintableUtf8) {
+  const std::string base = "server:\n  primary_address: 198.51.100.10\nagent:\n  state_dir: ";
+  for (const std::string& bad : {std::string("\"/var/\x01lib\""), std::string("/var/\xa9lib"),
+                                 std::string("/var/\xe2\x82lib")}) {
+    auto r = loadServerConfigString(base + bad + "\n", "s.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.errors().at(0).key, "agent.state_dir");
+    EXPECT_EQ(r.errors().at(0).line, 4);
+  }
+  auto ok = loadServerConfigString(base + "/var/lib/t\xc3\xa9redo\n", "s.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.errorText();
+  auto again = loadServerConfigString(renderYaml(*ok), "rendered.yaml");
+  ASSERT_TRUE(again.ok()) << again.errorText();
+  EXPECT_TRUE(*again == *ok);
+}
+
 }  // namespace
 }  // namespace teredo::config

@@ -102,8 +102,10 @@ relay_lab_capture_start host6 eth0 cap-unreach "icmp6 and ip6[40] == 1"
 m2="$LAB_DIR/relay-metrics-2.txt"
 m3="$LAB_DIR/relay-metrics-3.txt"
 soft lab_check "relay /metrics before the phantom pings" relay_lab_scrape rly "$m2"
-# 11 echo requests 1 s apart: bubbles with the packets at 0, 2, 4 and 6 s, unreachable from 8 s.
-ping_out=$(lab_exec host6 ping -6 -n -c 11 -i 1 -W 1 "$phantom" 2>&1 || true)
+# Echo requests 1 s apart: bubbles with the packets at 0, 2, 4 and 6 s, unreachable from 8 s;
+# 14 of them, so that even with bubbles at 0, 3, 6 and 9 s (jitter just under the 2 s spacing)
+# some arrive after the budget is spent.
+ping_out=$(lab_exec host6 ping -6 -n -c 14 -i 1 -W 1 "$phantom" 2>&1 || true)
 printf '%s\n' "$ping_out" >"$LAB_DIR/ping-phantom.txt"
 sleep 0.5
 lab_stop cap-bubbles || true

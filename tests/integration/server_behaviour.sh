@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # teredo-server under load and operations, on the wire (tools/lab/teredo_probe.py flood/many/
 # spray) with its /metrics and /proc/PID/status watched:
-#   S35    an RS flood from one source IPv4 is capped near burst + rate x duration, counted in
+#   S35    an RS flood from one source IPv4 (10 k RS/s for 1 s) is capped at burst + rate x
+#          duration, counted in
 #          teredo_server_rate_limited_total{limiter="solicitation"}, and a second source is still
 #          answered at once in the middle of the flood
 #   S11    1000 RSs from 1000 distinct sources (50 addresses x 20 ports): all answered, and the
@@ -26,7 +27,7 @@ while (($# > 0)); do
   case $1 in
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -141,8 +142,8 @@ rss0=$(rss_kib)
 # --- S35: RS flood from one source ------------------------------------------------------------
 lab_say "-- S35 RS flood from one source IPv4 (rs_per_second $RS_RATE, rs_burst $RS_BURST)"
 before=$(snap s35-before)
-probe flood --server "$P" --bind "$PRB:40000" --count 5000 --pps 2500 \
-  --second-bind "$PRB2:40000" --timeout 0.5
+probe flood --server "$P" --bind "$PRB:40000" --count 10000 --pps 10000 \
+  --second-bind "$PRB2:40000" --second-at 5000 --timeout 0.5
 sleep 0.3
 after=$(snap s35-after)
 sent=$(q 'd["sent"]')

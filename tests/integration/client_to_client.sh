@@ -21,7 +21,7 @@ while (($# > 0)); do
     --server) impl=$2; shift 2 ;;
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

@@ -1,11 +1,13 @@
-// A HyperLogLog distinct counter (Flajolet et al. 2007, with the small-range correction) of
-// fixed precision p = 12: 4096 one-byte registers, about 1.6 % standard error. Sketches from
-// several servers merge exactly by taking the register-wise maximum, so the controller can count
-// distinct clients fleet-wide without ever seeing an address (design.md §5).
+// A HyperLogLog distinct counter (Flajolet et al. 2007, with the small-range correction) with
+// the fixed parameters of proto/teredo/v1/stats.proto: precision 12, 4096 one-byte registers
+// (about 1.6 % standard error), splitmix64-finalised keys. Sketches from several agents merge
+// exactly as the register-wise maximum, so the controller counts distinct clients fleet-wide
+// without ever seeing an address (design.md §5). The one implementation for agents and the
+// controller.
 //
-// Thread-safety: add() may be called from any number of threads concurrently (registers are
-// atomics updated with a compare-exchange maximum); reset(), merge() and reads are safe too but
-// see a moment's state. Ownership: value type, no heap.
+// Thread-safety: add() may run concurrently from any number of threads (each register is updated
+// with an atomic compare-exchange maximum through std::atomic_ref); every other member needs
+// external synchronisation against writers, or sees a moment's state. Ownership: value type.
 #pragma once
 
 #include <array>
@@ -19,56 +21,55 @@ namespace teredo {
 
 class HyperLogLog {
  public:
-  static constexpr int kPrecision = 12;
+  static constexpr uint32_t kPrecision = 12;
   static constexpr size_t kRegisters = size_t{1} << kPrecision;
 
   HyperLogLog() { reset(); }
 
-  void reset() {
-    for (auto& r : registers_) {
-      r.store(0, std::memory_order_relaxed);
-    }
+  void reset() { registers_.fill(0); }
+
+  /// The stats.proto hash: the splitmix64 finaliser.
+  static constexpr uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
   }
 
-  /// Adds an item given by a well-mixed 64-bit hash (use mix64 on raw keys).
+  /// Adds a client by its mapped endpoint (IPv4 host order, port).
+  void addEndpoint(uint32_t ipv4, uint16_t port) { add(mix64((uint64_t{ipv4} << 16) | port)); }
+
+  /// Adds an item given by its 64-bit hash. Thread-safe against other add() calls.
   void add(uint64_t hash) {
     const size_t index = hash >> (64 - kPrecision);
     const uint64_t rest = (hash << kPrecision) | (uint64_t{1} << (kPrecision - 1));
-    const uint8_t rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
-    uint8_t cur = registers_[index].load(std::memory_order_relaxed);
-    while (rank > cur &&
-           !registers_[index].compare_exchange_weak(cur, rank, std::memory_order_relaxed)) {
-    }
+    raise(index, static_cast<uint8_t>(std::countl_zero(rest) + 1));
   }
 
-  /// Register-wise maximum with `regs` (kRegisters bytes); false if the size is wrong.
-  bool merge(std::span<const uint8_t> regs) {
-    if (regs.size() != kRegisters) {
+  /// Register-wise maximum with serialized registers; false (and unchanged) if the precision or
+  /// the size is not this sketch's.
+  bool merge(uint32_t precision, std::span<const uint8_t> regs) {
+    if (precision != kPrecision || regs.size() != kRegisters) {
       return false;
     }
     for (size_t i = 0; i < kRegisters; ++i) {
-      uint8_t cur = registers_[i].load(std::memory_order_relaxed);
-      while (regs[i] > cur &&
-             !registers_[i].compare_exchange_weak(cur, regs[i], std::memory_order_relaxed)) {
-      }
+      raise(i, regs[i]);
     }
     return true;
   }
+  void merge(const HyperLogLog& other) { merge(kPrecision, other.registers()); }
 
-  /// Copies the registers out (for a StatsReport).
-  void copyTo(std::span<uint8_t> out) const {
-    for (size_t i = 0; i < kRegisters && i < out.size(); ++i) {
-      out[i] = registers_[i].load(std::memory_order_relaxed);
-    }
-  }
+  std::span<const uint8_t> registers() const { return registers_; }
 
   double estimate() const {
     constexpr double m = static_cast<double>(kRegisters);
     constexpr double alpha = 0.7213 / (1.0 + 1.079 / m);
     double sum = 0;
     size_t zeros = 0;
-    for (const auto& r : registers_) {
-      const uint8_t v = r.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kRegisters; ++i) {
+      const uint8_t v = load(i);
       sum += std::ldexp(1.0, -v);
       zeros += v == 0 ? 1 : 0;
     }
@@ -79,16 +80,18 @@ class HyperLogLog {
     return raw;
   }
 
-  /// A 64-bit finaliser (splitmix64) for turning keys such as ip<<16|port into hashes.
-  static constexpr uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+ private:
+  uint8_t load(size_t i) const {
+    return std::atomic_ref<const uint8_t>(registers_[i]).load(std::memory_order_relaxed);
+  }
+  void raise(size_t i, uint8_t rank) {
+    std::atomic_ref<uint8_t> reg(registers_[i]);
+    uint8_t cur = reg.load(std::memory_order_relaxed);
+    while (rank > cur && !reg.compare_exchange_weak(cur, rank, std::memory_order_relaxed)) {
+    }
   }
 
- private:
-  std::array<std::atomic<uint8_t>, kRegisters> registers_;
+  alignas(64) std::array<uint8_t, kRegisters> registers_;
 };
 
 }  // namespace teredo

@@ -38,7 +38,8 @@ NatClass NatObserver::classify(const Observation& o) {
 }
 
 void NatObserver::observe(const Endpoint& client, bool onSecondary, bool cone, uint64_t nowS) {
-  clients_.add(HyperLogLog::mix64((uint64_t{client.addr} << 16) | client.port));
+  clients_.addEndpoint(client.addr, client.port);
+  lifetimeClients_.addEndpoint(client.addr, client.port);
   const uint64_t key = client.addr;
   Shard& shard = *shards_[HyperLogLog::mix64(key) % kShards];
   const uint32_t now32 = static_cast<uint32_t>(nowS == 0 ? 1 : nowS);

@@ -8,7 +8,8 @@
 //   failed, then the client fell back) or not (the cone-flagged RA got through: cone NAT).
 // A client that only ever sends plain RSs to the primary (every Miredo client) is "unknown".
 // Each client seen in a window is classified once when the window closes (rotate()).
-// Distinct mapped endpoints per window are counted in a mergeable HyperLogLog.
+// Distinct mapped endpoints are counted in mergeable HyperLogLogs: per window (for the local
+// gauge) and since start (what StatsReport carries, per stats.proto).
 //
 // Nothing here changes protocol behaviour; all of it may be dropped at any time (spec §3.6).
 // Thread-safety: observe() is safe from any thread (sharded mutexes, sketch atomics); rotate()
@@ -58,6 +59,8 @@ class NatObserver {
   NatCounts totals() const;
   /// Distinct mapped endpoints in the current window (estimate), and its registers.
   const HyperLogLog& currentClients() const { return clients_; }
+  /// Distinct mapped endpoints since start (the StatsReport sketch).
+  const HyperLogLog& lifetimeClients() const { return lifetimeClients_; }
   double lastWindowClients() const;
   uint32_t windowSeconds() const { return windowSeconds_; }
   size_t trackedClients() const;
@@ -89,6 +92,7 @@ class NatObserver {
   uint32_t windowSeconds_;
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   HyperLogLog clients_;
+  HyperLogLog lifetimeClients_;
   mutable std::mutex resultMutex_;
   uint64_t currentWindow_ = 0;
   bool started_ = false;

@@ -247,7 +247,8 @@ void StatsAggregator::addReport(const std::string& agentId, Role role,
     PerRole& pr = perRole(r);
     addCounters(&pr.counters, report.counters(), base);
     if (report.has_distinct_clients()) {
-      pr.hll.merge(report.distinct_clients().precision(), report.distinct_clients().registers());
+      pr.hll.merge(report.distinct_clients().precision(),
+                   registerBytes(report.distinct_clients().registers()));
     }
   }
   agent.udpPps = 0;
@@ -279,7 +280,7 @@ teredo::v1::RoleStats StatsAggregator::roleStats(Role role) const {
   out.set_role(role);
   if (const PerRole* pr = findRole(role)) {
     *out.mutable_counters() = pr->counters;
-    out.set_distinct_clients(pr->hll.estimate());
+    out.set_distinct_clients(static_cast<uint64_t>(std::llround(pr->hll.estimate())));
   }
   for (const auto& [id, agent] : agents_) {
     if (role != teredo::v1::ROLE_UNSPECIFIED && agent.role != role) {
@@ -1046,9 +1047,9 @@ grpc::Status Controller::getNatStats(const teredo::v1::GetNatStatsRequest& /*req
   *resp->mutable_nat() = fleet.counters().nat();
   *resp->mutable_router() = fleet.counters().router();
   const Hll& hll = stats_.sketch(teredo::v1::ROLE_UNSPECIFIED);
-  resp->set_distinct_clients(hll.estimate());
+  resp->set_distinct_clients(static_cast<uint64_t>(std::llround(hll.estimate())));
   resp->mutable_distinct_clients_sketch()->set_precision(Hll::kPrecision);
-  resp->mutable_distinct_clients_sketch()->set_registers(hll.bytes());
+  resp->mutable_distinct_clients_sketch()->set_registers(registerString(hll));
   return grpc::Status::OK;
 }
 

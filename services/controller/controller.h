@@ -40,10 +40,23 @@
 #include "teredo/v1/agent.pb.h"
 #include "teredo/v1/stats.pb.h"
 
-#include "hll.h"
+#include <cmath>
+#include <span>
 #include "state_store.h"
+#include "teredo/hyperloglog.h"
 
 namespace teredo::controller {
+
+/// The fleet-wide distinct-client sketch (stats.proto parameters; lib/teredo/hyperloglog.h).
+using Hll = teredo::HyperLogLog;
+
+/// Serialized registers as bytes (proto `bytes` fields are std::string).
+inline std::span<const uint8_t> registerBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+inline std::string registerString(const Hll& h) {
+  return {reinterpret_cast<const char*>(h.registers().data()), h.registers().size()};
+}
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 using NonceSource = std::function<std::string()>;

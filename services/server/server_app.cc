@@ -162,11 +162,10 @@ void fillStatsReport(const agent::StatsCollectable<ServerStats>& st, const NatOb
   c->mutable_nat()->set_symmetric(totals[NatClass::Symmetric]);
   c->mutable_nat()->set_unknown(totals[NatClass::Unknown]);
   c->set_kernel_drops(kernelDrops);
-  std::string regs(HyperLogLog::kRegisters, '\0');
-  nat.currentClients().copyTo(
-      std::span<uint8_t>(reinterpret_cast<uint8_t*>(regs.data()), regs.size()));
+  const std::span<const uint8_t> regs = nat.lifetimeClients().registers();
   report->mutable_distinct_clients()->set_precision(HyperLogLog::kPrecision);
-  report->mutable_distinct_clients()->set_registers(std::move(regs));
+  report->mutable_distinct_clients()->set_registers(
+      std::string(reinterpret_cast<const char*>(regs.data()), regs.size()));
 }
 
 }  // namespace

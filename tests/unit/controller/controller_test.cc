@@ -576,19 +576,19 @@ TEST(StatsAggregatorTest, DeltasAcrossRestartsAndRoles) {
 TEST(StatsAggregatorTest, HyperLogLogMergesAsUnion) {
   Hll a, b;
   for (uint32_t i = 0; i < 30000; ++i) {
-    a.add(0xcb007100 + i, 1000);
+    a.addEndpoint(0xcb007100 + i, 1000);
   }
   for (uint32_t i = 20000; i < 50000; ++i) {
-    b.add(0xcb007100 + i, 1000);
+    b.addEndpoint(0xcb007100 + i, 1000);
   }
   StatsAggregator agg;
   teredo::v1::StatsReport r1, r2;
   r1.set_instance_uid("x");
   r1.mutable_distinct_clients()->set_precision(12);
-  r1.mutable_distinct_clients()->set_registers(a.bytes());
+  r1.mutable_distinct_clients()->set_registers(registerString(a));
   r2.set_instance_uid("y");
   r2.mutable_distinct_clients()->set_precision(12);
-  r2.mutable_distinct_clients()->set_registers(b.bytes());
+  r2.mutable_distinct_clients()->set_registers(registerString(b));
   agg.addReport("s1", teredo::v1::ROLE_SERVER, r1);
   agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);
   agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);  // re-merging is idempotent
@@ -596,11 +596,12 @@ TEST(StatsAggregatorTest, HyperLogLogMergesAsUnion) {
   EXPECT_NEAR(static_cast<double>(est), 50000.0, 50000.0 * 0.05);
   // A sketch with other parameters is ignored rather than corrupting the merge.
   Hll c;
-  EXPECT_FALSE(c.merge(14, std::string(16384, '\x01')));
-  EXPECT_EQ(c.estimate(), 0u);
+  const std::string other(16384, '\x01');
+  EXPECT_FALSE(c.merge(14, registerBytes(other)));
+  EXPECT_EQ(c.estimate(), 0.0);
   Hll small;
   for (uint32_t i = 0; i < 100; ++i) {
-    small.add(0xc6336400 + i, 3544);
+    small.addEndpoint(0xc6336400 + i, 3544);
   }
   EXPECT_NEAR(static_cast<double>(small.estimate()), 100.0, 3.0);
 }

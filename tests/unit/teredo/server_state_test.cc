@@ -134,11 +134,10 @@ TEST(HyperLogLog, EstimatesAndMergesExactly) {
     b.add(HyperLogLog::mix64(i));
   }
   EXPECT_NEAR(a.estimate(), 100000, 100000 * 0.05);
-  std::array<uint8_t, HyperLogLog::kRegisters> regs{};
-  b.copyTo(regs);
-  ASSERT_TRUE(a.merge(regs));
+  ASSERT_TRUE(a.merge(HyperLogLog::kPrecision, b.registers()));
   EXPECT_NEAR(a.estimate(), 150000, 150000 * 0.05);
-  EXPECT_FALSE(a.merge(std::span<const uint8_t>(regs.data(), 10)));
+  EXPECT_FALSE(a.merge(HyperLogLog::kPrecision, b.registers().first(10)));
+  EXPECT_FALSE(a.merge(14, b.registers()));
   HyperLogLog empty;
   EXPECT_EQ(empty.estimate(), 0.0);
 }

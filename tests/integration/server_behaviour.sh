@@ -5,6 +5,7 @@
 #          duration, counted in
 #          teredo_server_rate_limited_total{limiter="solicitation"}, and a second source is still
 #          answered at once in the middle of the flood
+#   fwd    a bubble flood from one client to another is capped by the forward limiter
 #   S11    1000 RSs from 1000 distinct sources (50 addresses x 20 ports): all answered, and the
 #          server's RSS does not grow per client (its per-source tables are preallocated)
 #   spoof  20000 RSs from spoofed sources (384 addresses x 64 ports, replies routed into a sink
@@ -27,7 +28,7 @@ while (($# > 0)); do
   case $1 in
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +46,8 @@ SECONDS=0
 # The limits under test, written into the YAML below and used by the checks.
 RS_RATE=50
 RS_BURST=20
+FWD_RATE=50
+FWD_BURST=20
 RL_TABLE=256     # per worker: smaller than the spoofed address count, so entries get recycled
 NAT_TABLE=4096   # smaller than the spoofed endpoint count
 RSS_BOUND_KIB=8192
@@ -96,6 +99,8 @@ server:
   rate_limit:
     rs_per_second: $RS_RATE
     rs_burst: $RS_BURST
+    forward_per_second: $FWD_RATE
+    forward_burst: $FWD_BURST
     table_size: $RL_TABLE
   nat_observation:
     table_size: $NAT_TABLE
@@ -180,6 +185,49 @@ eq "S35 RAs the server counted = RAs received (flood + second source)" \
   "$advertised" "$((ras + 1))"
 sleep 1   # one second at $RS_RATE/s refills the flooder's bucket
 chk "S35 the flooding source is answered again after a pause" legit_answered "$PRB:40000"
+
+# --- Forward limiter: a bubble flood from one client to another ------------------------------
+lab_say "-- bubble flood A -> B through the server (forward_per_second $FWD_RATE, forward_burst $FWD_BURST)"
+teredo_addr() {   # teredo_addr SERVER IP PORT: RFC 4380 §4 with flags 0
+  local s1 s2 s3 s4 c1 c2 c3 c4
+  IFS=. read -r s1 s2 s3 s4 <<<"$1"
+  IFS=. read -r c1 c2 c3 c4 <<<"$2"
+  printf '2001:0:%x:%x:0:%x:%x:%x' $((s1 << 8 | s2)) $((s3 << 8 | s4)) $(($3 ^ 0xffff)) \
+    $(((c1 << 8 | c2) ^ 0xffff)) $(((c3 << 8 | c4) ^ 0xffff))
+}
+before=$(snap fwd-before)
+probe send --to "$P" --bind "$PRB2:40100" --listen "$PRB2:40101" --count 2000 --timeout 1.0 \
+  bubble --src auto --dst "$(teredo_addr "$P" "$PRB2" 40101)"
+got=$(q 'len([r for r in d["replies"] if r["on"].endswith(":40101")])')
+send_s=$(q 'd["request"]["send_s"]')
+span=$(q 'd["request"]["send_s"] + max([r["rx_ms"] for r in d["replies"]] or [0]) / 1000.0')
+# SO_RXQ_OVFL reports the socket's drop count with the NEXT datagram received: one more bubble on
+# the same flow (same worker socket) brings the count up to date.
+sleep 0.3
+probe send --to "$P" --bind "$PRB2:40100" --timeout 0.2 \
+  bubble --src auto --dst "$(teredo_addr "$P" "$PRB2" 40101)"
+after=$(snap fwd-after)
+# Every forwarded bubble was granted between the first send and its own arrival at B; the extra
+# bubble at most one more.
+cap=$(awk -v b="$FWD_BURST" -v r="$FWD_RATE" -v t="$span" 'BEGIN {printf "%d", b + r * t + 2}')
+lab_say "     2000 bubbles sent in ${send_s}s, $got reached B (last after ${span}s)"
+show "$after" 'teredo_server_rate_limited_total\{' 'teredo_server_packets_forwarded_total\{'
+chk "forward: $got bubbles reached B <= burst + rate x duration ($cap)" le "$got" "$cap"
+chk "forward: at least the burst reached B ($got >= $FWD_BURST)" ge "$got" "$FWD_BURST"
+forwarded=$(($(m "$after" 'teredo_server_packets_forwarded_total{path="udp_own_client"}') - \
+  $(m "$before" 'teredo_server_packets_forwarded_total{path="udp_own_client"}')))
+chk "forward: udp_own_client forwards counted ($forwarded) = bubbles received by B ($got) + 0..1" \
+  test "$forwarded" -ge "$got" -a "$forwarded" -le "$((got + 1))"
+# 2000 datagrams in a few ms overflow the server's receive queue: those are kernel drops.
+received=$(($(m "$after" teredo_server_packets_received_total) - \
+  $(m "$before" teredo_server_packets_received_total)))
+kdrops=$(($(m "$after" teredo_socket_kernel_drops_total) - \
+  $(m "$before" teredo_socket_kernel_drops_total)))
+lab_say "     server received $received, kernel dropped $kdrops (receive queue full)"
+eq "forward: every bubble received or counted as a kernel drop" "$((received + kdrops))" 2001
+eq "forward: rate_limited{forward} = bubbles received - forwarded" \
+  "$(($(m "$after" 'teredo_server_rate_limited_total{limiter="forward"}') - \
+  $(m "$before" 'teredo_server_rate_limited_total{limiter="forward"}')))" "$((received - forwarded))"
 
 # --- S11: 1000 distinct sources ---------------------------------------------------------------
 lab_say "-- S11 1000 RSs from 1000 distinct sources (50 addresses x 20 ports)"

@@ -399,12 +399,15 @@ def cmd_send(args):
         payload = prefix + ipv6 + b"".join(bytes.fromhex(t) for t in args.trailer)
     listeners = [sock] + [open_socket(parse_endpoint(l)) for l in args.listen]
     captures = [Capture(c) for c in args.capture]
+    sent_at = time.monotonic()
     for _ in range(args.count):
         sock.sendto(payload, to)
+    send_s = time.monotonic() - sent_at
     replies = receive(listeners, args.timeout)
     result = {"request": {"to": "%s:%d" % to, "from": "%s:%d" % (local_ip, local_port),
                           "len": len(payload), "decoded": decode_teredo(payload),
-                          "hex": payload.hex()},
+                          "hex": payload.hex(), "count": args.count,
+                          "send_s": round(send_s, 4)},
               "replies": replies}
     if captures:
         time.sleep(0.2)

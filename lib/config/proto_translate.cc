@@ -354,8 +354,17 @@ LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_vie
 
 std::vector<ConfigError> validateAgentConfig(const teredo::v1::AgentConfig& config) {
   switch (config.role_case()) {
-    case teredo::v1::AgentConfig::kServer:
-      return serverConfigFromProto(config.server()).errors();
+    case teredo::v1::AgentConfig::kServer: {
+      std::vector<ConfigError> errors = serverConfigFromProto(config.server()).errors();
+      // An agent overlays a snapshot onto its bootstrap file, which always names the primary
+      // address (the file loader requires it): a snapshot without one (role defaults such as
+      // rate limits) is complete for the agent, so "is required" is not an error here.
+      if (!config.server().server().has_primary_address()) {
+        std::erase_if(errors,
+                      [](const ConfigError& e) { return e.key == "server.primary_address"; });
+      }
+      return errors;
+    }
     case teredo::v1::AgentConfig::kRelay:
       return relayConfigFromProto(config.relay()).errors();
     case teredo::v1::AgentConfig::ROLE_NOT_SET:

@@ -365,6 +365,21 @@ TEST(AgentConfigTest, ValidateByRole) {
   *server.mutable_server() = minimalServerProto();
   EXPECT_TRUE(validateAgentConfig(server).empty());
 
+  // Role defaults without the primary address: the agent takes it from its bootstrap file.
+  teredo::v1::AgentConfig defaults;
+  defaults.mutable_server()->mutable_server()->mutable_rate_limit()->set_rs_per_second(5);
+  EXPECT_TRUE(validateAgentConfig(defaults).empty());
+  defaults.mutable_server()->mutable_server()->set_mtu(1000);
+  errors = validateAgentConfig(defaults);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "server.mtu");
+  // An explicit primary address is still checked.
+  defaults.mutable_server()->mutable_server()->clear_mtu();
+  defaults.mutable_server()->mutable_server()->set_primary_address("10.0.0.1");
+  errors = validateAgentConfig(defaults);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "server.primary_address");
+
   teredo::v1::AgentConfig relay;
   relay.mutable_relay()->mutable_relay()->set_mtu(1000);
   errors = validateAgentConfig(relay);

@@ -1,11 +1,18 @@
 #include "daemon.h"
 
+#include <signal.h>
+
+#include <array>
 #include <iostream>
 
+#include "net/caps.h"
+#include "net/event_loop.h"
 #include "teredo/build_info.h"
 
 namespace teredo::daemon {
 namespace {
+
+constexpr std::array<int, 3> kSignals{SIGHUP, SIGTERM, SIGINT};
 
 void usage(std::ostream& out, const DaemonInfo& info) {
   out << "Usage: " << info.name << " --config FILE\n"
@@ -80,6 +87,66 @@ std::string joinKeys(const std::vector<std::string>& keys) {
     out += (out.empty() ? "" : ", ") + k;
   }
   return out;
+}
+
+bool blockDaemonSignals() {
+  if (auto st = net::blockSignals(kSignals); !st.ok()) {
+    TEREDO_LOG(agent::LogLevel::Error, "cannot block signals", {"error", st.message()});
+    return false;
+  }
+  return true;
+}
+
+size_t workerCount(uint32_t configured) {
+  return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
+}
+
+void dropPrivileges() {
+  if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
+    TEREDO_LOG(agent::LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});
+  }
+  if (auto st = net::setNoNewPrivs(); !st.ok()) {
+    TEREDO_LOG(agent::LogLevel::Warn, "cannot set no_new_privs", {"error", st.message()});
+  }
+}
+
+std::unique_ptr<agent::AdminServer> startAdmin(
+    const Endpoint& listen, std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+    std::shared_ptr<const agent::Heartbeats> heartbeats,
+    std::shared_ptr<const agent::Readiness> readiness) {
+  agent::AdminServerOptions options;
+  options.listen = formatEndpoint(listen);
+  options.collectables = std::move(collectables);
+  options.heartbeats = std::move(heartbeats);
+  options.readiness = std::move(readiness);
+  std::string error;
+  auto admin = agent::AdminServer::start(std::move(options), &error);
+  if (!admin) {
+    TEREDO_LOG(agent::LogLevel::Error, "cannot start the admin server", {"error", error});
+  }
+  return admin;
+}
+
+bool runMainLoop(const std::function<void()>& onReload, const std::function<void()>& onTick) {
+  auto loop = net::EventLoop::create();
+  if (!loop.ok()) {
+    TEREDO_LOG(agent::LogLevel::Error, "cannot create the event loop",
+               {"error", loop.status().message()});
+    return false;
+  }
+  net::EventLoop& main = *loop.value();
+  (void)main.addSignals(kSignals, [&](int signo) {
+    if (signo == SIGHUP) {
+      onReload();
+    } else {
+      TEREDO_LOG(agent::LogLevel::Info, "stopping", {"signal", signo});
+      main.stop();
+    }
+  });
+  (void)main.addTimer(std::chrono::seconds(1), onTick);
+  onTick();
+  (void)main.run();
+  return true;
 }
 
 }  // namespace teredo::daemon

@@ -9,8 +9,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <prometheus/collectable.h>
+
+#include "agent/admin_server.h"
 #include "agent/agent_metrics.h"
 #include "agent/controller_client.h"
 #include "agent/health.h"
@@ -37,6 +41,55 @@ void applyLogConfig(const config::LogConfig& c);
 
 /// "a, b, c"
 std::string joinKeys(const std::vector<std::string>& keys);
+
+/// Blocks SIGHUP, SIGTERM and SIGINT in this thread and every thread started after it, so that
+/// only runMainLoop's signalfd sees them. Call before starting any thread. False (logged) on
+/// failure.
+bool blockDaemonSignals();
+
+/// `configured` workers, or one per core when 0.
+size_t workerCount(uint32_t configured);
+
+/// Least privilege once every socket, tun and listener exists: drops every capability and sets
+/// no_new_privs (warns when it cannot).
+void dropPrivileges();
+
+/// Starts the admin HTTP server (/metrics, /healthz, /readyz) on `listen`; null (logged, naming
+/// admin.listen) on failure.
+std::unique_ptr<agent::AdminServer> startAdmin(
+    const Endpoint& listen, std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+    std::shared_ptr<const agent::Heartbeats> heartbeats,
+    std::shared_ptr<const agent::Readiness> readiness);
+
+/// The main thread's loop until SIGTERM or SIGINT: SIGHUP calls `onReload`, `onTick` runs every
+/// second. False (logged) when the loop could not be created.
+bool runMainLoop(const std::function<void()>& onReload, const std::function<void()>& onTick);
+
+/// Runs every worker (anything with run() and stop()) on its own thread.
+template <class Worker>
+class WorkerThreads {
+ public:
+  explicit WorkerThreads(std::vector<std::unique_ptr<Worker>>& workers) : workers_(workers) {
+    for (auto& w : workers_) {
+      threads_.emplace_back([&w] { w->run(); });
+    }
+  }
+  ~WorkerThreads() { stop(); }
+  void stop() {
+    for (auto& w : workers_) {
+      w->stop();
+    }
+    for (auto& t : threads_) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<Worker>>& workers_;
+  std::vector<std::thread> threads_;
+};
 
 /// How a role's config converts (specialised below for ServerConfig and RelayConfig).
 template <class Config>

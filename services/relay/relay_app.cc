@@ -1,14 +1,11 @@
 #include "relay_app.h"
 
-#include <signal.h>
 #include <sys/random.h>
 
-#include <array>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <prometheus/client_metric.h>
@@ -21,8 +18,6 @@
 #include "agent/log.h"
 #include "common/daemon.h"
 #include "config/config.h"
-#include "net/caps.h"
-#include "net/event_loop.h"
 #include "net/tun.h"
 #include "net/udp.h"
 #include "peers/peer_table.h"
@@ -180,13 +175,10 @@ int runRelay(const std::string& configPath) {
   daemon::applyLogConfig(cfg->log);
   const config::RelaySettings& s = cfg->relay;
 
-  const std::array<int, 3> signals{SIGHUP, SIGTERM, SIGINT};
-  if (auto st = net::blockSignals(signals); !st.ok()) {
-    TEREDO_LOG(LogLevel::Error, "cannot block signals", {"error", st.message()});
+  if (!daemon::blockDaemonSignals()) {
     return 2;
   }
-  const size_t workers =
-      s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = daemon::workerCount(s.workers);
 
   // The tun device: one queue per worker (IFF_MULTI_QUEUE), MTU 1280, the prefix routed to it.
   auto tunOr = net::Tun::open(s.interface, workers);
@@ -249,26 +241,15 @@ int runRelay(const std::string& configPath) {
   readiness->set(tunUp, true);
   readiness->set(configApplied, true);
 
-  agent::AdminServerOptions adminOptions;
-  adminOptions.listen = formatEndpoint(cfg->admin.listen);
-  adminOptions.collectables = {agentMetrics, stats, std::make_shared<TableCollectable>(table)};
-  adminOptions.heartbeats = heartbeats;
-  adminOptions.readiness = readiness;
-  std::string adminError;
-  auto admin = agent::AdminServer::start(std::move(adminOptions), &adminError);
+  auto admin = daemon::startAdmin(cfg->admin.listen,
+                                  {agentMetrics, stats, std::make_shared<TableCollectable>(table)},
+                                  heartbeats, readiness);
   if (!admin) {
-    TEREDO_LOG(LogLevel::Error, "cannot start the admin server", {"error", adminError});
     return 2;
   }
-
-  // Least privilege: tun, route, sockets and the admin listener exist; closing the tun at exit
-  // removes the device and its route without any capability.
-  if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
-    TEREDO_LOG(LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});
-  }
-  if (auto st = net::setNoNewPrivs(); !st.ok()) {
-    TEREDO_LOG(LogLevel::Warn, "cannot set no_new_privs", {"error", st.message()});
-  }
+  // Tun, route, sockets and the admin listener exist; closing the tun at exit removes the device
+  // and its route without any capability.
+  daemon::dropPrivileges();
 
   WorkerShared shared;
   shared.runtime = &runtime;
@@ -282,30 +263,13 @@ int runRelay(const std::string& configPath) {
     pool.push_back(
         std::make_unique<RelayWorker>(i, std::move(sockets[i]), shared, stats->worker(i)));
   }
-  std::vector<std::thread> threads;
-  for (auto& w : pool) {
-    threads.emplace_back([&w] { w->run(); });
-  }
+  daemon::WorkerThreads<RelayWorker> threads(pool);
   TEREDO_LOG(LogLevel::Info, "teredo-relay running",
              {"udp", formatEndpoint(Endpoint{s.bindAddress, s.port})}, {"interface", s.interface},
              {"prefix", formatIpv6(prefixAddr) + "/32"},
              {"mode", std::string(config::toString(s.mode))},
              {"workers", static_cast<unsigned long>(workers)},
              {"admin", formatEndpoint(cfg->admin.listen)});
-
-  auto loop = net::EventLoop::create();
-  if (!loop.ok()) {
-    TEREDO_LOG(LogLevel::Error, "cannot create the event loop", {"error", loop.status().message()});
-    for (auto& w : pool) {
-      w->stop();
-    }
-    for (auto& t : threads) {
-      t.join();
-    }
-    return 2;
-  }
-  net::EventLoop& mainLoop = *loop.value();
-  const size_t mainSlot = workers;
 
   managed.start(
       [&](const config::RelayConfig& next, uint64_t version) {
@@ -317,32 +281,19 @@ int runRelay(const std::string& configPath) {
       [&](bool drain) { draining.store(drain, std::memory_order_relaxed); },
       {formatEndpoint(Endpoint{s.bindAddress, s.port})});
 
-  (void)mainLoop.addSignals(signals, [&](int signo) {
-    if (signo == SIGHUP) {
-      managed.reloadFile();
-    } else {
-      TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
-      mainLoop.stop();
-    }
-  });
-  (void)mainLoop.addTimer(std::chrono::seconds(1), [&] {
-    heartbeats->beat(mainSlot);
-    table.expire(peers::Clock::now());
-  });
-  (void)mainLoop.run();
-
+  const size_t mainSlot = workers;
+  const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
+                                          [&] {
+                                            heartbeats->beat(mainSlot);
+                                            table.expire(peers::Clock::now());
+                                          });
   readiness->set(socketsBound, false);
   managed.stop();
-  for (auto& w : pool) {
-    w->stop();
-  }
-  for (auto& t : threads) {
-    t.join();
-  }
+  threads.stop();
   admin.reset();
   tun.close();  // removes the route and the device
   TEREDO_LOG(LogLevel::Info, "teredo-relay stopped");
-  return 0;
+  return looped ? 0 : 2;
 }
 
 }  // namespace teredo::relay

@@ -1,14 +1,10 @@
 #include "server_app.h"
 
-#include <signal.h>
 #include <time.h>
 
-#include <array>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <prometheus/client_metric.h>
@@ -21,8 +17,6 @@
 #include "agent/log.h"
 #include "common/daemon.h"
 #include "config/config.h"
-#include "net/caps.h"
-#include "net/event_loop.h"
 #include "net/raw.h"
 #include "net/udp.h"
 #include "server_runtime.h"
@@ -185,15 +179,10 @@ int runServer(const std::string& configPath) {
   daemon::applyLogConfig(cfg->log);
   const config::ServerSettings& s = cfg->server;
 
-  // Block the signals before any thread starts so only the main loop's signalfd sees them.
-  const std::array<int, 3> signals{SIGHUP, SIGTERM, SIGINT};
-  if (auto st = net::blockSignals(signals); !st.ok()) {
-    TEREDO_LOG(LogLevel::Error, "cannot block signals", {"error", st.message()});
+  if (!daemon::blockDaemonSignals()) {
     return 2;
   }
-
-  const size_t workers =
-      s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = daemon::workerCount(s.workers);
   net::UdpOptions opts;
   opts.reusePort = true;
   opts.rcvbuf = static_cast<int>(s.socketReceiveBufferBytes);
@@ -242,27 +231,16 @@ int runServer(const std::string& configPath) {
   readiness->set(socketsBound, true);
   readiness->set(configApplied, true);
 
-  agent::AdminServerOptions adminOptions;
-  adminOptions.listen = endpointText(cfg->admin.listen);
-  adminOptions.collectables = {agentMetrics, stats, std::make_shared<NatCollectable>(*nat)};
-  adminOptions.heartbeats = heartbeats;
-  adminOptions.readiness = readiness;
-  std::string adminError;
-  auto admin = agent::AdminServer::start(std::move(adminOptions), &adminError);
+  auto admin = daemon::startAdmin(cfg->admin.listen,
+                                  {agentMetrics, stats, std::make_shared<NatCollectable>(*nat)},
+                                  heartbeats, readiness);
   if (!admin) {
-    TEREDO_LOG(LogLevel::Error, "cannot start the admin server", {"error", adminError});
     return 2;
   }
-
-  // Least privilege: every socket (and the admin listener) is open, so no capability is needed any
-  // more (port 3544 is unprivileged; CAP_NET_RAW only matters when the raw socket is created).
-  // Rebinding needs a restart, which the service manager does with the original privileges.
-  if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
-    TEREDO_LOG(LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});
-  }
-  if (auto st = net::setNoNewPrivs(); !st.ok()) {
-    TEREDO_LOG(LogLevel::Warn, "cannot set no_new_privs", {"error", st.message()});
-  }
+  // Every socket (and the admin listener) is open: no capability is needed any more (port 3544
+  // is unprivileged; CAP_NET_RAW only matters when the raw socket is created). Rebinding needs a
+  // restart, which the service manager does with the original privileges.
+  daemon::dropPrivileges();
 
   WorkerShared shared;
   shared.runtime = &runtime;
@@ -275,29 +253,12 @@ int runServer(const std::string& configPath) {
     pool.push_back(std::make_unique<ServerWorker>(
         i, std::move(sockets[i].first), std::move(sockets[i].second), shared, stats->worker(i)));
   }
-  std::vector<std::thread> threads;
-  for (auto& w : pool) {
-    threads.emplace_back([&w] { w->run(); });
-  }
+  daemon::WorkerThreads<ServerWorker> threads(pool);
   TEREDO_LOG(LogLevel::Info, "teredo-server running",
              {"primary", endpointText(Endpoint{s.primaryAddress, s.port})},
              {"secondary", endpointText(Endpoint{s.secondaryAddress, s.port})},
              {"workers", static_cast<unsigned long>(workers)},
              {"admin", endpointText(cfg->admin.listen)});
-
-  auto loop = net::EventLoop::create();
-  if (!loop.ok()) {
-    TEREDO_LOG(LogLevel::Error, "cannot create the event loop", {"error", loop.status().message()});
-    for (auto& w : pool) {
-      w->stop();
-    }
-    for (auto& t : threads) {
-      t.join();
-    }
-    return 2;
-  }
-  net::EventLoop& mainLoop = *loop.value();
-  const size_t mainSlot = workers;
 
   managed.start(
       [&](const config::ServerConfig& next, uint64_t version) {
@@ -308,32 +269,18 @@ int runServer(const std::string& configPath) {
       [&](v1::StatsReport* report) { fillStatsReport(*stats, *nat, report); }, nullptr,
       {formatIpv4(s.primaryAddress), formatIpv4(s.secondaryAddress)});
 
-  (void)mainLoop.addSignals(signals, [&](int signo) {
-    if (signo == SIGHUP) {
-      managed.reloadFile();
-    } else {
-      TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
-      mainLoop.stop();
-    }
-  });
-  (void)mainLoop.addTimer(std::chrono::seconds(1), [&] {
-    heartbeats->beat(mainSlot);
-    nat->rotate(monotonicSeconds());
-  });
-  nat->rotate(monotonicSeconds());
-  (void)mainLoop.run();
-
+  const size_t mainSlot = workers;
+  const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
+                                          [&] {
+                                            heartbeats->beat(mainSlot);
+                                            nat->rotate(monotonicSeconds());
+                                          });
   readiness->set(socketsBound, false);
   managed.stop();
-  for (auto& w : pool) {
-    w->stop();
-  }
-  for (auto& t : threads) {
-    t.join();
-  }
+  threads.stop();
   admin.reset();
   TEREDO_LOG(LogLevel::Info, "teredo-server stopped");
-  return 0;
+  return looped ? 0 : 2;
 }
 
 }  // namespace teredo::server

@@ -182,8 +182,9 @@ kdrops=$(($(m "$after" teredo_socket_kernel_drops_total) - \
   $(m "$before" teredo_socket_kernel_drops_total)))
 show "$after" 'teredo_server_rate_limited_total\{' 'teredo_server_router_advertisements_sent_total\{' \
   'teredo_server_router_solicitations_total\{' 'teredo_socket_kernel_drops_total\{'
-chk "S35 rate_limited{solicitation} grew by $limited (>= $((sent - cap)))" \
-  ge "$limited" "$((sent - cap))"
+# RSs the kernel dropped (receive queue full on a loaded machine) never reach the limiter.
+chk "S35 rate_limited{solicitation} grew by $limited (>= $((sent - cap - kdrops)))" \
+  ge "$limited" "$((sent - cap - kdrops))"
 eq "S35 every RS reached the server (solicitations + kernel drops = flood + 2)" \
   "$((solicited + kdrops))" "$((sent + 2))"
 eq "S35 solicitations = RAs sent + rate limited" "$solicited" "$((advertised + limited))"

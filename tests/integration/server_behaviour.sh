@@ -245,12 +245,13 @@ sleep 0.3
 after=$(snap s11-after)
 rss2=$(rss_kib)
 lab_say "     $(q 'd')"
-eq "S11 1000 sockets sent one RS each" "$(q '[d["sockets"], d["sent"]]')" '[1000,1000]'
-eq "S11 every source answered with one RA" "$(q '[d["answered"], d["ras"]]')" \
-  '[1000,1000]'
-eq "S11 plain RAs counted by the server" \
+# (An RS lost to a full receive queue on a loaded machine is retried once, as a client would.)
+eq "S11 1000 sockets, every one answered" "$(q '[d["sockets"], d["answered"]]')" '[1000,1000]'
+chk "S11 never more RAs than RSs ($(q 'd["ras"]') <= $(q 'd["sent"]'))" \
+  le "$(q 'd["ras"]')" "$(q 'd["sent"]')"
+eq "S11 plain RAs counted by the server = RAs received" \
   "$(($(m "$after" 'teredo_server_router_advertisements_sent_total{kind="plain*"}') - \
-  $(m "$before" 'teredo_server_router_advertisements_sent_total{kind="plain*"}')))" 1000
+  $(m "$before" 'teredo_server_router_advertisements_sent_total{kind="plain*"}')))" "$(q 'd["ras"]')"
 lab_say "     VmRSS ${rss1} KiB -> ${rss2} KiB"
 chk "S11 RSS growth $((rss2 - rss1)) KiB < 512 KiB for 1000 clients" \
   le "$((rss2 - rss1))" 511
@@ -269,6 +270,7 @@ sleep 0.5
 # each socket's SO_RXQ_OVFL drop count up to date; all 16 are answered (16 < rs_burst).
 probe many --server "$P" --addrs "$PRB" --ports-per-addr 16 --first-port 43000 --timeout 2
 eq "spoof: 16 legit flows right after the flood all answered" "$(q 'd["answered"]')" 16
+flush_sent=$(q 'd["sent"]')
 after=$(snap spoof-after)
 rss4=$(rss_kib)
 lab_say "     $spray_desc"
@@ -277,8 +279,8 @@ received=$(($(m "$after" teredo_server_packets_received_total) - \
   $(m "$before" teredo_server_packets_received_total)))
 kdrops=$(($(m "$after" teredo_socket_kernel_drops_total) - \
   $(m "$before" teredo_socket_kernel_drops_total)))
-eq "spoof: every RS reached the server (received + kernel drops = 20000 + 16)" \
-  "$((received + kdrops))" 20016
+eq "spoof: every RS reached the server (received + kernel drops = 20000 + $flush_sent)" \
+  "$((received + kdrops))" "$((20000 + flush_sent))"
 show "$after" 'teredo_server_router_advertisements_sent_total\{' \
   'teredo_server_rate_limited_total\{' 'teredo_server_packets_dropped_total\{.*\} [1-9]' \
   'teredo_server_nat_clients_tracked' 'teredo_server_nat_table_capacity' \
@@ -315,7 +317,7 @@ after=$(snap bh-after)
 lab_say "     legit: $(q 'd')"
 show "$after" 'teredo_server_packets_dropped_total\{reason="send_failed"\}'
 chk "blackhole: the sprayer ran to the end" grep -q '"sent": 20000' "$LAB_DIR/spray.log"
-eq "blackhole: all 200 legit clients answered" "$(q '[d["answered"], d["ras"]]')" '[200,200]'
+eq "blackhole: all 200 legit clients answered" "$(q 'd["answered"]')" 200
 chk "blackhole: failed sends counted as send_failed" \
   test "$(($(m "$after" 'teredo_server_packets_dropped_total{reason="send_failed"}') - \
   $(m "$before" 'teredo_server_packets_dropped_total{reason="send_failed"}')))" -gt 0

@@ -534,25 +534,37 @@ def cmd_many(args):
         sent += 1
     answered = set()
     ras = 0
-    deadline = time.monotonic() + args.timeout
     poller = select.poll()  # select() stops at FD_SETSIZE (1024) descriptors
     by_fd = {s.fileno(): s for s in socks}
     for fd in by_fd:
         poller.register(fd, select.POLLIN)
-    while len(answered) < len(socks) and time.monotonic() < deadline:
-        for fd, _ in poller.poll(50):
-            while True:
-                try:
-                    data = by_fd[fd].recv(65535)
-                except BlockingIOError:
-                    break
-                if decode_teredo(data).get("icmpv6", {}).get("type") == 134:
-                    ras += 1
-                    answered.add(fd)
+    retried = 0
+    for attempt in range(1 + args.retries):
+        if attempt > 0:
+            # Like a real client (RFC 4380 §5.2.1), solicit again when no RA came: an RS the
+            # kernel dropped on a loaded machine must not fail a test about the server.
+            for fd, s in by_fd.items():
+                if fd not in answered:
+                    s.sendto(plain_rs(), server)
+                    sent += 1
+                    retried += 1
+        deadline = time.monotonic() + args.timeout
+        while len(answered) < len(socks) and time.monotonic() < deadline:
+            for fd, _ in poller.poll(50):
+                while True:
+                    try:
+                        data = by_fd[fd].recv(65535)
+                    except BlockingIOError:
+                        break
+                    if decode_teredo(data).get("icmpv6", {}).get("type") == 134:
+                        ras += 1
+                        answered.add(fd)
+        if len(answered) == len(socks):
+            break
     for s in socks:
         s.close()
     return {"sockets": len(socks), "addresses": len(addrs), "sent": sent, "ras": ras,
-            "answered": len(answered)}
+            "answered": len(answered), "retried": retried}
 
 
 def cmd_spray(args):
@@ -697,7 +709,9 @@ def parser():
     mn.add_argument("--ports-per-addr", type=int, default=1)
     mn.add_argument("--first-port", type=int, default=41000)
     mn.add_argument("--pps", type=float, default=2000)
-    mn.add_argument("--timeout", type=float, default=2.0)
+    mn.add_argument("--timeout", type=float, default=2.0, help="wait for RAs (per attempt)")
+    mn.add_argument("--retries", type=int, default=1,
+                    help="solicit again from sockets still unanswered (default 1)")
 
     sp = sub.add_parser("spray", help="RSs from spoofed IPv4 sources (raw socket)")
     sp.add_argument("--server", required=True)

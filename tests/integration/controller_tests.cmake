@@ -15,3 +15,20 @@ set(_ctl_all ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server} ${_ctl_relay})
 # restore them; an agent whose content did not change is not pushed to.
 teredo_integration_test(controller.config_push controller_config_push.sh TIMEOUT 120
                         NEEDS ${_ctl_all})
+# The data plane never waits for the controller: SIGKILL it while a Miredo client pings through
+# server and relay (10 of 10 both ways, agents report controller_connected 0 and keep their
+# version); a server restarted meanwhile boots from its last-known-good file (pushed RS limit in
+# force); the controller restarted on the same state_dir keeps its history and both agents resync
+# on their own (connected, applied == desired), then take a new push.
+teredo_integration_test(controller.outage controller_outage.sh TIMEOUT 120 NEEDS ${_ctl_all})
+# Bad configs: SetConfig refuses a cross-key violation (YAML) and an out-of-range value (JSON,
+# role and agent targets) with INVALID_ARGUMENT and field violations, publishing nothing; an
+# override that needs a restart (primary/secondary address) is NACKed by the agent and shown by
+# teredoctl (NACKED, version, reason, fields); the agent keeps its config and serves; the NACKed
+# version is not resent; removing the override resyncs.
+teredo_integration_test(controller.nack controller_nack.sh TIMEOUT 120
+                        NEEDS ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server})
+# Admin API authentication: no token, a wrong token, an empty token file -> UNAUTHENTICATED for
+# reads and writes, nothing published; with the token every call works.
+teredo_integration_test(controller.auth controller_auth.sh TIMEOUT 60
+                        NEEDS ${_ctl_controller} ${_ctl_teredoctl})

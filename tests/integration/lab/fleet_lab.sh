@@ -181,9 +181,9 @@ fleet_controller_start() {
 fleet_controller_kill() {
   local sig=${1:-KILL} i
   [[ -n $FLEET_CTL_PID ]] || return 0
+  disown "$FLEET_CTL_PID" 2>/dev/null || true   # no "Killed" job notice from bash
   kill "-$sig" "$FLEET_CTL_PID" 2>/dev/null || true
   lab_wait_for 5 lab_not lab_alive "$FLEET_CTL_NAME" || lab_die "controller survived SIG$sig"
-  wait "$FLEET_CTL_PID" 2>/dev/null || true
   for i in "${!LAB_PIDS[@]}"; do
     if [[ ${LAB_PIDS[$i]%%:*} == "$FLEET_CTL_PID" ]]; then
       unset 'LAB_PIDS[i]'

@@ -32,3 +32,9 @@ teredo_integration_test(controller.nack controller_nack.sh TIMEOUT 120
 # reads and writes, nothing published; with the token every call works.
 teredo_integration_test(controller.auth controller_auth.sh TIMEOUT 60
                         NEEDS ${_ctl_controller} ${_ctl_teredoctl})
+# Agent identity under mTLS (throwaway CA and certificates from the openssl CLI): an agent with
+# A's certificate claiming B's id is refused (PERMISSION_DENIED) and never listed, the real B
+# connects meanwhile, A as itself connects, A without a client certificate and teredoctl without
+# the operator certificate are refused.
+teredo_integration_test(controller.mtls controller_mtls.sh TIMEOUT 60
+                        NEEDS ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server})

@@ -302,7 +302,7 @@ EOF
     ca_file: "$FLEET_TLS_DIR/ca.pem"
     server_name: controller
 EOF
-    if [[ -n $cert ]]; then
+    if [[ -n $cert && $cert != none ]]; then
       cat <<EOF
     cert_file: "$FLEET_TLS_DIR/$cert.pem"
     key_file: "$FLEET_TLS_DIR/$cert.key"
@@ -314,7 +314,7 @@ EOF
 # fleet_server NS PRIMARY SECONDARY ID [EXTRA_SERVER_YAML] [TLS_CERT_NAME]: teredo-server managed
 # by the controller (controller.address = the unix socket). EXTRA lines go inside server:
 # (indented two spaces). TLS_CERT_NAME (FLEET_TLS=1): the client certificate to present
-# (default ID). The process name is teredo-server-NS. Waits for both sockets and /readyz.
+# (default ID; "none": TLS without a client certificate). The process name is teredo-server-NS. Waits for both sockets and /readyz.
 fleet_server() {
   local ns=$1 p=$2 s=$3 id=$4 extra=${5:-} cert=${6:-$4} bin name conf state
   bin=$(fleet__bin services/server/teredo-server)

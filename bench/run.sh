@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# bench/run.sh: Teredo Fleet benchmarks, ours (teredo-server, teredo-relay) against Debian's
+# Miredo 1.2.6 (miredo-server, miredo as a relay), measured in the same run on the same machine,
+# alternating miredo, teredo, miredo, teredo, ... Every figure is printed as the median over the
+# repetitions for each implementation and the ratio teredo/miredo. See docs/benchmarks.md.
+#
+#   sudo bench/run.sh [--reps N] [--quick] [--keep-json FILE]
+#
+# Needs root (network namespaces). All traffic stays inside namespaces this script creates
+# (tests/integration/lab/lab.sh: teardown on exit, INT and TERM; only processes it started are
+# signalled, by PID). Bounded: about 17 s per implementation and repetition (3 reps: ~2 minutes).
+#
+# Environment
+#   BENCH_BUILD_DIR   build tree to use/create (default: <repo>/build-bench, Release)
+#   BENCH_REPS        repetitions per implementation (default 3; --reps)
+#   BENCH_RS_RATE     the "moderate" RS rate for latency and CPU per RS (default 10000/s)
+#   BENCH_RELAY_PEERS peers created for "relay RSS with N peers" (default 10000)
+#   BENCH_NO_BUILD=1  do not run cmake/ninja (use the binaries as they are)
+#   LAB_MIREDO_DIR    extracted Debian miredo (default: <build>/third_party/miredo, else
+#                     <repo>/build/third_party/miredo)
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BENCH_BUILD_DIR:-$SRC/build-bench}
+REPS=${BENCH_REPS:-3}
+RS_RATE=${BENCH_RS_RATE:-10000}
+RELAY_PEERS=${BENCH_RELAY_PEERS:-10000}
+KEEP_JSON=""
+QUICK=0
+while (($# > 0)); do
+  case $1 in
+    --reps) REPS=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --keep-json) KEEP_JSON=$2; shift 2 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive integer" >&2; exit 2; }
+
+# Durations (seconds). --quick halves the measuring windows (for trying the script out).
+RS_SAT_S=2
+RS_LAT_S=3
+RELAY_S=2
+SPRAY_S=2
+if ((QUICK)); then
+  RS_SAT_S=1 RS_LAT_S=1.5 RELAY_S=1 SPRAY_S=1
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Build (only what the benchmark runs)
+
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+  if [[ ! -f $BUILD/build.ninja ]]; then
+    # -Wno-error=restrict: GCC 12 reports a false -Wrestrict inside std::string's operator+ at
+    # -O3 (GCC PR 105329), which -Werror turns into a Release build failure.
+    cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
+  fi
+  ninja -C "$BUILD" -j2 teredo_load teredo-server teredo-relay >/dev/null
+fi
+LOAD="$BUILD/bench/teredo_load"
+[[ -x $LOAD ]] || { echo "run.sh: $LOAD not built" >&2; exit 1; }
+
+export TEREDO_BUILD_DIR=$BUILD
+if [[ -z ${LAB_MIREDO_DIR:-} ]]; then
+  if [[ -x $BUILD/third_party/miredo/usr/sbin/miredo ]]; then
+    LAB_MIREDO_DIR=$BUILD/third_party/miredo
+  else
+    LAB_MIREDO_DIR=$SRC/build/third_party/miredo
+  fi
+fi
+export LAB_MIREDO_DIR
+: "${LAB_PREFIX:=tfb$$}"
+export LAB_PREFIX
+
+# shellcheck source=../tests/integration/lab/lab.sh
+source "$SRC/tests/integration/lab/lab.sh"
+lab_init
+
+# CPUs: the load generator on one, the daemon on another (both when there is only one).
+NCPU=$(nproc)
+GEN_CPU=0
+DAEMON_CPU=$((NCPU > 1 ? 1 : 0))
+
+# ---------------------------------------------------------------------------------------------
+# Topology (no router: direct veths, so nothing but the daemon under test forwards)
+#
+#   gen  eth0 198.51.100.50-53/24 ---- srv  eth0 198.51.100.10/24 + .11 (server under test)
+#   gen  eth1 203.0.113.50/24     ---- rly  eth0 203.0.113.20/24 (relay under test, UDP 3545)
+#        + 203.0.113.10 (the "Teredo server" embedded in the peers' addresses: receives the
+#          relay's indirect bubbles)
+#   rly  eth1 2001:db8:2::1/64    ---- sink eth0 2001:db8:2::2/64 (native IPv6 host; an nftables
+#                                      counter counts what the relay delivers, then drops it)
+
+SRV_P=198.51.100.10
+SRV_S=198.51.100.11
+GEN_BINDS=198.51.100.50,198.51.100.51,198.51.100.52,198.51.100.53
+RLY_V4=203.0.113.20
+RLY_PORT=3545
+GEN_RLY=203.0.113.50
+FAKE_SERVER=203.0.113.10
+SINK6=2001:db8:2::2
+
+lab_ns gen
+lab_ns srv
+lab_ns rly
+lab_ns sink
+lab_link gen eth0 srv eth0
+lab_addr gen eth0 198.51.100.50/24 198.51.100.51/24 198.51.100.52/24 198.51.100.53/24
+lab_addr srv eth0 "$SRV_P/24" "$SRV_S/24"
+lab_link gen eth1 rly eth0
+lab_addr gen eth1 "$GEN_RLY/24" "$FAKE_SERVER/24"
+lab_addr rly eth0 "$RLY_V4/24"
+lab_link rly eth1 sink eth0
+lab_addr rly eth1 2001:db8:2::1/64
+lab_addr sink eth0 "$SINK6/64"
+lab_route sink default via 2001:db8:2::1
+cat >"$LAB_DIR/sink.nft" <<EOF
+table inet bench {
+  counter delivered {}
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip6 daddr $SINK6 udp dport 9 counter name delivered drop
+  }
+}
+EOF
+lab_run lab_exec sink nft -f "$LAB_DIR/sink.nft"
+SINK_NETNS=/run/netns/$(lab_nsname sink)
+
+# ---------------------------------------------------------------------------------------------
+# Measuring helpers
+
+RESULTS="$LAB_DIR/results.txt"   # lines: IMPL FIGURE VALUE
+: >"$RESULTS"
+JSONL="$LAB_DIR/runs.jsonl"      # every load-generator JSON line, tagged
+: >"$JSONL"
+
+record() {   # record IMPL FIGURE VALUE
+  printf '%s %s %s\n' "$1" "$2" "$3" >>"$RESULTS"
+}
+
+# The daemon's processes: the session lab_bg started (Miredo forks a worker child and, for the
+# relay, miredo-privproc; ours is one process).
+daemon_pids() {
+  lab__session_members "$1"
+}
+
+pin_daemon() {   # pin_daemon SESSION_PID: every thread of every process onto DAEMON_CPU
+  local p
+  for p in $(daemon_pids "$1"); do
+    taskset -a -p -c "$DAEMON_CPU" "$p" >/dev/null 2>&1 || true
+  done
+}
+
+# CPU time in ns of all threads of the daemon's processes (/proc/PID/task/TID/schedstat: on-CPU
+# time, the quantity of utime+stime in /proc/PID/stat but with ns rather than 10 ms resolution).
+cpu_ns() {
+  local p t total=0 run _
+  for p in $(daemon_pids "$1"); do
+    for t in /proc/"$p"/task/*/schedstat; do
+      { read -r run _ <"$t"; } 2>/dev/null || continue
+      total=$((total + run))
+    done
+  done
+  printf '%s' "$total"
+}
+
+rss_kib() {   # VmRSS summed over the daemon's processes (kB)
+  local p k v _ total=0
+  for p in $(daemon_pids "$1"); do
+    while read -r k v _; do
+      [[ $k == VmRSS: ]] && total=$((total + v))
+    done <"/proc/$p/status" 2>/dev/null || true
+  done
+  printf '%s' "$total"
+}
+
+jget() {   # jget JSON EXPR
+  lab_json "$1" "$2"
+}
+
+load() {   # load NS TAG ARGS...: run the generator pinned to GEN_CPU; JSON line on stdout
+  local ns=$1 tag=$2 out
+  shift 2
+  out=$(timeout 60 ip netns exec "$(lab_nsname "$ns")" taskset -c "$GEN_CPU" "$LOAD" "$@") ||
+    lab_die "teredo_load $* failed"
+  printf '{"tag":"%s","run":%s}\n' "$tag" "$out" >>"$JSONL"
+  printf '%s' "$out"
+}
+
+sink_delivered() {
+  local line
+  line=$(lab_exec sink nft list counter inet bench delivered)
+  line=${line#*packets }
+  printf '%s' "${line%% *}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Server: RS -> RA
+
+start_server() {   # start_server IMPL; sets SERVER_PID SERVER_NAME
+  if [[ $1 == teredo ]]; then
+    # One worker (Miredo's server is one thread) and no per-source RS limit: the load comes from
+    # 4 source addresses, and the default 100 RS/s per address would be the figure otherwise.
+    LAB_TEREDO_SERVER_EXTRA="  workers: 1
+  rate_limit:
+    rs_per_second: 0" lab_teredo_server srv "$SRV_P" "$SRV_S"
+    SERVER_NAME=teredo-server-srv
+  else
+    lab_miredo_server srv "$SRV_P" "$SRV_S"
+    SERVER_NAME=miredo-server-srv
+  fi
+  SERVER_PID=$LAB_LAST_PID
+  sleep 0.3   # Miredo forks its worker after binding
+  pin_daemon "$SERVER_PID"
+}
+
+bench_server() {   # bench_server IMPL REP
+  local impl=$1 rep=$2 j c0 c1 sent
+  start_server "$impl"
+  # Warm-up: caches, page faults, the rate limiter and NAT tables' first entries.
+  load gen "$impl/server/warmup/$rep" rs --server "$SRV_P" --bind "$GEN_BINDS" --rate 5000 \
+    --duration 0.5 >/dev/null
+
+  # Latency and CPU per RS at a fixed moderate rate (no queueing at either server).
+  c0=$(cpu_ns "$SERVER_PID")
+  j=$(load gen "$impl/server/rate/$rep" rs --server "$SRV_P" --bind "$GEN_BINDS" \
+    --rate "$RS_RATE" --duration "$RS_LAT_S")
+  c1=$(cpu_ns "$SERVER_PID")
+  sent=$(jget "$j" 'd["sent"]')
+  record "$impl" rs_lat_p50_us "$(jget "$j" 'd["latency_us"]["p50"]')"
+  record "$impl" rs_lat_p99_us "$(jget "$j" 'd["latency_us"]["p99"]')"
+  record "$impl" rs_rate_reply_ratio "$(jget "$j" 'd["reply_ratio"]')"
+  record "$impl" rs_cpu_s_per_1M "$(lab_json "{\"c\":$((c1 - c0)),\"n\":$sent}" \
+    'round(d["c"] / 1e9 / d["n"] * 1e6, 3) if d["n"] else 0')"
+
+  # Saturation: as fast as the generator can send; replies/s is what the server sustains.
+  j=$(load gen "$impl/server/sat/$rep" rs --server "$SRV_P" --bind "$GEN_BINDS" --rate 0 \
+    --duration "$RS_SAT_S")
+  record "$impl" rs_sat_replies_per_s "$(jget "$j" 'd["reply_rate"]')"
+  record "$impl" rs_sat_offered_per_s "$(jget "$j" 'd["send_rate"]')"
+  if [[ $(jget "$j" 'd["invalid"]') != 0 ]]; then
+    lab_say "warning: $impl server: $(jget "$j" 'd["invalid"]') replies were not valid RAs"
+  fi
+  record "$impl" server_rss_kib "$(rss_kib "$SERVER_PID")"
+  lab_stop "$SERVER_NAME"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Relay: client -> native IPv6, and memory per peer
+
+start_relay() {   # start_relay IMPL; sets RELAY_PID RELAY_NAME
+  if [[ $1 == teredo ]]; then
+    LAB_TEREDO_RELAY_EXTRA="  workers: 1" lab_teredo_relay rly "$RLY_V4" "$RLY_PORT"
+    RELAY_NAME=teredo-relay-rly
+  else
+    lab_miredo_relay rly "$RLY_V4" "$RLY_PORT"
+    RELAY_NAME=miredo-relay-rly
+  fi
+  RELAY_PID=$LAB_LAST_PID
+  sleep 0.3
+  pin_daemon "$RELAY_PID"
+}
+
+bench_relay() {   # bench_relay IMPL REP
+  local impl=$1 rep=$2 j peers primed d0 d1 rss0 rss1
+  start_relay "$impl"
+  rss0=$(rss_kib "$RELAY_PID")
+  d0=$(sink_delivered)
+  j=$(load gen "$impl/relay/rx/$rep" relay-rx --relay "$RLY_V4:$RLY_PORT" --bind "$GEN_RLY" \
+    --teredo-server "$FAKE_SERVER" --dst "$SINK6" --peers 64 --rate 0 --duration "$RELAY_S" \
+    --prime-netns "$SINK_NETNS" --prime-timeout 5)
+  sleep 0.3   # what the relay still had queued reaches the sink
+  d1=$(sink_delivered)
+  peers=$(jget "$j" 'd["peers"]')
+  primed=$(jget "$j" 'd["primed"]')
+  if [[ $primed == "$peers" ]]; then
+    record "$impl" relay_rx_delivered_per_s "$(lab_json "{\"n\":$((d1 - d0))}" \
+      "round(d['n'] / $RELAY_S, 1)")"
+    record "$impl" relay_rx_offered_per_s "$(jget "$j" 'd["send_rate"]')"
+  else
+    lab_say "warning: $impl relay: only $primed of $peers peers became trusted; no throughput"
+  fi
+
+  # N untrusted peers, each with one queued datagram (RFC 4380 §5.4.1 case 3).
+  load sink "$impl/relay/spray/$rep" spray6 --teredo-server "$FAKE_SERVER" \
+    --mapped-base 203.0.113.100 --count "$RELAY_PEERS" --seconds "$SPRAY_S" >/dev/null
+  sleep 0.5
+  rss1=$(rss_kib "$RELAY_PID")
+  record "$impl" relay_rss_idle_kib "$rss0"
+  record "$impl" relay_rss_npeers_kib "$rss1"
+  record "$impl" relay_bytes_per_peer "$(((rss1 - rss0) * 1024 / RELAY_PEERS))"
+  if [[ $impl == teredo ]]; then
+    local m="$LAB_DIR/relay-metrics-$rep.txt" n
+    if lab_metrics rly "$m" 9545 && n=$(lab_metric "$m" teredo_relay_peers); then
+      lab_say "  (teredo-relay reports $n peers after the spray of $RELAY_PEERS + 64)"
+    fi
+  fi
+  lab_stop "$RELAY_NAME"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Run: alternate the implementations, servers first, then relays.
+
+lab_say "bench: $REPS repetitions, generator on CPU $GEN_CPU, daemons on CPU $DAEMON_CPU," \
+  "work dir $LAB_DIR"
+for ((rep = 1; rep <= REPS; rep++)); do
+  for impl in miredo teredo; do
+    lab_say "bench: rep $rep/$REPS server $impl"
+    bench_server "$impl" "$rep"
+  done
+done
+for ((rep = 1; rep <= REPS; rep++)); do
+  for impl in miredo teredo; do
+    lab_say "bench: rep $rep/$REPS relay $impl"
+    bench_relay "$impl" "$rep"
+  done
+done
+
+[[ -z $KEEP_JSON ]] || cp "$JSONL" "$KEEP_JSON"
+
+"$LAB_PYTHON" - "$RESULTS" "$REPS" <<'EOF_PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    impl, fig, value = line.split()
+    rows.setdefault(fig, {}).setdefault(impl, []).append(float(value))
+figures = [
+    ("rs_sat_replies_per_s", "server RS->RA at saturation (replies/s)", "higher"),
+    ("rs_sat_offered_per_s", "  offered RS/s in that run", "info"),
+    ("rs_lat_p50_us", "server RA latency p50 (us) at fixed rate", "lower"),
+    ("rs_lat_p99_us", "server RA latency p99 (us) at fixed rate", "lower"),
+    ("rs_rate_reply_ratio", "  RAs/RSs at that rate", "info"),
+    ("rs_cpu_s_per_1M", "server CPU s per 1M RS (fixed rate)", "lower"),
+    ("server_rss_kib", "server RSS after load (KiB)", "lower"),
+    ("relay_rx_delivered_per_s", "relay client->IPv6 delivered (pkt/s)", "higher"),
+    ("relay_rx_offered_per_s", "  offered pkt/s in that run", "info"),
+    ("relay_rss_idle_kib", "relay RSS idle (KiB)", "lower"),
+    ("relay_rss_npeers_kib", "relay RSS with N peers (KiB)", "lower"),
+    ("relay_bytes_per_peer", "relay RSS growth per peer (bytes)", "lower"),
+]
+print("%-44s %14s %14s %9s  %s" % ("figure (median of %s)" % sys.argv[2], "miredo", "teredo",
+                                    "t/m", "better"))
+for key, title, better in figures:
+    d = rows.get(key, {})
+    m = statistics.median(d["miredo"]) if d.get("miredo") else None
+    t = statistics.median(d["teredo"]) if d.get("teredo") else None
+    ratio = "%.2f" % (t / m) if m and t is not None else "n/a"
+    fmt = lambda v: "n/a" if v is None else ("%.0f" % v if abs(v) >= 1000 else "%.4g" % v)
+    print("%-44s %14s %14s %9s  %s" % (title, fmt(m), fmt(t), ratio, better))
+print()
+print("all samples (miredo | teredo):")
+for key, title, _ in figures:
+    d = rows.get(key, {})
+    print("  %-26s %s | %s" % (key, " ".join("%g" % v for v in d.get("miredo", [])),
+                               " ".join("%g" % v for v in d.get("teredo", []))))
+EOF_PY

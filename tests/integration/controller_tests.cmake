@@ -38,3 +38,16 @@ teredo_integration_test(controller.auth controller_auth.sh TIMEOUT 60
 # the operator certificate are refused.
 teredo_integration_test(controller.mtls controller_mtls.sh TIMEOUT 60
                         NEEDS ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server})
+# The README's first command, as CI runs it: tools/fleet-demo.sh --once --no-build with this build
+# dir (controller, managed server and relay, role defaults pushed with teredoctl, a Miredo client
+# behind a NAT pinging the native IPv6 host both ways, fleet statistics counting the client).
+add_test(NAME integration.fleet_demo
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tools/fleet-demo.sh --once --no-build)
+set(_demo_files "")
+foreach(_bin IN LISTS _ctl_all)
+  list(APPEND _demo_files ${CMAKE_BINARY_DIR}/${_bin})
+endforeach()
+set_tests_properties(integration.fleet_demo PROPERTIES
+                     LABELS integration RUN_SERIAL TRUE TIMEOUT 120
+                     ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR};LAB_MIREDO_DIR=${TEREDO_MIREDO_DIR}"
+                     REQUIRED_FILES "${_demo_files}")

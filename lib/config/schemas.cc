@@ -719,7 +719,8 @@ Schema<RC> makeRelaySchema() {
   f.push_back(enumField<RC, RelayMode>("relay.mode", TEREDO_FIELD(relay.mode),
                                        {"relay", "host-specific"}, kRestart));
   f.push_back(makeField<RC>(
-      "relay.host_addresses", ValueKind::kStringList, kLive,
+      // Restart: the tun's source-specific routes are made from these addresses at start.
+      "relay.host_addresses", ValueKind::kStringList, kRestart,
       [](RC& c, const RawValue& v) -> Problem {
         if (v.items.size() > kMaxListEntries) {
           return "has more than " + std::to_string(kMaxListEntries) + " entries";

@@ -150,7 +150,7 @@ Status Netlink::addAddress(int ifindex, std::string_view ifname, const Ipv6Addr&
 namespace {
 
 void fillRoute(Request& r, uint16_t type, uint16_t flags, int ifindex, const Ipv6Addr& prefix,
-               uint8_t len) {
+               uint8_t len, const Ipv6Addr& from, uint8_t fromLen) {
   auto* rtm = init<struct rtmsg>(r, type, flags);
   rtm->rtm_family = AF_INET6;
   rtm->rtm_dst_len = len;
@@ -159,26 +159,34 @@ void fillRoute(Request& r, uint16_t type, uint16_t flags, int ifindex, const Ipv
   rtm->rtm_scope = RT_SCOPE_UNIVERSE;
   rtm->rtm_type = RTN_UNICAST;
   addAttr(r, RTA_DST, prefix.bytes.data(), 16);
+  if (fromLen != 0) {
+    rtm->rtm_src_len = fromLen;  // source-specific (IPv6 subtrees)
+    addAttr(r, RTA_SRC, from.bytes.data(), 16);
+  }
   uint32_t oif = static_cast<uint32_t>(ifindex);
   addAttr(r, RTA_OIF, &oif, sizeof(oif));
 }
 
 }  // namespace
 
-Status Netlink::addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix,
-                         uint8_t len) {
+std::string routeText(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from, uint8_t fromLen,
+                      std::string_view ifname) {
+  return prefixText(prefix, len) + (fromLen != 0 ? " from " + prefixText(from, fromLen) : "") +
+         " dev " + std::string(ifname);
+}
+
+Status Netlink::addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
+                         const Ipv6Addr& from, uint8_t fromLen) {
   Request r;
-  fillRoute(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix, len);
-  return request(r.bytes.data(),
-                 "add route " + prefixText(prefix, len) + " dev " + std::string(ifname));
+  fillRoute(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix, len, from, fromLen);
+  return request(r.bytes.data(), "add route " + routeText(prefix, len, from, fromLen, ifname));
 }
 
 Status Netlink::deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix,
-                            uint8_t len) {
+                            uint8_t len, const Ipv6Addr& from, uint8_t fromLen) {
   Request r;
-  fillRoute(r, RTM_DELROUTE, 0, ifindex, prefix, len);
-  return request(r.bytes.data(),
-                 "delete route " + prefixText(prefix, len) + " dev " + std::string(ifname));
+  fillRoute(r, RTM_DELROUTE, 0, ifindex, prefix, len, from, fromLen);
+  return request(r.bytes.data(), "delete route " + routeText(prefix, len, from, fromLen, ifname));
 }
 
 }  // namespace teredo::net

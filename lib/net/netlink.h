@@ -39,8 +39,11 @@ class Netlink {
   Status addAddress(int ifindex, std::string_view ifname, const Ipv6Addr& addr, uint8_t prefixLen);
   /// Adds a unicast route for prefix/len through the device in the main table. Fails with EEXIST
   /// when that exact route is already there.
-  Status addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len);
-  Status deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len);
+  /// `fromLen` > 0 makes it a source-specific route (only packets from `from`/`fromLen`).
+  Status addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
+                  const Ipv6Addr& from = {}, uint8_t fromLen = 0);
+  Status deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
+                     const Ipv6Addr& from = {}, uint8_t fromLen = 0);
 
   bool valid() const { return fd_.valid(); }
 

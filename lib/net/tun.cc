@@ -102,18 +102,21 @@ Status Tun::addAddress(const Ipv6Addr& addr, uint8_t prefixLen) {
   return netlink_.addAddress(ifindex_, name_, addr, prefixLen);
 }
 
-Status Tun::addRoute(const Ipv6Addr& prefix, uint8_t len) {
-  Status s = netlink_.addRoute(ifindex_, name_, prefix, len);
+Status Tun::addRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from, uint8_t fromLen) {
+  Status s = netlink_.addRoute(ifindex_, name_, prefix, len, from, fromLen);
   if (s.ok()) {
-    routes_.push_back({prefix, len});
+    routes_.push_back({prefix, len, from, fromLen});
   }
   return s;
 }
 
-Status Tun::deleteRoute(const Ipv6Addr& prefix, uint8_t len) {
-  Status s = netlink_.deleteRoute(ifindex_, name_, prefix, len);
+Status Tun::deleteRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from,
+                        uint8_t fromLen) {
+  Status s = netlink_.deleteRoute(ifindex_, name_, prefix, len, from, fromLen);
   if (s.ok() || s.code() == ESRCH) {
-    std::erase_if(routes_, [&](const Route& r) { return r.prefix == prefix && r.len == len; });
+    std::erase_if(routes_, [&](const Route& r) {
+      return r.prefix == prefix && r.len == len && r.from == from && r.fromLen == fromLen;
+    });
   }
   return s;
 }
@@ -206,7 +209,8 @@ TunWriteResult Tun::writeBatch(size_t queue, std::span<const Bytes> packets) {
 void Tun::close() {
   if (!queues_.empty()) {
     for (const Route& route : routes_) {
-      (void)netlink_.deleteRoute(ifindex_, name_, route.prefix, route.len);
+      (void)netlink_.deleteRoute(ifindex_, name_, route.prefix, route.len, route.from,
+                                 route.fromLen);
     }
   }
   routes_.clear();

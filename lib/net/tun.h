@@ -99,8 +99,11 @@ class Tun {
   /// Adds an IPv6 address (no DAD), e.g. fe80::1/64.
   Status addAddress(const Ipv6Addr& addr, uint8_t prefixLen);
   /// Routes prefix/len through this device (e.g. 2001::/32); remembered and deleted by close().
-  Status addRoute(const Ipv6Addr& prefix, uint8_t len);
-  Status deleteRoute(const Ipv6Addr& prefix, uint8_t len);
+  /// With `fromLen` > 0 only packets whose source is in from/fromLen take the route.
+  Status addRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from = {},
+                  uint8_t fromLen = 0);
+  Status deleteRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from = {},
+                     uint8_t fromLen = 0);
   /// Writes /proc/sys/net/ipv6/conf/<name>/<key>, e.g. ("accept_ra", "0").
   Status setIpv6Sysctl(std::string_view key, std::string_view value);
   /// What a tunnel wants (Miredo sets the same on its interface): disable_ipv6=0, accept_ra=0,
@@ -124,6 +127,8 @@ class Tun {
   struct Route {
     Ipv6Addr prefix;
     uint8_t len;
+    Ipv6Addr from;
+    uint8_t fromLen;
   };
 
   std::string name_;

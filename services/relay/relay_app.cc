@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -191,9 +192,21 @@ int runRelay(const std::string& configPath) {
   Ipv6Addr prefixAddr;
   prefixAddr.setWord(0, s.prefix);
   Ipv6Addr linkLocal = *parseIpv6("fe80::ffff:ffff:ffff");  // Miredo's tun address
-  for (const net::Status& st : {tun.setMtu(s.mtu), tun.applyTunnelSysctls(), tun.setUp(true),
-                                tun.addAddress(linkLocal, 64), tun.addRoute(prefixAddr, 32)}) {
-    if (!st.ok()) {
+  // Spec §5.6: a host-specific relay carries only the host's own traffic, so it adds no
+  // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
+  // forwarded through this host can reach the tun.
+  std::vector<std::function<net::Status()>> steps = {
+      [&] { return tun.setMtu(s.mtu); }, [&] { return tun.applyTunnelSysctls(); },
+      [&] { return tun.setUp(true); }, [&] { return tun.addAddress(linkLocal, 64); }};
+  if (s.mode == config::RelayMode::kHostSpecific) {
+    for (const Ipv6Addr& host : s.hostAddresses) {
+      steps.push_back([&, host] { return tun.addRoute(prefixAddr, 32, host, 128); });
+    }
+  } else {
+    steps.push_back([&] { return tun.addRoute(prefixAddr, 32); });
+  }
+  for (const auto& step : steps) {
+    if (const net::Status st = step(); !st.ok()) {
       TEREDO_LOG(LogLevel::Error, "cannot configure the tun device (relay.interface)",
                  {"interface", s.interface}, {"error", st.message()});
       return 2;

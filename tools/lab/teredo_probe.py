@@ -17,6 +17,9 @@ Commands
   many    one RS from each of many sockets (distinct source addresses x ports), counting answers
   spray   RSs with spoofed IPv4 sources (raw socket, IP_HDRINCL) from the given prefixes x ports;
           nothing is received (replies go wherever the server's routes send them)
+  qualify RFC 4380 §5.2.1 qualification as a black-box client (what pteredor and Microsoft's
+          Get-NatType do): cone RS to the primary, then plain RSs to the primary and the
+          secondary; verdict cone / restricted / symmetric / offline (see cmd_qualify())
   serve   line protocol for test scripts: commands and "?EXPR" queries on stdin (see serve())
 
 Examples
@@ -29,6 +32,7 @@ Examples
   teredo_probe.py flood --server 198.51.100.10 --bind 198.51.100.50:40000 --count 5000 \\
       --pps 2500 --second-bind 198.51.100.51:40000
   teredo_probe.py spray --server 198.51.100.10 --sources 203.0.113.0/24 --ports 50 --count 20000
+  teredo_probe.py qualify --server 198.51.100.10 --secondary 198.51.100.11 --timeout 1 --runs 2
 
 Exit status: 0 when the probe ran (whatever came back), 2 on usage or environment errors.
 scapy is used only to build and parse IPv6/ICMPv6; sockets are plain UDP. Needs /usr/bin/python3
@@ -593,6 +597,142 @@ def cmd_spray(args):
             "distinct_addresses": len({a for a, _ in seen})}
 
 
+# ---------------------------------------------------------------------------------------------
+# Qualification (RFC 4380 §5.2.1; teredo-spec.md §4.1, §8.2 S10)
+
+
+def validate_ra(data, peer, nonces, rs_src, primary, servers, port):
+    """RFC 4380 §5.2.1 checks a client makes on an RA (teredo-spec.md §2.7). Returns (decoded,
+    list of reasons it is rejected: empty when valid)."""
+    d = decode_teredo(data)
+    why = []
+    if peer[1] != port or peer[0] not in servers:
+        why.append("source %s:%d is not a server address" % peer)
+    if d.get("error"):
+        why.append(d["error"])
+    if d.get("auth", {}).get("nonce") not in nonces:
+        why.append("nonce not echoed")
+    if "origin" not in d:
+        why.append("no origin indication")
+    icmp = d.get("icmpv6", {})
+    if icmp.get("type") != 134 or icmp.get("code") != 0:
+        why.append("not an RA (type %s code %s)" % (icmp.get("type"), icmp.get("code")))
+    if d.get("ipv6", {}).get("dst") != rs_src:
+        why.append("destination is not the RS source")
+    ra = d.get("ra")
+    if ra is not None:
+        pio = ra["pio"]
+        want = str(ipaddress.IPv6Address(b"\x20\x01\x00\x00" +
+                                         ipaddress.IPv4Address(primary).packed + bytes(8)))
+        if len(pio) != 1:
+            why.append("%d prefix information options, want 1" % len(pio))
+        elif pio[0]["prefix_len"] != 64 or pio[0]["prefix"] != want:
+            why.append("prefix %s/%d, want %s/64 (the primary)" %
+                       (pio[0]["prefix"], pio[0]["prefix_len"], want))
+        if any(not 1280 <= m <= 65535 for m in ra["mtu"]):
+            why.append("MTU option out of range: %s" % ra["mtu"])
+    return d, why
+
+
+def solicit(sock, to, cone, args, servers):
+    """One phase of the procedure: up to args.retries RSs to `to`, each followed by a wait of up
+    to args.timeout, until a valid RA arrives. Invalid datagrams are recorded, never accepted."""
+    src = LL_MIREDO_CONE if cone else LL_MIREDO
+    ipv6 = bytes(IPv6(src=src, dst="ff02::2", hlim=255) / ICMPv6ND_RS())
+    nonces = []
+    step = {"to": "%s:%d" % to, "cone": cone, "src": src, "sent": 0, "rejected": [], "ra": None}
+    start = time.monotonic()
+    for _ in range(args.retries):
+        nonce = os.urandom(8)  # a new nonce per transmission; any of this phase's is accepted
+        nonces.append(nonce.hex())
+        sock.sendto(auth_header(nonce) + ipv6, to)
+        step["sent"] += 1
+        deadline = time.monotonic() + args.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([sock], [], [], left)
+            if not r:
+                continue
+            data, peer = sock.recvfrom(65535)
+            d, why = validate_ra(data, peer, nonces, src, args.server, servers, args.port)
+            if why:
+                if len(step["rejected"]) < 8:
+                    step["rejected"].append({"from": "%s:%d" % peer, "why": why,
+                                             "hex": data.hex()})
+                continue
+            step["ra"] = {"from": "%s:%d" % peer, "origin": d["origin"],
+                          "prefix": d["ra"]["pio"][0]["prefix"],
+                          "ms": round((time.monotonic() - start) * 1000, 1)}
+            step["elapsed_s"] = round(time.monotonic() - start, 3)
+            return step
+    step["elapsed_s"] = round(time.monotonic() - start, 3)
+    return step
+
+
+def qualify_once(bind, args, servers):
+    """RFC 4380 §5.2.1 from one fresh socket:
+      1. cone RS (C=1) to the primary; an RA (the server answers from its OTHER address) -> cone;
+      2. else plain RS (C=0) to the primary; nothing -> offline (UDP unusable);
+      3. plain RS to the secondary; nothing -> unusable; same mapped IPv4:port as in 2 ->
+         restricted (address- or port-restricted cone NAT), different -> symmetric."""
+    sock = open_socket(bind)
+    run = {"bind": "%s:%d" % sock.getsockname(), "steps": []}
+    primary = (args.server, args.port)
+    secondary = (args.secondary, args.port)
+    try:
+        cone = solicit(sock, primary, True, args, servers)
+        run["steps"].append(cone)
+        if cone["ra"] is not None:
+            run["verdict"] = "cone"
+            run["mapped"] = cone["ra"]["origin"]
+            return run
+        plain = solicit(sock, primary, False, args, servers)
+        run["steps"].append(plain)
+        if plain["ra"] is None:
+            run["verdict"] = "offline"
+            return run
+        run["mapped"] = plain["ra"]["origin"]
+        other = solicit(sock, secondary, False, args, servers)
+        run["steps"].append(other)
+        if other["ra"] is None:
+            run["verdict"] = "unusable"
+            return run
+        run["mapped_secondary"] = other["ra"]["origin"]
+        same = other["ra"]["origin"] == plain["ra"]["origin"]
+        run["verdict"] = "restricted" if same else "symmetric"
+        return run
+    finally:
+        sock.close()
+
+
+def cmd_qualify(args):
+    """Black-box NAT-type test against a server (spec S10; pteredor and Get-NatType do the same):
+    --runs qualifications, each from a fresh socket (as separate invocations of those tools
+    would), --gap seconds apart. A fixed --bind port P is used as P, P+1, ... per run. Bounded:
+    at most 3 x --retries x --timeout seconds per run."""
+    if args.secondary is None:  # teredo-spec.md §3.1: primary + 1 in practice
+        args.secondary = str(ipaddress.IPv4Address(args.server) + 1)
+    servers = {args.server, args.secondary}
+    host, port = parse_endpoint(args.bind, 0)
+    runs = []
+    for i in range(args.runs):
+        if i > 0 and args.gap > 0:
+            time.sleep(args.gap)
+        runs.append(qualify_once((host, port + i if port else 0), args, servers))
+    verdicts = [r["verdict"] for r in runs]
+    out = {"server": args.server, "secondary": args.secondary, "timeout": args.timeout,
+           "retries": args.retries, "runs": runs, "verdicts": verdicts,
+           "verdict": verdicts[0] if len(set(verdicts)) == 1 else "inconsistent"}
+    last = runs[-1]
+    if "mapped" in last:
+        m = last["mapped"]
+        flags = 0x8000 if last["verdict"] == "cone" else 0
+        out["address"] = teredo_address(args.server, m["ip"], m["port"], flags)
+    return out
+
+
 def format_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -722,6 +862,17 @@ def parser():
     sp.add_argument("--pps", type=float, default=10000)
     sp.add_argument("--seed", type=int, default=4380)
 
+    qu = sub.add_parser("qualify", help="RFC 4380 §5.2.1 NAT-type test (cone/restricted/"
+                        "symmetric/offline)")
+    qu.add_argument("--server", required=True, help="primary server IPv4")
+    qu.add_argument("--secondary", help="secondary server IPv4 (default primary + 1)")
+    qu.add_argument("--port", type=int, default=TEREDO_PORT)
+    qu.add_argument("--bind", default="0.0.0.0:0",
+                    help="local IP[:PORT]; a fixed PORT is used as PORT+i by run i")
+    qu.add_argument("--timeout", type=float, default=4.0, help="T: wait per RS (RFC: 4 s)")
+    qu.add_argument("--retries", type=int, default=3, help="N: RSs per phase (RFC: 3)")
+    qu.add_argument("--runs", type=int, default=1, help="qualifications, each a fresh socket")
+    qu.add_argument("--gap", type=float, default=0.0, help="seconds between runs")
     sub.add_parser("serve", help="line protocol for scripts (see serve())")
     return ap
 
@@ -737,6 +888,8 @@ def run(args):
         result = cmd_many(args)
     elif args.cmd == "spray":
         result = cmd_spray(args)
+    elif args.cmd == "qualify":
+        result = cmd_qualify(args)
     elif args.cmd == "decode":
         result = decode_teredo(bytes.fromhex(args.payload))
     else:

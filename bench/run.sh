@@ -74,7 +74,7 @@ export LAB_MIREDO_DIR
 : "${LAB_PREFIX:=tfb$$}"
 export LAB_PREFIX
 
-# shellcheck source=../tests/integration/lab/lab.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/lab.sh
 source "$SRC/tests/integration/lab/lab.sh"
 lab_init
 

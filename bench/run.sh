@@ -8,7 +8,7 @@
 #
 # Needs root (network namespaces). All traffic stays inside namespaces this script creates
 # (tests/integration/lab/lab.sh: teardown on exit, INT and TERM; only processes it started are
-# signalled, by PID). Bounded: about 17 s per implementation and repetition (3 reps: ~2 minutes).
+# signalled, by PID). Bounded: about 17 s per implementation and repetition (3 reps: ~2.5 minutes).
 #
 # Environment
 #   BENCH_BUILD_DIR   build tree to use/create (default: <repo>/build-bench, Release)

@@ -46,9 +46,9 @@ if ((build)); then
 fi
 export LAB_MIREDO_DIR=${LAB_MIREDO_DIR:-$TEREDO_BUILD_DIR/third_party/miredo}
 
-# shellcheck source=../tests/integration/lab/lab.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/lab.sh
 source "$root/tests/integration/lab/lab.sh"
-# shellcheck source=../tests/integration/lab/fleet_lab.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/fleet_lab.sh
 source "$root/tests/integration/lab/fleet_lab.sh"
 
 SRV=demo-server

@@ -167,7 +167,7 @@ EOF
 fleet_controller_start() {
   local bin
   bin=$(fleet__bin services/controller/teredo-controller)
-  [[ -f $FLEET_CONF ]] || fleet_controller_config
+  [[ -f $FLEET_CONF ]] || fleet_controller_config ""
   FLEET_CTL_STARTS=$((FLEET_CTL_STARTS + 1))
   FLEET_CTL_NAME="controller-$FLEET_CTL_STARTS"
   lab_bg - "$FLEET_CTL_NAME" "$bin" --config "$FLEET_CONF"

@@ -77,7 +77,10 @@ void protoToDoc(const pb::Message& m, const std::string& prefix, RawDoc& doc,
   if (!unknown.empty()) {
     std::string numbers;
     for (int i = 0; i < unknown.field_count(); ++i) {
-      numbers += (numbers.empty() ? "" : ", ") + std::to_string(unknown.field(i).number());
+      if (!numbers.empty()) {
+        numbers += ", ";
+      }
+      numbers += std::to_string(unknown.field(i).number());
     }
     errors.push_back(ConfigError{"", 0, 0, prefix.empty() ? m.GetDescriptor()->name() : prefix,
                                  "has fields this build does not know (numbers " + numbers +
@@ -377,7 +380,11 @@ teredo::v1::ConfigError toProto(const std::vector<ConfigError>& errors) {
   teredo::v1::ConfigError out;
   std::string message;
   for (const ConfigError& e : errors) {
-    message += (message.empty() ? "" : "\n") + e.format();
+    // Appended in two steps: `"literal" + std::string&&` trips GCC 12's -Wrestrict at -O3.
+    if (!message.empty()) {
+      message += '\n';
+    }
+    message += e.format();
     teredo::v1::FieldViolation* v = out.add_field_violations();
     v->set_field(e.key);
     v->set_description(e.message);

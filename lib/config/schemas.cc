@@ -166,7 +166,10 @@ FieldSpec<T> enumField(std::string key, Acc acc, std::vector<std::string> names,
         }
         std::string list;
         for (const std::string& n : names) {
-          list += (list.empty() ? "" : ", ") + n;
+          if (!list.empty()) {
+            list += ", ";
+          }
+          list += n;
         }
         return "must be one of " + list + ", not " + quote(v.items[0]);
       },

@@ -5,6 +5,8 @@
 //
 // Why not Judy here: JudyL allocates inside inserts, which the data-path rule forbids, and its
 // memory grows with the number of sources seen. This table's size is a config value.
+// The slots come zeroed from calloc, so the kernel backs a page only once a source lands in it:
+// an idle server with a large table costs no resident memory for it.
 //
 // Thread-safety: none; one owner (one worker, or a shard guarded by the caller's lock).
 // Ownership: owns its entries.
@@ -12,7 +14,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
+#include <type_traits>
 
 namespace teredo {
 
@@ -26,7 +31,12 @@ class BoundedTable {
       sets <<= 1;
     }
     sets_ = sets;
-    slots_ = std::make_unique<Slot[]>(sets * Ways);
+    // An all-zero Slot is a valid empty slot (aggregates are implicit-lifetime types).
+    static_assert(std::is_aggregate_v<Slot> && std::is_trivially_copyable_v<Slot>);
+    slots_.reset(static_cast<Slot*>(std::calloc(sets * Ways, sizeof(Slot))));
+    if (!slots_) {
+      throw std::bad_alloc();  // at construction (start-up or reload), never per packet
+    }
   }
 
   size_t capacity() const { return sets_ * Ways; }
@@ -110,7 +120,10 @@ class BoundedTable {
   size_t sets_ = 1;
   size_t used_ = 0;
   uint64_t evictions_ = 0;
-  std::unique_ptr<Slot[]> slots_;
+  struct Free {
+    void operator()(Slot* p) const { std::free(p); }
+  };
+  std::unique_ptr<Slot[], Free> slots_;
 };
 
 }  // namespace teredo

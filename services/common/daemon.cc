@@ -84,7 +84,10 @@ void applyLogConfig(const config::LogConfig& c) {
 std::string joinKeys(const std::vector<std::string>& keys) {
   std::string out;
   for (const auto& k : keys) {
-    out += (out.empty() ? "" : ", ") + k;
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += k;
   }
   return out;
 }

@@ -301,7 +301,10 @@ void printAgent(const v1::GetAgentResponse& r) {
       {"drops", std::to_string(a.headline().drops_total())}};
   std::string addresses;
   for (const auto& addr : a.addresses()) {
-    addresses += (addresses.empty() ? "" : ", ") + addr;
+    if (!addresses.empty()) {
+      addresses += ", ";
+    }
+    addresses += addr;
   }
   rows.push_back({"addresses", addresses.empty() ? "-" : addresses});
   if (a.has_last_nack()) {
@@ -372,7 +375,10 @@ void printHistory(const v1::ListConfigVersionsResponse& r) {
 std::string joinIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   std::string out;
   for (const auto& id : ids) {
-    out += (out.empty() ? "" : ", ") + id;
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += id;
   }
   return out.empty() ? "(none)" : out;
 }

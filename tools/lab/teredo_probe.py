@@ -640,11 +640,14 @@ def solicit(sock, to, cone, args, servers):
     src = LL_MIREDO_CONE if cone else LL_MIREDO
     ipv6 = bytes(IPv6(src=src, dst="ff02::2", hlim=255) / ICMPv6ND_RS())
     nonces = []
-    step = {"to": "%s:%d" % to, "cone": cone, "src": src, "sent": 0, "rejected": [], "ra": None}
+    # sent_at: CLOCK_MONOTONIC seconds of each RS (the clock teredo-server's windows use).
+    step = {"to": "%s:%d" % to, "cone": cone, "src": src, "sent": 0, "sent_at": [],
+            "rejected": [], "ra": None}
     start = time.monotonic()
     for _ in range(args.retries):
         nonce = os.urandom(8)  # a new nonce per transmission; any of this phase's is accepted
         nonces.append(nonce.hex())
+        step["sent_at"].append(round(time.monotonic(), 3))
         sock.sendto(auth_header(nonce) + ipv6, to)
         step["sent"] += 1
         deadline = time.monotonic() + args.timeout
@@ -716,6 +719,8 @@ def cmd_qualify(args):
         args.secondary = str(ipaddress.IPv4Address(args.server) + 1)
     servers = {args.server, args.secondary}
     host, port = parse_endpoint(args.bind, 0)
+    if args.align > 0:  # start at a known phase of a server's W-second windows (deterministic)
+        time.sleep((args.align_offset - time.monotonic()) % args.align)
     runs = []
     for i in range(args.runs):
         if i > 0 and args.gap > 0:
@@ -873,6 +878,10 @@ def parser():
     qu.add_argument("--retries", type=int, default=3, help="N: RSs per phase (RFC: 3)")
     qu.add_argument("--runs", type=int, default=1, help="qualifications, each a fresh socket")
     qu.add_argument("--gap", type=float, default=0.0, help="seconds between runs")
+    qu.add_argument("--align", type=float, default=0.0, metavar="W",
+                    help="first wait until CLOCK_MONOTONIC mod W = --align-offset (W-second "
+                    "windows such as teredo-server's NAT observation)")
+    qu.add_argument("--align-offset", type=float, default=0.2, metavar="SECONDS")
     sub.add_parser("serve", help="line protocol for scripts (see serve())")
     return ap
 

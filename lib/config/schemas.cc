@@ -637,9 +637,10 @@ Schema<SC> makeServerSchema() {
       boolField<SC>("server.nat_observation.enabled", TEREDO_FIELD(server.natObservation.enabled)));
   f.push_back(uintField<SC>("server.nat_observation.table_size",
                             TEREDO_FIELD(server.natObservation.tableSize), 1, 1u << 24, kRestart));
+  // Restart: the observer's windows are laid out at start.
   f.push_back(durationField<SC>("server.nat_observation.window",
                                 TEREDO_FIELD(server.natObservation.window), milliseconds(1000),
-                                milliseconds(3'600'000)));
+                                milliseconds(3'600'000), kRestart));
   s.finish = finishServer;
   s.isComputedDefault = [](const SC& c, std::string_view key) {
     return key == "server.secondary_address" &&
@@ -789,7 +790,8 @@ Schema<RC> makeRelaySchema() {
   f.push_back(
       uintField<RC>("relay.max_peers", TEREDO_FIELD(relay.maxPeers), 1, kMaxMaxPeers, kRestart));
   f.push_back(makeField<RC>(
-      "relay.queue_bytes_per_peer", ValueKind::kUint32, kLive,
+      // Restart: the peer table's queue limits are fixed when it is built.
+      "relay.queue_bytes_per_peer", ValueKind::kUint32, kRestart,
       [](RC& c, const RawValue& v) -> Problem {
         std::optional<uint64_t> n = parseUint(v.items[0]);
         if (!n) {
@@ -807,9 +809,10 @@ Schema<RC> makeRelaySchema() {
       },
       [](const RC& c) { return one(std::to_string(c.relay.queueBytesPerPeer)); }));
   f.push_back(uintField<RC>("relay.queue_bytes_total", TEREDO_FIELD(relay.queueBytesTotal), 0,
-                            kMaxQueueBytesTotal));
+                            kMaxQueueBytesTotal, kRestart));
+  // Restart: the table's expiry and the decisions must agree on it.
   f.push_back(durationField<RC>("relay.trust_timeout", TEREDO_FIELD(relay.trustTimeout),
-                                milliseconds(1000), milliseconds(600'000)));
+                                milliseconds(1000), milliseconds(600'000), kRestart));
   f.push_back(durationField<RC>("relay.bubble.min_interval", TEREDO_FIELD(relay.bubble.minInterval),
                                 milliseconds(100), milliseconds(60'000)));
   f.push_back(uintField<RC>("relay.bubble.max_per_window", TEREDO_FIELD(relay.bubble.maxPerWindow),

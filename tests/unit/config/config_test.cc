@@ -567,11 +567,13 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
   auto r1 = loadRelayConfigString("", "a");
   auto r2 = loadRelayConfigString(
       "relay:\n  interface: teredo1\n  max_peers: 10\n"
-      "  trust_timeout: 20s\n",
+      "  trust_timeout: 20s\n  icmp_errors_per_second: 5\n",
       "b");
   ASSERT_TRUE(r1.ok() && r2.ok());
-  EXPECT_EQ(restartRequired(*r1, *r2),
-            (std::vector<std::string>{"relay.interface", "relay.max_peers"}));
+  // The peer table's limits and expiry are fixed when it is built: restart keys too.
+  EXPECT_EQ(
+      restartRequired(*r1, *r2),
+      (std::vector<std::string>{"relay.interface", "relay.max_peers", "relay.trust_timeout"}));
 }
 
 // ----- --check-config and the shipped examples ------------------------------------------------

@@ -7,5 +7,8 @@ set(_nat_test_server services/server/teredo-server)
 # pteredor and Get-NatType) behind full-cone, address-restricted, port-restricted, symmetric and
 # UDP-blocking NATs concludes cone / restricted / restricted / symmetric / offline, every RA
 # validated; teredo-server's NAT observation (2 s windows) must count each client under the same
-# type, once per window, and under no other type.
+# type, once per window, and under no other type. The NATs' filtering is checked directly too.
 teredo_integration_test(nat_types nat_types.sh TIMEOUT 90 NEEDS ${_nat_test_server})
+# The same client checks against Debian's miredo-server (the probe's verdicts against the
+# reference server; no NAT observation there), plus the NATs' own filtering checks.
+teredo_integration_test(nat_types.miredo nat_types.sh TIMEOUT 90 ARGS --server miredo)

@@ -13,8 +13,11 @@
 # over the windows a client's qualifications span, teredo_server_nat_classifications_total
 # counts it under the client's verdict and under no other NAT type ("unknown" aside); the
 # offline client's RSs never reach the server (its received datagrams are exactly the others').
+# The NATs are checked to filter as named (full-cone, address- and port-restricted).
 #
-# Usage: nat_types.sh [--build-dir DIR] [--miredo-dir DIR (ignored)]
+# Usage: nat_types.sh [--server teredo|miredo] [--build-dir DIR] [--miredo-dir DIR]
+#   --server miredo: the same client checks against Debian's miredo-server (a cross-check of the
+#   probe against the reference server; it has no NAT observation, so no server checks).
 # Environment: NAT_TYPES_TIMELINE=1 prints every case's RS timeline; NAT_TYPES_ALIGN_OFFSET
 # (default 0.5) is where in a second the RSs leave.
 # Lab: srv 198.51.100.10/.11 on "pub"; natN 203.0.113.1N on "wan" with cliN 10.0.N.2 behind it
@@ -24,11 +27,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+impl=teredo
 while (($# > 0)); do
   case $1 in
+    --server) impl=$2; shift 2 ;;
     --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
     --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +45,8 @@ source "$here/lab/nat_lab.sh"
 chk() { lab_check "$@" || true; }
 eq() { lab_expect_eq "$@" || true; }
 lab_init
-title="nat_types server=teredo"
+[[ $impl == teredo || $impl == miredo ]] || lab_die "--server must be teredo or miredo"
+title="nat_types server=$impl"
 lab_say "== $title"
 SECONDS=0
 
@@ -69,7 +75,7 @@ natlab_client 5 blocked "$PORT" $((PORT + 3))
 LAB_TEREDO_SERVER_EXTRA="  nat_observation:
     enabled: true
     window: ${WINDOW}s"
-lab_teredo_server srv "$P" "$S"
+lab_server "$impl" srv "$P" "$S"
 
 # The offline case first, in the background: 2 x 2 x N x T seconds of silence.
 lab_bg cli5 qualify-blocked /bin/sh -c \
@@ -137,7 +143,7 @@ run_case() {
   local n=$1 name=$2 want=$3 out c i
   local -a b a
   lab_say "-- $name (cli$n behind nat$n, 203.0.113.1$n): expect $want"
-  metrics "$name-before"
+  [[ $impl != teredo ]] || metrics "$name-before"
   out=$(lab_probe "cli$n" "${QUALIFY[@]}" --bind "10.0.$n.2:$PORT") ||
     lab_die "qualify in cli$n failed"
   printf '%s\n' "$out" >"$LAB_DIR/qualify-$name.json"
@@ -166,6 +172,7 @@ run_case() {
   fi
   sent_total=$((sent_total +
     $(lab_json "$out" 'sum(s["sent"] for r in d["runs"] for s in r["steps"])')))
+  [[ $impl == teredo ]] || return 0
   # The last RS's window closes at most WINDOW s later; rotation runs on a 1 s tick.
   sleep $((WINDOW + 2))
   metrics "$name-after"
@@ -205,6 +212,39 @@ run_case 2 addrrestricted restricted
 run_case 3 portrestricted restricted
 run_case 4 symmetric symmetric
 
+# The NATs filter as named (otherwise a verdict could be right for the wrong reason): each client
+# sends one datagram from port PORT+3 to P:7; then srv sends to its mapping from P:3545 (the
+# address contacted, another port) and from S:7 (an address never contacted).
+#   full-cone: both arrive; address-restricted: only P's; port-restricted: neither.
+lab_say "-- NAT filtering (inbound to a mapping from P:3545 and S:7 after the client sent to P:7)"
+for n in 1 2 3; do
+  lab_bg "cli$n" "filter-$n" /bin/sh -c "exec $LAB_PYTHON $LAB_PROBE send --to $P:7 \
+    --bind 10.0.$n.2:$((PORT + 3)) --timeout 3 hex 6e6174 >$LAB_DIR/filter-$n.json"
+done
+for n in 1 2 3; do
+  lab_wait_for 10 lab_udp_listening "cli$n" "10.0.$n.2" $((PORT + 3)) ||
+    lab_die "filter probe in cli$n did not start"
+done
+sleep 0.3
+lab_exec srv "$LAB_PYTHON" - "$P" "$S" $((PORT + 3)) <<'EOF_PY'
+import socket, sys
+p, s, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for src in ((p, 3545), (s, 7)):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(src)
+    for n in (1, 2, 3):
+        sock.sendto(b"filter-test", ("203.0.113.1%d" % n, port))
+    sock.close()
+EOF_PY
+want_filter=("" "[\"$P:3545\",\"$S:7\"]" "[\"$P:3545\"]" "[]")
+names_filter=("" fullcone addrrestricted portrestricted)
+for n in 1 2 3; do
+  lab_wait_for 10 lab_not lab_alive "filter-$n" || lab_die "filter probe in cli$n still running"
+  eq "NAT ${names_filter[n]}: inbound sources admitted" \
+    "$(lab_json "$(cat "$LAB_DIR/filter-$n.json")" 'sorted(r["from"] for r in d["replies"])')" \
+    "${want_filter[n]}"
+done
+
 lab_say "-- blocked (cli5 behind nat5, UDP dropped): expect offline"
 lab_wait_for 30 lab_not lab_alive qualify-blocked || lab_die "offline qualification still running"
 out=$(cat "$LAB_DIR/qualify-blocked.json")
@@ -213,10 +253,12 @@ eq "S10 blocked: verdict of both runs" "$(lab_json "$out" 'd["verdicts"]')" \
 eq "S10 blocked: cone and plain phases both tried N times" \
   "$(lab_json "$out" 'sorted({tuple(s["sent"] for s in r["steps"]) for r in d["runs"]})')" \
   "[[$N,$N]]"
-metrics end
-eq "S10 blocked: server received only the other clients' RSs" \
-  "$(lab_metric "$LAB_DIR/metrics-end.prom" teredo_server_packets_received_total)" "$sent_total"
-chk "teredo-server still running" lab_alive teredo-server-srv
+if [[ $impl == teredo ]]; then
+  metrics end
+  eq "S10 blocked: server received only the other clients' RSs" \
+    "$(lab_metric "$LAB_DIR/metrics-end.prom" teredo_server_packets_received_total)" "$sent_total"
+fi
+chk "$impl-server still running" lab_alive "$impl-server-srv"
 
 lab_say "   ($SECONDS s)"
 lab_result "$title"

@@ -1,102 +1,122 @@
 #include "teredo/nat_observer.h"
 
 namespace teredo {
-namespace {
 
-// RFC 4380 §5.2.1: the secondary probe follows the primary answer within the qualification
-// procedure (4 s x 3 tries); allow refresh-interval slack when pairing the two ports.
-constexpr uint32_t kPairingSeconds = 30;
-
-}  // namespace
-
-NatObserver::NatObserver(size_t tableSize, uint32_t windowSeconds)
-    : windowSeconds_(windowSeconds == 0 ? 1 : windowSeconds) {
+NatObserver::NatObserver(size_t tableSize, std::chrono::milliseconds window)
+    : windowMs_(window.count() <= 0 ? 1 : static_cast<uint64_t>(window.count())) {
   const size_t perShard = (tableSize + kShards - 1) / kShards;
   for (auto& s : shards_) {
     s = std::make_unique<Shard>(perShard);
   }
 }
 
-NatClass NatObserver::classify(const Observation& o) {
-  if (o.primaryAt != 0 && o.secondaryAt != 0) {
-    const uint32_t gap =
-        o.primaryAt > o.secondaryAt ? o.primaryAt - o.secondaryAt : o.secondaryAt - o.primaryAt;
-    if (gap <= kPairingSeconds) {
-      return o.primaryPort == o.secondaryPort ? NatClass::Restricted : NatClass::Symmetric;
+void NatObserver::apply(Observation& o, uint16_t port, bool onSecondary, bool cone,
+                        uint64_t nowMs) {
+  if (cone) {
+    if (o.coneAt != 0 && port == o.conePort && nowMs - o.coneAt <= kRetryMs) {
+      o.coneFailed = true;  // a retry: the cone RA did not get through (§5.2.1 step 2)
+      return;
     }
+    if (o.coneAt != 0 && !o.coneFailed) {
+      o.verdict = NatClass::Cone;  // the previous cone RS was answered: never retried
+    }
+    o.coneAt = nowMs;
+    o.conePort = port;
+    o.coneFailed = false;
+    return;
   }
-  if (o.coneCount > 0 && !o.plainAfterCone) {
-    // The cone RA (sent from the other address) got through, or the client would have fallen
-    // back to plain RSs after its retries (RFC 4380 §5.2.1 step 4).
-    return o.coneCount >= 2 ? NatClass::Cone : NatClass::Unknown;
+  if (o.coneAt != 0 && port == o.conePort && nowMs - o.coneAt <= 2 * kRetryMs) {
+    o.coneFailed = true;  // the client fell back to plain RSs (§5.2.1 step 4)
   }
-  if (o.plainAfterCone) {
-    // Cone probe failed: restricted or symmetric; without a secondary probe we cannot tell.
-    return NatClass::Unknown;
+  if (!onSecondary) {
+    o.plainPrimaryAt = nowMs;
+    o.plainPrimaryPort = port;
+  } else if (o.plainPrimaryAt != 0 && nowMs - o.plainPrimaryAt <= kPairingMs) {
+    // §5.2.1 step 5: the mapping seen by the secondary against the one seen by the primary.
+    o.verdict = port == o.plainPrimaryPort ? NatClass::Restricted : NatClass::Symmetric;
   }
-  return NatClass::Unknown;
 }
 
-void NatObserver::observe(const Endpoint& client, bool onSecondary, bool cone, uint64_t nowS) {
+NatClass NatObserver::settle(Observation& o, uint64_t nowMs) {
+  if (o.coneAt != 0 && !o.coneFailed && nowMs - o.coneAt > kRetryMs) {
+    o.verdict = NatClass::Cone;
+    o.coneAt = 0;
+  }
+  return o.verdict;
+}
+
+void NatObserver::commit(Observation& o, uint64_t nowMs) {
+  const NatClass c = settle(o, nowMs);
+  o.pending = false;
+  std::lock_guard<std::mutex> lock(windowsMutex_);
+  WindowCounts& slot = open_[o.window % kOpenWindows];
+  if (!slot.used || slot.window != o.window) {
+    // A window kOpenWindows behind that rotate() never closed is overwritten (rotate runs every
+    // second, so only a stalled timer loses counts).
+    slot = WindowCounts{o.window, true, {}};
+  }
+  ++slot.counts[c];
+}
+
+void NatObserver::observe(const Endpoint& client, bool onSecondary, bool cone, uint64_t nowMs) {
   clients_.addEndpoint(client.addr, client.port);
   lifetimeClients_.addEndpoint(client.addr, client.port);
   const uint64_t key = client.addr;
   Shard& shard = *shards_[HyperLogLog::mix64(key) % kShards];
-  const uint32_t now32 = static_cast<uint32_t>(nowS == 0 ? 1 : nowS);
+  const uint64_t window = windowOf(nowMs);
   std::lock_guard<std::mutex> lock(shard.mutex);
   bool fresh = false;
-  Observation& o = shard.table.findOrInsert(key, nowS, fresh);
-  const uint64_t window = windowOf(nowS);
-  if (!fresh && o.window != window) {
-    // A new window starts from what this window sees, except the ports, which pair across it.
-    o.coneCount = 0;
-    o.plainAfterCone = false;
+  Observation& o = shard.table.findOrInsert(key, nowMs, fresh);
+  if (!fresh && o.pending && o.window != window) {
+    commit(o, nowMs);  // count the earlier window before this RS changes the evidence
   }
+  apply(o, client.port, onSecondary, cone, nowMs);
   o.window = window;
-  if (onSecondary) {
-    o.secondaryPort = client.port;
-    o.secondaryAt = now32;
-  } else {
-    o.primaryPort = client.port;
-    o.primaryAt = now32;
-  }
-  if (cone) {
-    o.coneAt = now32;
-    if (o.coneCount < UINT16_MAX) {
-      ++o.coneCount;
-    }
-  } else if (o.coneCount > 0) {
-    o.plainAfterCone = true;
-  }
+  o.pending = true;
 }
 
-bool NatObserver::rotate(uint64_t nowS) {
-  const uint64_t window = windowOf(nowS);
+void NatObserver::publishLocked(uint64_t w) {
+  NatCounts counts;
+  {
+    std::lock_guard<std::mutex> lock(windowsMutex_);
+    WindowCounts& slot = open_[w % kOpenWindows];
+    if (slot.used && slot.window == w) {
+      counts = slot.counts;
+      slot.used = false;
+    }
+  }
+  for (size_t i = 0; i < kNatClassCount; ++i) {
+    totals_.byClass[i] += counts.byClass[i];
+  }
+  lastWindow_ = counts;
+}
+
+bool NatObserver::rotate(uint64_t nowMs) {
+  const uint64_t window = windowOf(nowMs);
   std::lock_guard<std::mutex> result(resultMutex_);
   if (!started_) {
     started_ = true;
     currentWindow_ = window;
     return false;
   }
-  if (window == currentWindow_) {
+  if (window <= currentWindow_) {
     return false;
   }
-  NatCounts counts;
-  const uint64_t closing = currentWindow_;
+  // Evidence outlives windows (a restricted client refreshes with plain RSs to the primary
+  // only), but not idle addresses: ten minutes, or two windows if those are longer.
+  const uint64_t idleWindows = std::max<uint64_t>(2, 600'000 / windowMs_);
   for (auto& s : shards_) {
     std::lock_guard<std::mutex> lock(s->mutex);
     s->table.sweep([&](uint64_t, Observation& o, uint64_t) {
-      if (o.window == closing) {
-        ++counts[classify(o)];
+      if (o.pending && o.window < window) {
+        commit(o, nowMs);
       }
-      // Keep one extra window so primary/secondary pairs straddling a boundary still pair.
-      return o.window + 1 < window;
+      return !o.pending && o.window + idleWindows < window;
     });
   }
-  for (size_t i = 0; i < kNatClassCount; ++i) {
-    totals_.byClass[i] += counts.byClass[i];
+  for (uint64_t w = currentWindow_; w < window; ++w) {
+    publishLocked(w);
   }
-  lastWindow_ = counts;
   lastWindowClients_ = clients_.estimate();
   clients_.reset();
   currentWindow_ = window;

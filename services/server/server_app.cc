@@ -30,10 +30,11 @@ namespace {
 
 using agent::LogLevel;
 
-uint64_t monotonicSeconds() {
+/// The workers' clock (CLOCK_MONOTONIC_COARSE), in milliseconds.
+uint64_t monotonicMs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
 /// The raw IPv6 socket behind the workers' Ipv6Sender (thread-safe: the kernel serialises).
@@ -91,7 +92,7 @@ class NatCollectable : public prometheus::Collectable {
           "estimate, about 1.6 % error).",
           nat_.lastWindowClients());
     gauge("teredo_server_nat_window_seconds", "Length of the NAT observation window.",
-          nat_.windowSeconds());
+          static_cast<double>(nat_.window().count()) / 1000.0);
     gauge("teredo_server_nat_clients_tracked", "Clients in the bounded NAT observation table.",
           static_cast<double>(nat_.trackedClients()));
     gauge("teredo_server_nat_table_capacity", "Capacity of the NAT observation table.",
@@ -217,10 +218,7 @@ int runServer(const std::string& configPath) {
     raw = std::make_unique<RawSender>(std::move(r.value()));
   }
 
-  auto nat = std::make_unique<NatObserver>(
-      s.natObservation.tableSize,
-      static_cast<uint32_t>(
-          std::chrono::duration_cast<std::chrono::seconds>(s.natObservation.window).count()));
+  auto nat = std::make_unique<NatObserver>(s.natObservation.tableSize, s.natObservation.window);
   RuntimeHolder runtime(
       std::make_shared<const ServerRuntime>(makeRuntime(*cfg, managed.version())));
   auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(workers);
@@ -273,7 +271,7 @@ int runServer(const std::string& configPath) {
   const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
                                           [&] {
                                             heartbeats->beat(mainSlot);
-                                            nat->rotate(monotonicSeconds());
+                                            nat->rotate(monotonicMs());
                                           });
   readiness->set(socketsBound, false);
   managed.stop();

@@ -158,7 +158,7 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
       }
       if (rt.natObservation && shared_.nat != nullptr) {
         shared_.nat->observe(m.source, arrivedOn == ServerSocket::Secondary, a.cone,
-                             nowNs / 1'000'000'000ull);
+                             nowNs / 1'000'000ull);
       }
       const size_t n = buildServerRa(scratch_, p, m.source, rt.policy, rt.raMtu);
       if (n != 0 && queue(a.from, a.to, Bytes(scratch_, n), {}, false)) {

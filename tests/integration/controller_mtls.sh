@@ -17,17 +17,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-while (($# > 0)); do
-  case $1 in
-    --build-dir) export TEREDO_BUILD_DIR=$2; shift 2 ;;
-    --miredo-dir) export LAB_MIREDO_DIR=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
-  esac
-done
-
 # shellcheck source-path=SCRIPTDIR source=lab/lab.sh
 source "$here/lab/lab.sh"
+lab_args 2,16 "$@"
 # shellcheck source-path=SCRIPTDIR source=lab/fleet_lab.sh
 source "$here/lab/fleet_lab.sh"
 

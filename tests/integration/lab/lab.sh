@@ -42,8 +42,30 @@ fi
 LAB_SH_LOADED=1
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${TEREDO_BUILD_DIR:=/work/main/build}"
+# Defaults relative to this checkout (lab.sh lives in tests/integration/lab/).
+[[ -n ${LAB_MIREDO_DIR:-} ]] || LAB__MIREDO_DEFAULT=1
+: "${TEREDO_BUILD_DIR:=$(cd "$LAB_LIB_DIR/../../.." && pwd)/build}"
 : "${LAB_MIREDO_DIR:=$TEREDO_BUILD_DIR/third_party/miredo}"
+
+# lab_args HELP_LINES "$@": the options every lab script takes. --build-dir DIR (our build
+# tree; Miredo is looked for in its third_party/ unless --miredo-dir or LAB_MIREDO_DIR says
+# otherwise), --miredo-dir DIR, -h (prints lines HELP_LINES, e.g. 2,13, of the script).
+lab_args() {
+  local help=$1
+  shift
+  while (($# > 0)); do
+    case $1 in
+      --build-dir)
+        export TEREDO_BUILD_DIR=$2
+        [[ -z ${LAB__MIREDO_DEFAULT:-} ]] || export LAB_MIREDO_DIR=$2/third_party/miredo
+        shift 2
+        ;;
+      --miredo-dir) export LAB_MIREDO_DIR=$2 LAB__MIREDO_DEFAULT=""; shift 2 ;;
+      -h | --help) sed -n "${help}p" "$0"; exit 0 ;;
+      *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+  done
+}
 : "${LAB_VERBOSE:=0}"
 : "${LAB_KEEP:=0}"
 : "${LAB_KILL_GRACE:=3}"

@@ -251,11 +251,14 @@ std::string suggestion(const Schema<T>& schema, const std::string& key) {
 
 /// Config values are printable UTF-8 text: control characters and invalid UTF-8 are refused so
 /// that every accepted value renders back (--check-config, the controller) to the same value.
-const char* textProblem(std::string_view v) {
+const char* textProblem(std::string_view v, bool allowLineBreaks = false, size_t* at = nullptr) {
   size_t i = 0;
   while (i < v.size()) {
+    if (at != nullptr) {
+      *at = i;
+    }
     const auto c = static_cast<unsigned char>(v[i]);
-    if (c < 0x20 || c == 0x7f) {
+    if ((c < 0x20 || c == 0x7f) && !(allowLineBreaks && (c == '\n' || c == '\r' || c == '\t'))) {
       return "must not contain control characters";
     }
     size_t len = c < 0x80           ? 1
@@ -379,6 +382,26 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
     errors.push_back(ConfigError{
         doc.file, 0, 0, "",
         "is larger than " + std::to_string(kMaxConfigBytes) + " bytes; refusing to parse it"});
+    return doc;
+  }
+  // A config file is UTF-8 text. Checked before yaml-cpp sees it: yaml-cpp 0.7 can spin for
+  // minutes, allocating, on some invalid UTF-8 (found by fuzz_config).
+  size_t bad = 0;
+  if (const char* problem = textProblem(text, true, &bad)) {
+    doc.fatal = true;
+    int line = 1;
+    int column = 1;
+    for (size_t i = 0; i < bad; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    errors.push_back(
+        ConfigError{doc.file, line, column, "",
+                    std::string("the file ") + problem + " (byte " + std::to_string(bad) + ")"});
     return doc;
   }
   // Config loading is not the data path: yaml-cpp's exceptions are caught here, at the boundary,

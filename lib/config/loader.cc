@@ -447,18 +447,7 @@ LoadResult<T> build(const Schema<T>& schema, const RawDoc& doc, std::vector<Conf
   T config = schema.defaults;
   ErrorSink sink(doc, errors);
   for (const auto& [key, value] : doc.entries) {
-    const FieldSpec<T>* field = schema.find(key);
-    if (field == nullptr) {
-      sink.add(key, "unknown key");
-      continue;
-    }
-    if (field->kind != ValueKind::kStringList && value.items.size() != 1) {
-      sink.add(key, "must be a single value");
-      continue;
-    }
-    if (std::optional<std::string> problem = field->apply(config, value)) {
-      sink.add(key, std::move(*problem));
-    }
+    applyEntry(schema, config, key, value, sink);
   }
   schema.finish(config, doc, sink);
   if (!errors.empty()) {

@@ -289,17 +289,7 @@ LoadResult<P> protoFromYamlImpl(const Schema<T>& schema, std::string_view text,
   T scratch = schema.defaults;
   detail::ErrorSink sink(doc, errors);
   for (const auto& [key, value] : doc.entries) {
-    const FieldSpec<T>* field = schema.find(key);
-    if (field == nullptr) {
-      sink.add(key, "unknown key");
-      continue;
-    }
-    if (field->kind != ValueKind::kStringList && value.items.size() != 1) {
-      sink.add(key, "must be a single value");
-      continue;
-    }
-    if (std::optional<std::string> problem = field->apply(scratch, value)) {
-      sink.add(key, std::move(*problem));
+    if (!detail::applyEntry(schema, scratch, key, value, sink)) {
       continue;
     }
     if (std::optional<std::string> problem = setField(*proto, key, value)) {

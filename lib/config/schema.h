@@ -113,6 +113,27 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
 template <class T>
 LoadResult<T> build(const Schema<T>& schema, const RawDoc& doc, std::vector<ConfigError> errors);
 
+/// Applies one raw entry to `config` through its field's parser; a problem (unknown key, a list
+/// where one value belongs, a bad value) goes to `sink` and yields false.
+template <class T>
+bool applyEntry(const Schema<T>& schema, T& config, const std::string& key, const RawValue& value,
+                ErrorSink& sink) {
+  const FieldSpec<T>* field = schema.find(key);
+  if (field == nullptr) {
+    sink.add(key, "unknown key");
+    return false;
+  }
+  if (field->kind != ValueKind::kStringList && value.items.size() != 1) {
+    sink.add(key, "must be a single value");
+    return false;
+  }
+  if (std::optional<std::string> problem = field->apply(config, value)) {
+    sink.add(key, std::move(*problem));
+    return false;
+  }
+  return true;
+}
+
 /// Every key of `config` with its value, in schema order. With `omitComputed`, keys whose value
 /// equals their computed default are left out (so the result can serve as an overlay base).
 template <class T>

@@ -104,6 +104,14 @@ size_t workerCount(uint32_t configured) {
   return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }
 
+net::UdpOptions workerSocketOptions(uint32_t receiveBufferBytes, uint32_t sendBufferBytes) {
+  net::UdpOptions o;
+  o.reusePort = true;
+  o.rcvbuf = static_cast<int>(receiveBufferBytes);
+  o.sndbuf = static_cast<int>(sendBufferBytes);
+  return o;
+}
+
 void dropPrivileges() {
   if (auto st = net::keepOnlyCapabilities({}); !st.ok()) {
     TEREDO_LOG(agent::LogLevel::Warn, "cannot drop capabilities", {"error", st.message()});

@@ -5,6 +5,7 @@
 // thread (one mutex; never taken on the packet path). Ownership: documented per class.
 #pragma once
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "agent/log.h"
 #include "config/config.h"
 #include "config/proto_translate.h"
+#include "net/udp.h"
 #include "teredo/v1/agent.pb.h"
 
 namespace teredo::daemon {
@@ -64,6 +66,9 @@ std::unique_ptr<agent::AdminServer> startAdmin(
 /// The main thread's loop until SIGTERM or SIGINT: SIGHUP calls `onReload`, `onTick` runs every
 /// second. False (logged) when the loop could not be created.
 bool runMainLoop(const std::function<void()>& onReload, const std::function<void()>& onTick);
+
+/// Options of the per-worker SO_REUSEPORT sockets (buffer sizes 0 = kernel default).
+net::UdpOptions workerSocketOptions(uint32_t receiveBufferBytes, uint32_t sendBufferBytes);
 
 /// Runs every worker (anything with run() and stop()) on its own thread.
 template <class Worker>
@@ -339,5 +344,36 @@ class ManagedConfig {
   Publish publish_;
   std::unique_ptr<agent::ControllerClient> client_;
 };
+
+/// The start every agent daemon shares: the bootstrap file (every error printed, exit status 1),
+/// the agent metrics and readiness, the managed config (last-known-good overlay), logging, and
+/// the blocked signals (exit status 2). `exitCode` is set when it returns null.
+template <class Config>
+struct Bootstrap {
+  std::shared_ptr<agent::AgentMetrics> metrics = std::make_shared<agent::AgentMetrics>();
+  std::shared_ptr<agent::Readiness> readiness = std::make_shared<agent::Readiness>();
+  std::unique_ptr<ManagedConfig<Config>> managed;
+  std::shared_ptr<const Config> config;  ///< what to start with (managed->current())
+};
+
+template <class Config>
+std::unique_ptr<Bootstrap<Config>> bootstrap(const std::string& path, int* exitCode) {
+  auto loaded = RoleTraits<Config>::loadFile(path);
+  if (!loaded) {
+    std::fputs(loaded.errorText().c_str(), stderr);
+    *exitCode = 1;
+    return nullptr;
+  }
+  auto b = std::make_unique<Bootstrap<Config>>();
+  b->managed =
+      std::make_unique<ManagedConfig<Config>>(path, loaded.config(), b->metrics, b->readiness);
+  b->config = b->managed->current();
+  applyLogConfig(b->config->log);
+  if (!blockDaemonSignals()) {
+    *exitCode = 2;
+    return nullptr;
+  }
+  return b;
+}
 
 }  // namespace teredo::daemon

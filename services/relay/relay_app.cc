@@ -162,23 +162,17 @@ bool ipv6ForwardingEnabled() {
 }  // namespace
 
 int runRelay(const std::string& configPath) {
-  auto loaded = config::loadRelayConfigFile(configPath);
-  if (!loaded) {
-    std::fputs(loaded.errorText().c_str(), stderr);
-    return 1;
-  }
-  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
-  auto readiness = std::make_shared<agent::Readiness>();
+  int exitCode = 0;
   // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
-  daemon::ManagedConfig<config::RelayConfig> managed(configPath, loaded.config(), agentMetrics,
-                                                     readiness);
-  const std::shared_ptr<const config::RelayConfig> cfg = managed.current();
-  daemon::applyLogConfig(cfg->log);
-  const config::RelaySettings& s = cfg->relay;
-
-  if (!daemon::blockDaemonSignals()) {
-    return 2;
+  auto boot = daemon::bootstrap<config::RelayConfig>(configPath, &exitCode);
+  if (!boot) {
+    return exitCode;
   }
+  auto& agentMetrics = boot->metrics;
+  auto& readiness = boot->readiness;
+  auto& managed = *boot->managed;
+  const std::shared_ptr<const config::RelayConfig> cfg = boot->config;
+  const config::RelaySettings& s = cfg->relay;
   const size_t workers = daemon::workerCount(s.workers);
 
   // The tun device: one queue per worker (IFF_MULTI_QUEUE), MTU 1280, the prefix routed to it.
@@ -218,10 +212,8 @@ int runRelay(const std::string& configPath) {
                "through this relay until it is enabled");
   }
 
-  net::UdpOptions opts;
-  opts.reusePort = true;
-  opts.rcvbuf = static_cast<int>(s.socketReceiveBufferBytes);
-  opts.sndbuf = static_cast<int>(s.socketSendBufferBytes);
+  const net::UdpOptions opts =
+      daemon::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
   std::vector<net::UdpSocket> sockets;
   for (size_t i = 0; i < workers; ++i) {
     auto sock = net::UdpSocket::open(Endpoint{s.bindAddress, s.port}, opts);

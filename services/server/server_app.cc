@@ -166,28 +166,20 @@ void fillStatsReport(const agent::StatsCollectable<ServerStats>& st, const NatOb
 }  // namespace
 
 int runServer(const std::string& configPath) {
-  auto loaded = config::loadServerConfigFile(configPath);
-  if (!loaded) {
-    std::fputs(loaded.errorText().c_str(), stderr);
-    return 1;
-  }
-  auto agentMetrics = std::make_shared<agent::AgentMetrics>();
-  auto readiness = std::make_shared<agent::Readiness>();
+  int exitCode = 0;
   // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
-  daemon::ManagedConfig<config::ServerConfig> managed(configPath, loaded.config(), agentMetrics,
-                                                      readiness);
-  const std::shared_ptr<const config::ServerConfig> cfg = managed.current();
-  daemon::applyLogConfig(cfg->log);
-  const config::ServerSettings& s = cfg->server;
-
-  if (!daemon::blockDaemonSignals()) {
-    return 2;
+  auto boot = daemon::bootstrap<config::ServerConfig>(configPath, &exitCode);
+  if (!boot) {
+    return exitCode;
   }
+  auto& agentMetrics = boot->metrics;
+  auto& readiness = boot->readiness;
+  auto& managed = *boot->managed;
+  const std::shared_ptr<const config::ServerConfig> cfg = boot->config;
+  const config::ServerSettings& s = cfg->server;
   const size_t workers = daemon::workerCount(s.workers);
-  net::UdpOptions opts;
-  opts.reusePort = true;
-  opts.rcvbuf = static_cast<int>(s.socketReceiveBufferBytes);
-  opts.sndbuf = static_cast<int>(s.socketSendBufferBytes);
+  const net::UdpOptions opts =
+      daemon::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
   std::vector<std::pair<net::UdpSocket, net::UdpSocket>> sockets;
   for (size_t i = 0; i < workers; ++i) {
     auto primary = net::UdpSocket::open(Endpoint{s.primaryAddress, s.port}, opts);

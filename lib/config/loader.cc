@@ -1,5 +1,6 @@
 // The source-independent engine: value syntax, YAML parsing into RawDoc, building a config from
 // a RawDoc, rendering, and the public load/render/check entry points.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -370,6 +371,33 @@ class YamlWalker {
   std::set<std::string> seen_;
 };
 
+// Counts the documents in a YAML stream, stopping at `limit`: a bounded number of parser calls
+// whatever the input. Events are discarded, so no node tree is built.
+size_t countDocuments(const std::string& input, size_t limit) {
+  struct Discard final : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+  std::istringstream stream(input);
+  YAML::Parser parser(stream);
+  Discard discard;
+  size_t documents = 0;
+  while (documents < limit && parser.HandleNextDocument(discard)) {
+    ++documents;
+  }
+  return documents;
+}
+
 }  // namespace
 
 template <class T>
@@ -407,21 +435,25 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
   // Config loading is not the data path: yaml-cpp's exceptions are caught here, at the boundary,
   // and turned into positioned messages.
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
+    const std::string input(text);
+    // Not YAML::LoadAll: on some malformed inputs yaml-cpp 0.7's parser keeps reporting empty
+    // documents without consuming anything, and LoadAll collects them until memory runs out (found
+    // by fuzz_config; fixed upstream after 0.7). Count at most two documents with a handler that
+    // builds nothing, then build the one document with YAML::Load.
+    if (countDocuments(input, 2) > 1) {
       doc.fatal = true;
-      errors.push_back(ConfigError{
-          doc.file, 0, 0, "",
-          "holds " + std::to_string(docs.size()) + " YAML documents; exactly one is expected"});
+      errors.push_back(ConfigError{doc.file, 0, 0, "",
+                                   "holds 2 or more YAML documents; exactly one is expected"});
       return doc;
     }
-    if (docs.empty() || docs[0].IsNull()) {
+    const YAML::Node root = YAML::Load(input);
+    if (!root.IsDefined() || root.IsNull()) {
       return doc;  // an empty file: every key at its default
     }
-    if (!docs[0].IsMap()) {
+    if (!root.IsMap()) {
       doc.fatal = true;
     }
-    YamlWalker<T>(schema, doc, errors).walkMap(docs[0], "");
+    YamlWalker<T>(schema, doc, errors).walkMap(root, "");
   } catch (const YAML::Exception& e) {
     doc.fatal = true;
     Mark m = toMark(e.mark);

@@ -248,7 +248,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "not a mapping", 3},
         ErrorCase{"ScalarForSection", Role::kServer, kSrv + "log: debug\n", "log",
                   "must be a mapping", 0},
-        ErrorCase{"TwoDocuments", Role::kServer, kSrv + "---\n" + kSrv, "", "2 YAML documents", 0},
+        ErrorCase{"TwoDocuments", Role::kServer, kSrv + "---\n" + kSrv, "",
+                  "2 or more YAML documents", 0},
+        // yaml-cpp 0.7 reports documents forever on this input: LoadAll would never return.
+        ErrorCase{"ParserThatNeverEnds", Role::kServer, "- a\n\"b\",\n", "",
+                  "2 or more YAML documents", 0},
         ErrorCase{"NotAMap", Role::kServer, "- a\n- b\n", "", "mapping of sections", 1},
         // Server addresses.
         ErrorCase{"PrimaryRequired", Role::kServer, "server:\n  port: 3544\n",

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/ip.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -87,6 +88,14 @@ StatusOr<UdpSocket> UdpSocket::open(const Endpoint& bind, const UdpOptions& opti
       !s.ok()) {
     return s;
   }
+  if (options.receiveTimeoutMs > 0) {
+    struct timeval tv {};
+    tv.tv_sec = options.receiveTimeoutMs / 1000;
+    tv.tv_usec = (options.receiveTimeoutMs % 1000) * 1000;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+      return Status::fromErrno(errno, "setsockopt(SO_RCVTIMEO) on " + where(bind));
+    }
+  }
   struct sockaddr_in sa = toSockaddr(bind);
   if (::bind(fd.get(), reinterpret_cast<const struct sockaddr*>(&sa), sizeof(sa)) != 0) {
     return Status::fromErrno(errno, "bind " + where(bind));
@@ -122,7 +131,7 @@ RecvBatch::RecvBatch(size_t capacity, size_t slotSize)
   }
 }
 
-int RecvBatch::receive(UdpSocket& socket) {
+int RecvBatch::receive(UdpSocket& socket, RecvWait wait) {
   count_ = 0;
   newKernelDrops_ = 0;
   // The kernel overwrites these lengths and flags: reset them for every slot.
@@ -132,10 +141,10 @@ int RecvBatch::receive(UdpSocket& socket) {
     h.msg_controllen = kControlSize;
     h.msg_flags = 0;
   }
+  const int flags = wait == RecvWait::ForOne ? MSG_WAITFORONE : MSG_DONTWAIT;
   int n = -1;
   for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
-    n = ::recvmmsg(socket.fd(), headers_.data(), static_cast<unsigned>(capacity_), MSG_DONTWAIT,
-                   nullptr);
+    n = ::recvmmsg(socket.fd(), headers_.data(), static_cast<unsigned>(capacity_), flags, nullptr);
     if (n >= 0 || errno != EINTR) {
       break;
     }

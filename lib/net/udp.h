@@ -44,6 +44,21 @@ struct UdpOptions {
   /// secondary address that a floating-IP agent adds later. Off by default, so a typo in the
   /// configured address fails at startup with EADDRNOTAVAIL.
   bool freeBind = false;
+  /// SO_RCVTIMEO in milliseconds, 0 = none: how long RecvBatch::receive(socket, RecvWait::ForOne)
+  /// blocks on a blocking socket before it returns 0, so a thread that waits in the kernel still
+  /// wakes up to beat its heartbeat and notice a stop request.
+  int receiveTimeoutMs = 0;
+};
+
+/// Whether RecvBatch::receive waits for the first datagram.
+enum class RecvWait {
+  /// Never block (MSG_DONTWAIT): 0 when nothing is queued. For sockets behind epoll.
+  No,
+  /// Block until one datagram is queued or the socket's receive timeout passes (0), then take
+  /// whatever else is already queued without waiting (MSG_WAITFORONE). One syscall per wake-up
+  /// instead of epoll_wait + recvmmsg. Needs a blocking socket (UdpOptions::nonBlocking = false);
+  /// on a non-blocking one it behaves like No.
+  ForOne,
 };
 
 /// A bound UDP/IPv4 socket. Always set: IP_MTU_DISCOVER = IP_PMTUDISC_DONT (RFC 4380 §5.1.1:
@@ -109,10 +124,11 @@ class RecvBatch {
   RecvBatch(const RecvBatch&) = delete;
   RecvBatch& operator=(const RecvBatch&) = delete;
 
-  /// Receives up to capacity() datagrams without blocking (MSG_DONTWAIT). Returns the number
-  /// received (0 when none is queued: EAGAIN is not an error), or -errno on another error. EINTR
-  /// is retried a bounded number of times. Updates socket.kernelDrops() and newKernelDrops().
-  int receive(UdpSocket& socket);
+  /// Receives up to capacity() datagrams, without blocking (RecvWait::No) or waiting for the
+  /// first one (RecvWait::ForOne). Returns the number received (0 when none is queued or the
+  /// wait timed out: EAGAIN is not an error), or -errno on another error. EINTR is retried a
+  /// bounded number of times. Updates socket.kernelDrops() and newKernelDrops().
+  int receive(UdpSocket& socket, RecvWait wait = RecvWait::No);
 
   /// The datagrams of the last receive().
   std::span<const RecvMessage> messages() const { return {messages_.data(), count_}; }

@@ -178,9 +178,13 @@ int runServer(const std::string& configPath) {
   const std::shared_ptr<const config::ServerConfig> cfg = boot->config;
   const config::ServerSettings& s = cfg->server;
   const size_t workers = daemon::workerCount(s.workers);
-  const net::UdpOptions opts =
+  net::UdpOptions opts =
       daemon::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
-  std::vector<std::pair<net::UdpSocket, net::UdpSocket>> sockets;
+  // Each lane waits in recvmmsg itself (server_worker.h): blocking sockets with a receive
+  // timeout. Sends still never block (SendBatch passes MSG_DONTWAIT).
+  opts.nonBlocking = false;
+  opts.receiveTimeoutMs = ServerWorker::kReceiveTimeoutMs;
+  std::vector<std::shared_ptr<SocketPair>> sockets;
   for (size_t i = 0; i < workers; ++i) {
     auto primary = net::UdpSocket::open(Endpoint{s.primaryAddress, s.port}, opts);
     if (!primary.ok()) {
@@ -194,7 +198,10 @@ int runServer(const std::string& configPath) {
                  {"error", secondary.status().message()});
       return 2;
     }
-    sockets.emplace_back(std::move(primary.value()), std::move(secondary.value()));
+    auto pair = std::make_shared<SocketPair>();
+    pair->sockets[static_cast<size_t>(ServerSocket::Primary)] = std::move(primary.value());
+    pair->sockets[static_cast<size_t>(ServerSocket::Secondary)] = std::move(secondary.value());
+    sockets.push_back(std::move(pair));
   }
 
   std::unique_ptr<RawSender> raw;
@@ -213,9 +220,11 @@ int runServer(const std::string& configPath) {
   auto nat = std::make_unique<NatObserver>(s.natObservation.tableSize, s.natObservation.window);
   RuntimeHolder runtime(
       std::make_shared<const ServerRuntime>(makeRuntime(*cfg, managed.version())));
-  auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(workers);
+  // Two receive lanes (threads) per worker, one per socket of its pair.
+  const size_t lanes = workers * kSocketCount;
+  auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(lanes);
   agentMetrics->setAppliedConfig(managed.version(), agent::unixNowSeconds());
-  auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
+  auto heartbeats = std::make_shared<agent::Heartbeats>(lanes + 1, std::chrono::seconds(10));
   const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
   const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
   readiness->set(socketsBound, true);
@@ -240,9 +249,13 @@ int runServer(const std::string& configPath) {
   shared.rateLimitTableSize = s.rateLimit.tableSize;
   std::vector<std::unique_ptr<ServerWorker>> pool;
   for (size_t i = 0; i < workers; ++i) {
-    pool.push_back(std::make_unique<ServerWorker>(
-        i, std::move(sockets[i].first), std::move(sockets[i].second), shared, stats->worker(i)));
+    for (size_t k = 0; k < kSocketCount; ++k) {
+      const size_t lane = i * kSocketCount + k;
+      pool.push_back(std::make_unique<ServerWorker>(lane, static_cast<ServerSocket>(k), sockets[i],
+                                                    shared, stats->worker(lane)));
+    }
   }
+  sockets.clear();  // the lanes own the pairs now
   daemon::WorkerThreads<ServerWorker> threads(pool);
   TEREDO_LOG(LogLevel::Info, "teredo-server running",
              {"primary", endpointText(Endpoint{s.primaryAddress, s.port})},
@@ -259,7 +272,7 @@ int runServer(const std::string& configPath) {
       [&](v1::StatsReport* report) { fillStatsReport(*stats, *nat, report); }, nullptr,
       {formatIpv4(s.primaryAddress), formatIpv4(s.secondaryAddress)});
 
-  const size_t mainSlot = workers;
+  const size_t mainSlot = lanes;
   const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
                                           [&] {
                                             heartbeats->beat(mainSlot);

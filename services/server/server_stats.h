@@ -80,7 +80,10 @@ constexpr std::string_view limiterLabel(Limiter l) {
   COUNTER(bytesSent, "teredo_server_bytes_sent_total", "UDP payload bytes sent.")                  \
   COUNTER(batches, "teredo_server_receive_batches_total",                                          \
           "recvmmsg calls that returned at least one datagram; packets/batches is the "            \
-          "average batch size.")
+          "average batch size.")                                                                   \
+  COUNTER(receiveErrors, "teredo_server_receive_errors_total",                                     \
+          "recvmmsg calls that failed with an error other than a timeout (the lane pauses 10 ms "  \
+          "after each).")
 
 TEREDO_STATS_STRUCT(ServerStats, TEREDO_SERVER_STATS);
 

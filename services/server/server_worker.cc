@@ -1,9 +1,6 @@
 #include "server_worker.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 namespace teredo::server {
 namespace {
@@ -14,15 +11,14 @@ uint64_t monotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// At most this many batches per socket per wake-up, so one busy socket cannot starve the other.
-constexpr int kBatchesPerWake = 8;
-
 }  // namespace
 
-ServerWorker::ServerWorker(size_t index, net::UdpSocket primary, net::UdpSocket secondary,
-                           const WorkerShared& shared, ServerStats& stats)
+ServerWorker::ServerWorker(size_t index, ServerSocket receiveOn,
+                           std::shared_ptr<SocketPair> sockets, const WorkerShared& shared,
+                           ServerStats& stats)
     : index_(index),
-      sockets_{std::move(primary), std::move(secondary)},
+      receiveOn_(receiveOn),
+      pair_(std::move(sockets)),
       recv_(kBatch, kSlot),
       sends_{net::SendBatch(kBatch, kSlot), net::SendBatch(kBatch, kSlot)},
       shared_(shared),
@@ -31,25 +27,10 @@ ServerWorker::ServerWorker(size_t index, net::UdpSocket primary, net::UdpSocket 
       generation_(shared.runtime->generation()),
       rsLimiter_(runtime_->rsPerSecond, runtime_->rsBurst, shared.rateLimitTableSize),
       forwardLimiter_(runtime_->forwardPerSecond, runtime_->forwardBurst,
-                      shared.rateLimitTableSize),
-      epoll_(epoll_create1(EPOLL_CLOEXEC)),
-      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  for (size_t i = 0; i < kSocketCount; ++i) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u32 = static_cast<uint32_t>(i);
-    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sockets_[i].fd(), &ev);
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u32 = UINT32_MAX;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
-}
+                      shared.rateLimitTableSize) {}
 
 void ServerWorker::stop() {
   stopping_.store(true, std::memory_order_relaxed);
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
 }
 
 void ServerWorker::reloadIfChanged() {
@@ -64,43 +45,34 @@ void ServerWorker::reloadIfChanged() {
 }
 
 void ServerWorker::run() {
-  epoll_event events[kSocketCount + 1];
+  net::UdpSocket& rx = socket(receiveOn_);
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (shared_.heartbeats != nullptr) {
       shared_.heartbeats->beat(index_);
     }
-    // 250 ms at most, so the heartbeat stays fresh on an idle server.
-    const int n = epoll_wait(epoll_.get(), events, kSocketCount + 1, 250);
+    // Waits for the first datagram (at most kReceiveTimeoutMs, so the heartbeat stays fresh on
+    // an idle server and stop() is noticed), then takes whatever else is queued.
+    const int n = recv_.receive(rx, net::RecvWait::ForOne);
+    if (recv_.newKernelDrops() != 0) {
+      stats_.kernelDrops.inc(receiveOn_, recv_.newKernelDrops());
+    }
     if (n <= 0) {
-      continue;  // timeout or EINTR
+      if (n < 0) {
+        // Not expected on a bound UDP socket; never let it spin a core.
+        stats_.receiveErrors.inc();
+        const timespec pause{0, 10'000'000};
+        nanosleep(&pause, nullptr);
+      }
+      continue;
     }
     reloadIfChanged();
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.u32 < kSocketCount) {
-        drainSocket(static_cast<ServerSocket>(events[i].data.u32), monotonicNs());
-      }
-    }
-  }
-}
-
-void ServerWorker::drainSocket(ServerSocket s, uint64_t nowNs) {
-  for (int round = 0; round < kBatchesPerWake; ++round) {
-    const int n = recv_.receive(socket(s));
-    if (recv_.newKernelDrops() != 0) {
-      stats_.kernelDrops.inc(s, recv_.newKernelDrops());
-    }
-    if (n <= 0) {
-      break;
-    }
+    const uint64_t nowNs = monotonicNs();
     stats_.batches.inc();
     for (const net::RecvMessage& m : recv_.messages()) {
-      process(m, s, nowNs);
+      process(m, receiveOn_, nowNs);
     }
     // Forwards borrow the receive buffers: send them before the next receive() reuses them.
     flush();
-    if (static_cast<size_t>(n) < recv_.capacity()) {
-      break;
-    }
   }
 }
 
@@ -122,7 +94,7 @@ void ServerWorker::flush() {
     if (sends_[i].empty()) {
       continue;
     }
-    const net::FlushResult r = sends_[i].flush(sockets_[i]);
+    const net::FlushResult r = sends_[i].flush(pair_->sockets[i]);
     if (r.failed != 0) {
       stats_.dropped.inc(DropReason::SendFailed, r.failed);
     }

@@ -1,11 +1,17 @@
-// One teredo-server worker thread: its own SO_REUSEPORT sockets on the primary and secondary
-// addresses, batched receive and send, per-worker rate limiters and counters (design.md §3).
-// The loop only executes what decideServer (lib/teredo/server.h) decided.
+// One teredo-server receive lane: a thread that waits in recvmmsg(MSG_WAITFORONE) on one socket
+// of its worker's SO_REUSEPORT pair (primary or secondary address) and answers through either
+// socket of the pair; batched receive and send, per-lane rate limiters and counters (design.md
+// §3). Each worker is two lanes over one socket pair. Waiting in the receive call itself costs one
+// syscall per wake-up less than epoll_wait + recvmmsg, which is most of the server's CPU at
+// moderate rates (bench/run.sh, docs/benchmarks.md). The loop only executes what decideServer
+// (lib/teredo/server.h) decided.
 //
-// Thread-safety: a worker is driven by exactly one thread (run()); stop() may be called from any
-// thread. The NAT observer and the IPv6 sender are shared between workers and are thread-safe.
-// Ownership: the worker owns its sockets and batches; it borrows the shared objects passed to its
-// constructor, which must outlive it.
+// Thread-safety: a lane is driven by exactly one thread (run()); stop() may be called from any
+// thread. The socket pair is shared by the worker's two lanes (sending on a socket from two
+// threads is safe; each socket is received on by one lane only). The NAT observer and the IPv6
+// sender are shared between lanes and are thread-safe.
+// Ownership: a lane owns its batches and shares ownership of its socket pair; it borrows the
+// shared objects passed to its constructor, which must outlive it.
 #pragma once
 
 #include <atomic>
@@ -13,7 +19,6 @@
 #include <memory>
 
 #include "agent/health.h"
-#include "net/fd.h"
 #include "net/udp.h"
 #include "server_runtime.h"
 #include "server_stats.h"
@@ -38,15 +43,25 @@ struct WorkerShared {
   size_t rateLimitTableSize = 65536;
 };
 
+/// A worker's two sockets (opened blocking, with a receive timeout: see
+/// ServerWorker::kReceiveTimeoutMs), indexed by ServerSocket.
+struct SocketPair {
+  net::UdpSocket sockets[kSocketCount];
+};
+
 class ServerWorker {
  public:
   static constexpr size_t kBatch = 64;
   static constexpr size_t kSlot = 2048;  ///< larger datagrams are truncated and dropped
+  /// The sockets' SO_RCVTIMEO: how often an idle lane wakes to beat its heartbeat, and how long
+  /// stop() may take.
+  static constexpr int kReceiveTimeoutMs = 250;
 
-  ServerWorker(size_t index, net::UdpSocket primary, net::UdpSocket secondary,
+  /// A lane that receives on `sockets->sockets[receiveOn]`.
+  ServerWorker(size_t index, ServerSocket receiveOn, std::shared_ptr<SocketPair> sockets,
                const WorkerShared& shared, ServerStats& stats);
 
-  /// The event loop; returns after stop().
+  /// The receive loop; returns within kReceiveTimeoutMs of stop().
   void run();
   void stop();
 
@@ -56,14 +71,14 @@ class ServerWorker {
 
  private:
   void reloadIfChanged();
-  void drainSocket(ServerSocket s, uint64_t nowNs);
   void drop(DropReason r) { stats_.dropped.inc(r); }
-  net::UdpSocket& socket(ServerSocket s) { return sockets_[static_cast<size_t>(s)]; }
+  net::UdpSocket& socket(ServerSocket s) { return pair_->sockets[static_cast<size_t>(s)]; }
   net::SendBatch& batch(ServerSocket s) { return sends_[static_cast<size_t>(s)]; }
   bool queue(ServerSocket from, const Endpoint& to, Bytes head, Bytes body, bool borrowed);
 
   size_t index_;
-  net::UdpSocket sockets_[kSocketCount];
+  ServerSocket receiveOn_;
+  std::shared_ptr<SocketPair> pair_;
   net::RecvBatch recv_;
   net::SendBatch sends_[kSocketCount];
   WorkerShared shared_;
@@ -72,8 +87,6 @@ class ServerWorker {
   uint64_t generation_ = 0;
   RateLimiter rsLimiter_;
   RateLimiter forwardLimiter_;
-  net::Fd epoll_;
-  net::Fd wake_;
   std::atomic<bool> stopping_{false};
   uint8_t scratch_[160];  ///< one RA (117 bytes at most); SendBatch::add copies it
 };

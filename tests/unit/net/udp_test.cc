@@ -165,6 +165,33 @@ TEST(UdpBatch, ReceiveOnEmptySocketReturnsZero) {
   EXPECT_EQ(in.receive(closed), -EBADF);
 }
 
+TEST(UdpBatch, WaitForOneTimesOutWithZeroOnABlockingSocket) {
+  UdpSocket rx = openOrDie({kLoopback, 0}, {.nonBlocking = false, .receiveTimeoutMs = 20});
+  RecvBatch in(4);
+  EXPECT_EQ(in.receive(rx, RecvWait::ForOne), 0) << "the receive timeout is not an error";
+  EXPECT_EQ(in.size(), 0u);
+}
+
+TEST(UdpBatch, WaitForOneTakesEverythingAlreadyQueued) {
+  UdpSocket rx = openOrDie({kLoopback, 0}, {.nonBlocking = false, .receiveTimeoutMs = 1000});
+  UdpSocket tx = openOrDie({kLoopback, 0});
+  SendBatch out(8, 64);
+  for (uint8_t i = 0; i < 3; ++i) {
+    const std::vector<uint8_t> body(10, i);
+    ASSERT_TRUE(out.add(rx.localEndpoint(), body, {}));
+  }
+  ASSERT_EQ(out.flush(tx).sent, 3u);
+  RecvBatch in(8, 64);
+  // Loopback delivery is synchronous: all three are queued before the call, and MSG_WAITFORONE
+  // returns them together without waiting for the batch to fill.
+  ASSERT_EQ(in.receive(rx, RecvWait::ForOne), 3);
+  for (uint8_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(std::vector<uint8_t>(in[i].data.begin(), in[i].data.end()),
+              std::vector<uint8_t>(10, i));
+    EXPECT_EQ(in[i].source, tx.localEndpoint());
+  }
+}
+
 TEST(UdpBatch, AddRefusesWhenFullOrOversized) {
   SendBatch b(2, 10);
   std::vector<uint8_t> five(5), eleven(11);

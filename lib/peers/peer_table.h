@@ -31,7 +31,7 @@
 //    is not touched for `idleTimeout` (30 s) is removed by expire(). A peer therefore lives 30-60 s
 //    after its last reception, as in Miredo, plus at most one sweep period.
 //  - Per-peer queue byte cap (default 1280, Miredo's MAXQUEUE) counts packet bytes; the global
-//    queue cap bounds the memory of all queues together (ChunkPool, 256-byte chunks, lazily
+//    queue cap bounds the memory of all queues together (ChunkPool, 64-byte chunks, lazily
 //    allocated). Queues are FIFO (Miredo's are LIFO, a bug: spec R3).
 //
 // Time: every call takes `now` (steady_clock time_point) from the caller: the clock is injected.

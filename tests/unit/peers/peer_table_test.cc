@@ -205,9 +205,11 @@ TEST(PeerTable, PerPeerQueueCap) {
 
 TEST(PeerTable, GlobalQueueCapBoundsArenaMemory) {
   PeerTableConfig c = smallConfig(64, 4);
-  c.globalQueueBytes = 16 * ChunkPool::kChunkSize;  // 16 chunks
+  // A 1002-byte record (2-byte length + 1000 bytes) takes kPer chunks; room for exactly four.
+  constexpr size_t kPer = (1002 + ChunkPool::kChunkPayload - 1) / ChunkPool::kChunkPayload;
+  c.globalQueueBytes = 4 * kPer * ChunkPool::kChunkSize;
   PeerTable t(c);
-  const auto p = packetBytes(1000, 9);  // 1002-byte record: 4 chunks
+  const auto p = packetBytes(1000, 9);
   for (uint64_t i = 0; i < 4; ++i) {
     EXPECT_EQ(t.findOrCreate(peerAddr(i), kT0).enqueue(p), EnqueueResult::Ok) << i;
   }
@@ -220,7 +222,7 @@ TEST(PeerTable, GlobalQueueCapBoundsArenaMemory) {
   // Erasing a peer gives its chunks back.
   EXPECT_TRUE(t.erase(peerAddr(1)));
   EXPECT_EQ(t.counters().queueDropEvicted.load(), 1u);
-  EXPECT_EQ(t.queueArenaBytesInUse(), 12 * ChunkPool::kChunkSize);
+  EXPECT_EQ(t.queueArenaBytesInUse(), 3 * kPer * ChunkPool::kChunkSize);
   EXPECT_EQ(t.queuedBytes(), 3000u);
 }
 

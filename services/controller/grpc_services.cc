@@ -1,5 +1,6 @@
 #include "grpc_services.h"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -7,6 +8,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 namespace teredo::controller {
 namespace {
@@ -240,30 +243,47 @@ std::shared_ptr<grpc::ServerCredentials> ControllerServer::credentials(std::stri
     }
     return grpc::InsecureServerCredentials();
   }
-  grpc::SslServerCredentialsOptions ssl;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  if (!readFile(tls.certFile, &pair.cert_chain)) {
-    *error = "cannot read tls.cert_file " + tls.certFile;
-    return nullptr;
-  }
-  if (!readFile(tls.keyFile, &pair.private_key)) {
-    *error = "cannot read tls.key_file " + tls.keyFile;
-    return nullptr;
-  }
-  ssl.pem_key_cert_pairs.push_back(pair);
-  if (!tls.caFile.empty()) {
-    if (!readFile(tls.caFile, &ssl.pem_root_certs)) {
-      *error = "cannot read tls.ca_file " + tls.caFile;
+  // Checked here so that a wrong path or a file that holds no PEM block is a start error naming
+  // the key. Afterwards gRPC's file watcher re-reads the files every tls.refresh, so rotated
+  // certificates apply to new connections without a restart (as on the agent side).
+  const struct {
+    const std::string* path;
+    const char* key;
+  } files[] = {{&tls.certFile, "tls.cert_file"},
+               {&tls.keyFile, "tls.key_file"},
+               {&tls.caFile, "tls.ca_file"}};
+  for (const auto& f : files) {
+    if (f.path->empty()) {
+      continue;
+    }
+    std::string text;
+    if (!readFile(*f.path, &text)) {
+      *error = std::string("cannot read ") + f.key + " " + *f.path;
       return nullptr;
     }
-    ssl.client_certificate_request =
-        tls.requireClientCert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-  } else if (tls.requireClientCert) {
+    if (text.find("-----BEGIN ") == std::string::npos) {
+      *error = std::string(f.key) + " " + *f.path + " holds no PEM data";
+      return nullptr;
+    }
+  }
+  if (tls.caFile.empty() && tls.requireClientCert) {
     *error = "tls.require_client_cert needs tls.ca_file";
     return nullptr;
   }
-  return grpc::SslServerCredentials(ssl);
+  const auto refresh = static_cast<unsigned>(std::max<int64_t>(1, tls.refresh.count()));
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.keyFile, tls.certFile, tls.caFile, refresh);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (tls.caFile.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(tls.requireClientCert
+                                      ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                      : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 bool ControllerServer::start(std::string* error) {

@@ -9,6 +9,8 @@
 // Ownership: ControllerServer borrows the Controller, which must outlive it.
 #pragma once
 
+#include <chrono>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -33,6 +35,9 @@ struct TlsFiles {
   std::string caFile;
   /// Refuse connections without a valid client certificate (mTLS).
   bool requireClientCert = false;
+  /// How often the three files are re-read: a rotated certificate, key or CA applies to the
+  /// connections made after the next refresh, without a restart (existing ones keep theirs).
+  std::chrono::seconds refresh{60};
 };
 
 struct ServerOptions {

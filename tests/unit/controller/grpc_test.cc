@@ -1,10 +1,12 @@
 // The controller's gRPC wiring, in process on 127.0.0.1 port 0: admin token auth, the agent
 // stream end to end (Hello -> Settings/Drain/snapshot -> ACK), refusals, and the mTLS identity
 // check with a throwaway CA made by the openssl CLI.
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -187,7 +189,14 @@ class MtlsTest : public ::testing::Test {
                              "  echo subjectAltName=DNS:$n > $n.ext\n"
                              "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key"
                              " -CAcreateserial -days 1 -extfile $n.ext -out $n.crt\n"
-                             "done\n";
+                             "done\n"
+                          // A second CA, and a controller certificate it signs: the rotation.
+                          << "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                             " -days 1 -subj /CN=test-ca-2 -keyout ca2.key -out ca2.crt\n"
+                             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                             " -subj /CN=controller -keyout next.key -out next.csr\n"
+                             "openssl x509 -req -in next.csr -CA ca2.crt -CAkey ca2.key"
+                             " -CAcreateserial -days 1 -extfile controller.ext -out next.crt\n";
     if (std::system(("bash " + script + " >/dev/null 2>&1").c_str()) != 0) {
       GTEST_SKIP() << "openssl CLI could not make test certificates";
     }
@@ -223,8 +232,71 @@ class MtlsTest : public ::testing::Test {
     return stream->Finish();
   }
 
+  /// Whether an admin call over TLS succeeds for a client that trusts only `caFile` (a new
+  /// connection each time: local subchannel pool).
+  bool trustedBy(int port, const std::string& caFile) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = readAll(caFile);
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("controller");
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto admin = teredo::v1::AdminService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    teredo::v1::ListAgentsResponse resp;
+    return admin->ListAgents(&ctx, {}, &resp).ok();
+  }
+
+  /// Replaces `to` with the contents of `from` atomically (write, then rename).
+  void replaceFile(const std::string& from, const std::string& to) {
+    std::ofstream(to + ".tmp") << readAll(from);
+    ASSERT_EQ(std::rename((to + ".tmp").c_str(), to.c_str()), 0);
+  }
+
   std::string dir_;
 };
+
+TEST_F(MtlsTest, RotatedCertificateAppliesWithoutRestart) {
+  replaceFile(dir_ + "/controller.crt", dir_ + "/live.crt");
+  replaceFile(dir_ + "/controller.key", dir_ + "/live.key");
+  ServerOptions opts;
+  opts.tls.certFile = dir_ + "/live.crt";
+  opts.tls.keyFile = dir_ + "/live.key";
+  opts.tls.refresh = std::chrono::seconds(1);
+  Fixture f(opts);
+  ASSERT_TRUE(f.started);
+  const int port = f.server->adminPort();
+  EXPECT_TRUE(trustedBy(port, dir_ + "/ca.crt"));
+  EXPECT_FALSE(trustedBy(port, dir_ + "/ca2.crt"));
+
+  // Rotate to the certificate signed by the second CA; the running controller picks it up.
+  replaceFile(dir_ + "/next.key", dir_ + "/live.key");
+  replaceFile(dir_ + "/next.crt", dir_ + "/live.crt");
+  bool rotated = false;
+  for (int i = 0; i < 60 && !rotated; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    rotated = trustedBy(port, dir_ + "/ca2.crt");
+  }
+  EXPECT_TRUE(rotated) << "the new certificate was not served within 15 s";
+  EXPECT_FALSE(trustedBy(port, dir_ + "/ca.crt")) << "the old certificate is still served";
+}
+
+TEST_F(MtlsTest, FileWithoutPemIsAStartError) {
+  std::ofstream(dir_ + "/garbage.crt") << "not a certificate\n";
+  ServerOptions opts;
+  opts.tls.certFile = dir_ + "/garbage.crt";
+  opts.tls.keyFile = dir_ + "/controller.key";
+  ControllerOptions copts;
+  Controller controller(
+      copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
+      [] { return std::string("n"); });
+  ControllerServer server(controller, opts);
+  std::string error;
+  EXPECT_FALSE(server.start(&error));
+  EXPECT_NE(error.find("tls.cert_file"), std::string::npos) << error;
+  EXPECT_NE(error.find("no PEM"), std::string::npos) << error;
+}
 
 TEST_F(MtlsTest, HelloIdMustMatchClientCertificate) {
   ServerOptions opts;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "teredo/build_info.h"
+#include "teredo/drop_reason.h"
 
 namespace teredo::controller {
 namespace {
@@ -73,10 +74,16 @@ void addRole(Families& f, const teredo::v1::RoleStats& rs) {
               "Bytes handled by the role's agents since the controller started, by direction.",
               {{"role", role}, {"direction", dir}}, static_cast<double>(pc->bytes()));
   }
-  for (const auto& [reason, value] : c.drops()) {
+  // One series per DropReason, zeros included: a counter that appears only with its first drop
+  // loses that drop to rate(). (The aggregator keeps known reasons only, so nothing an agent
+  // sends adds label values.)
+  for (size_t i = 0; i < teredo::kDropReasonCount; ++i) {
+    const std::string reason(teredo::dropReasonLabel(static_cast<teredo::DropReason>(i)));
+    const auto it = c.drops().find(reason);
     f.counter("teredo_fleet_packets_dropped_total",
               "Packets the role's agents dropped, by DropReason label; alert on sudden changes.",
-              {{"role", role}, {"reason", reason}}, static_cast<double>(value));
+              {{"role", role}, {"reason", reason}},
+              static_cast<double>(it != c.drops().end() ? it->second : 0));
   }
   const auto& r = c.router();
   const std::tuple<const char*, const char*, uint64_t> solicitations[] = {

@@ -1,9 +1,12 @@
 // Controller core: push state machine, config validation and history, persistence, stats
 // aggregation. Deterministic: fake clock, counting nonces, no threads or sockets.
 #include "controller.h"
+#include "metrics.h"
+#include "teredo/drop_reason.h"
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -623,6 +626,34 @@ TEST_F(ControllerTest, StatsOnStreamReachFleetStats) {
   ASSERT_TRUE(ctl_->getNatStats({}, &nat).ok());
   EXPECT_EQ(nat.nat().cone(), 1u);
   EXPECT_EQ(nat.distinct_clients_sketch().registers().size(), 4096u);
+}
+
+TEST_F(ControllerTest, FleetDropsExportEveryReasonAndOnlyKnownOnes) {
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ctl_->stats(s, report("uid-1", 10, 3, 1));  // spoofed_source 3, made_up_reason 1000
+  std::map<std::string, std::map<std::string, double>> drops;  // role -> reason -> value
+  for (const auto& family : FleetCollectable(*ctl_).Collect()) {
+    if (family.name != "teredo_fleet_packets_dropped_total") {
+      continue;
+    }
+    for (const auto& m : family.metric) {
+      std::string role, reason;
+      for (const auto& l : m.label) {
+        (l.name == "role" ? role : reason) = l.value;
+      }
+      drops[role][reason] = m.counter.value;
+    }
+  }
+  for (const char* role : {"server", "relay"}) {
+    // Zeros included, so the first drop of a reason is not lost to rate().
+    EXPECT_EQ(drops[role].size(), teredo::kDropReasonCount) << role;
+    EXPECT_EQ(drops[role].count("made_up_reason"), 0u) << "agents cannot add label values";
+  }
+  EXPECT_EQ(drops["relay"]["spoofed_source"], 3.0);
+  EXPECT_EQ(drops["relay"]["rate_limited"], 0.0);
+  EXPECT_EQ(drops["server"]["spoofed_source"], 0.0);
 }
 
 }  // namespace

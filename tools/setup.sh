@@ -2,7 +2,8 @@
 # Installs everything the build, the tests and the fleet demo need on Debian 12, as root.
 # Idempotent: a second run installs nothing new. Also fetches Debian's miredo and miredo-server
 # packages (apt-get download + dpkg -x, never installed as services) into build/third_party/
-# for the interop tests and the demo, and the buf CLI from npm for `buf lint`.
+# for the interop tests and the demo, promtool from the prometheus package the same way, and the
+# buf CLI from npm for `buf lint`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 third_party=${TEREDO_THIRD_PARTY:-$root/build/third_party}
@@ -17,7 +18,7 @@ packages=(
   # integration tests and demo: namespaces, NAT, traffic, captures
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
   openssl
-  python3 python3-scapy libcap2-bin kmod
+  python3 python3-scapy python3-yaml libcap2-bin kmod
 )
 # buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
 if ! command -v npm >/dev/null 2>&1; then
@@ -51,9 +52,24 @@ if [ ! -x "$third_party/miredo/usr/sbin/miredo" ] || [ ! -x "$third_party/miredo
   rm -rf "$tmp"
 fi
 
+# promtool (checks and unit-tests deploy/prometheus rules) from Debian's prometheus package,
+# extracted like Miredo: installing the package would also start a Prometheus server.
+if [ ! -x "$third_party/prometheus/usr/bin/promtool" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
+    apt-get update -q
+    (cd "$tmp" && apt-get download prometheus)
+  }
+  rm -rf "$third_party/prometheus"
+  mkdir -p "$third_party/prometheus"
+  dpkg -x "$tmp"/prometheus_*.deb "$third_party/prometheus"
+  rm -rf "$tmp"
+fi
+
 # buf (protobuf lint) from the npm registry, into the build tree.
 if [ ! -x "$third_party/npm/node_modules/.bin/buf" ]; then
   mkdir -p "$third_party/npm"
   npm install --silent --no-audit --no-fund --prefix "$third_party/npm" @bufbuild/buf >/dev/null
 fi
-echo "setup: ok (miredo in $third_party/miredo, buf in $third_party/npm/node_modules/.bin)"
+echo "setup: ok (miredo in $third_party/miredo, promtool in $third_party/prometheus/usr/bin," \
+  "buf in $third_party/npm/node_modules/.bin)"

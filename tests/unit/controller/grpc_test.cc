@@ -45,6 +45,18 @@ class Fixture {
   int nonce = 0;
 };
 
+/// The error with which a controller server refuses to start (fails the test if it starts).
+std::string startError(const ServerOptions& opts) {
+  ControllerOptions copts;
+  Controller controller(
+      copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
+      [] { return std::string("n"); });
+  ControllerServer server(controller, opts);
+  std::string error;
+  EXPECT_FALSE(server.start(&error));
+  return error;
+}
+
 std::unique_ptr<teredo::v1::AdminService::Stub> adminStub(int port) {
   return teredo::v1::AdminService::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
@@ -287,13 +299,7 @@ TEST_F(MtlsTest, FileWithoutPemIsAStartError) {
   ServerOptions opts;
   opts.tls.certFile = dir_ + "/garbage.crt";
   opts.tls.keyFile = dir_ + "/controller.key";
-  ControllerOptions copts;
-  Controller controller(
-      copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
-      [] { return std::string("n"); });
-  ControllerServer server(controller, opts);
-  std::string error;
-  EXPECT_FALSE(server.start(&error));
+  const std::string error = startError(opts);
   EXPECT_NE(error.find("tls.cert_file"), std::string::npos) << error;
   EXPECT_NE(error.find("no PEM"), std::string::npos) << error;
 }
@@ -321,14 +327,7 @@ TEST_F(MtlsTest, HelloIdMustMatchClientCertificate) {
 TEST(GrpcTest, MissingTlsFilesAreAStartError) {
   ServerOptions opts;
   opts.tls.certFile = "/nonexistent/cert.pem";
-  ControllerOptions copts;
-  Controller controller(
-      copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
-      [] { return std::string("n"); });
-  ControllerServer server(controller, opts);
-  std::string error;
-  EXPECT_FALSE(server.start(&error));
-  EXPECT_NE(error.find("tls.cert_file"), std::string::npos);
+  EXPECT_NE(startError(opts).find("tls.cert_file"), std::string::npos);
 }
 
 }  // namespace

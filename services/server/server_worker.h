@@ -53,6 +53,9 @@ class ServerWorker {
  public:
   static constexpr size_t kBatch = 64;
   static constexpr size_t kSlot = 2048;  ///< larger datagrams are truncated and dropped
+  /// Send slots only ever hold an RA (117 bytes at most) or an 8-byte origin indication:
+  /// forwarded packets are borrowed from the receive buffer, never copied.
+  static constexpr size_t kSendSlot = 256;
   /// The sockets' SO_RCVTIMEO: how often an idle lane wakes to beat its heartbeat, and how long
   /// stop() may take.
   static constexpr int kReceiveTimeoutMs = 250;

@@ -17,7 +17,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format-14
   # integration tests and demo: namespaces, NAT, traffic, captures
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
-  openssl
+  openssl systemd
   python3 python3-scapy python3-yaml libcap2-bin kmod
 )
 # buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.

@@ -55,7 +55,10 @@ Status capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
 }
 
 /// Checks that `keep` is permitted, then clears the ambient set and drops the rest of the
-/// bounding set.
+/// bounding set. Reducing the bounding set needs CAP_SETPCAP: a process started unprivileged with
+/// ambient capabilities (systemd's AmbientCapabilities=, setpriv) does not have it, and its
+/// launcher already chose the bounding set. It is then left as it is: once the permitted set is
+/// reduced and no_new_privs is set, nothing outside `keep` can ever be regained through it.
 Status reduceBoundingAndAmbient(uint64_t keepMask) {
   CapabilitySets now;
   if (Status s = capget(now); !s.ok()) {
@@ -69,6 +72,9 @@ Status reduceBoundingAndAmbient(uint64_t keepMask) {
   // EINVAL: a kernel without ambient capabilities (< 4.3) has nothing to clear.
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
     return Status::fromErrno(errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  }
+  if ((now.effective >> CAP_SETPCAP & 1) == 0) {
+    return {};
   }
   int last = lastCapability();
   for (int cap = 0; cap <= last; ++cap) {

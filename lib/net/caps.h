@@ -38,9 +38,10 @@ uint64_t capabilityMask(std::span<const int> caps);
 std::string capabilityName(int cap);
 
 /// Keeps exactly `keep` in the permitted and effective sets, clears the inheritable and ambient
-/// sets, removes every other capability from the bounding set, and sets PR_SET_NO_NEW_PRIVS.
-/// Fails (naming the capability) when one of `keep` is not currently permitted, or when the
-/// bounding set cannot be reduced (that needs CAP_SETPCAP, so call this while still privileged).
+/// sets, removes every other capability from the bounding set when the process may (that needs
+/// CAP_SETPCAP: root may, a daemon started unprivileged with ambient capabilities may not and keeps
+/// the bounding set its launcher chose), and sets PR_SET_NO_NEW_PRIVS. Fails (naming the
+/// capability) when one of `keep` is not currently permitted.
 Status keepOnlyCapabilities(std::span<const int> keep);
 
 /// Like keepOnlyCapabilities, and switches to `user`'s uid and gid (supplementary groups cleared)

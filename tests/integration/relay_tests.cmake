@@ -34,3 +34,9 @@ teredo_integration_test(relay.exhaustion relay_exhaustion.sh TIMEOUT 90
 # from the host's unserved address is dropped (src_not_served); SIGTERM removes tun and route.
 teredo_integration_test(relay.host_specific relay_host_specific.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
+# Least privilege (README "Privileges", deploy/systemd): server as nobody with CAP_NET_RAW only,
+# relay as nobody with CAP_NET_ADMIN + CAP_NET_RAW only; a Miredo client qualifies and pings the
+# native host both ways through them; both run with no capability left and no_new_privs; without
+# its capability each refuses to start and names it.
+teredo_integration_test(least_privilege least_privilege.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay} ${_relay_test_server})

@@ -730,6 +730,8 @@ EOF
 #     appended inside the server: / relay: section, e.g. "  strict_rs: false".
 #   LAB_TEREDO_SERVER_CONFIG / LAB_TEREDO_RELAY_CONFIG: a YAML template used instead of the
 #     generated file (placeholders @PRIMARY@, @SECONDARY@, @BIND@, @PORT@, @IFNAME@, @STATE_DIR@).
+#   LAB_TEREDO_WRAP: a command prefix for the daemon (split on spaces), e.g. a setpriv line that
+#     starts it as an unprivileged user with only the capabilities it needs.
 
 lab__teredo_bin() {
   local bin="$TEREDO_BUILD_DIR/services/$1/teredo-$1"
@@ -781,7 +783,8 @@ server:
 ${LAB_TEREDO_SERVER_EXTRA:-}
 EOF
   fi
-  lab_bg "$ns" "$name" "$bin" --config "$conf"
+  # shellcheck disable=SC2086  # LAB_TEREDO_WRAP is a command prefix, split on purpose
+  lab_bg "$ns" "$name" ${LAB_TEREDO_WRAP:-} "$bin" --config "$conf"
   lab_wait_for 10 lab_udp_listening "$ns" "$p" 3544 ||
     lab_die "teredo-server in $ns: not listening on $p:3544 (see $LAB_DIR/$name.log)"
   lab_wait_for 5 lab_udp_listening "$ns" "$s" 3544 ||
@@ -823,7 +826,8 @@ ${LAB_TEREDO_RELAY_EXTRA:-}
 EOF
   fi
   lab_sysctl "$ns" net.ipv6.conf.all.forwarding=1
-  lab_bg "$ns" "$name" "$bin" --config "$conf"
+  # shellcheck disable=SC2086
+  lab_bg "$ns" "$name" ${LAB_TEREDO_WRAP:-} "$bin" --config "$conf"
   lab_wait_for 10 lab_udp_listening "$ns" "$bind" "$port" ||
     lab_die "teredo-relay in $ns: not listening on $bind:$port (see $LAB_DIR/$name.log)"
   lab_wait_for 5 lab_link_up "$ns" "$ifname" || lab_die "teredo-relay in $ns: $ifname not up"

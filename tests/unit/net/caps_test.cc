@@ -59,6 +59,31 @@ TEST(Capabilities, KeepOnlyNetRaw) {
   });
 }
 
+// How systemd (AmbientCapabilities=CAP_NET_RAW, User=) or setpriv starts the server: unprivileged,
+// with one ambient capability and no CAP_SETPCAP. Dropping everything must still work.
+TEST(Capabilities, UnprivilegedWithAmbientCapabilityDropsEverything) {
+  runInNetns([] {
+    struct passwd* nobody = ::getpwnam("nobody");
+    if (nobody == nullptr) {
+      GTEST_SKIP() << "no user nobody";
+    }
+    // Become nobody with CAP_NET_RAW in the permitted and effective sets only (no CAP_SETPCAP).
+    std::array<int, 1> raw = {CAP_NET_RAW};
+    ASSERT_TRUE(dropToUser("nobody", raw).ok());
+    ASSERT_EQ(statusLine("CapEff"), "0000000000002000");
+
+    Status s = keepOnlyCapabilities({});
+    ASSERT_TRUE(s.ok()) << s.message();
+    StatusOr<CapabilitySets> now = currentCapabilities();
+    ASSERT_TRUE(now.ok());
+    EXPECT_EQ(now->effective, 0u);
+    EXPECT_EQ(now->permitted, 0u);
+    EXPECT_EQ(statusLine("CapAmb"), "0000000000000000");
+    EXPECT_EQ(statusLine("NoNewPrivs"), "1");
+    EXPECT_FALSE(RawIpv6Socket::open().ok()) << "CAP_NET_RAW is gone";
+  });
+}
+
 TEST(Capabilities, DropToNobodyKeepingRelayCapabilities) {
   runInNetns([] {
     struct passwd* nobody = ::getpwnam("nobody");

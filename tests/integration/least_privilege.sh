@@ -24,12 +24,15 @@ for role in server relay; do
 done
 chmod -R a+rX "$LAB_DIR/bin"
 TEREDO_BUILD_DIR="$LAB_DIR/bin"
-# /dev/net/tun is mode 0666 on a stock Debian system (udev) but may be 0600 in containers: the
-# relay gets a 0666 node of the same device bind-mounted over it in a private mount namespace
-# (the host's node is left alone). Opening it is not the privilege; TUNSETIFF needs CAP_NET_ADMIN.
-mknod -m 0666 "$LAB_DIR/tun" c 10 200
-printf '#!/bin/sh\nmount --bind "%s" /dev/net/tun && exec "$@"\n' "$LAB_DIR/tun" \
-  >"$LAB_DIR/with-tun.sh"
+# /dev/net/tun is mode 0666 on a stock Debian system (udev) but may be 0600 in containers: in a
+# private mount namespace the relay gets a fresh /dev/net (tmpfs) holding a 0666 node of the same
+# device (the host's /dev is left alone). Opening it is not the privilege; TUNSETIFF needs
+# CAP_NET_ADMIN.
+cat >"$LAB_DIR/with-tun.sh" <<'EOF_SH'
+#!/bin/sh
+mount -t tmpfs -o mode=0755,size=64k lab-tun /dev/net &&
+  mknod -m 0666 /dev/net/tun c 10 200 && exec "$@"
+EOF_SH
 chmod 0755 "$LAB_DIR/with-tun.sh"
 with_tun="unshare --mount --propagation private $LAB_DIR/with-tun.sh"
 

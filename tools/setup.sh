@@ -19,6 +19,9 @@ packages=(
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
   openssl systemd
   python3 python3-scapy python3-yaml libcap2-bin kmod
+  # the Helm chart's check: Go text/template + sprig renderer, Kubernetes models, JSON schema
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  python3-kubernetes python3-jsonschema
 )
 # buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
 if ! command -v npm >/dev/null 2>&1; then

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Renders helm/teredo-fleet and validates the output (design §7; ctest deploy.helm_chart).
+
+  check-helm.py --renderer BIN --build-dir DIR [--root SRC] [--promtool BIN]
+
+There is no helm binary or cluster here: BIN is tools/helm-render (Go text/template + sprig, Helm's
+own engine). For the chart's defaults and for every helm/teredo-fleet/ci/*-values.yaml:
+  - the values validate against values.schema.json, and every ci/bad-*.yaml is refused by it;
+  - every rendered object of a built-in kind deserializes into its python3-kubernetes model with
+    no unknown field at any depth and every required field present; the cert-manager and
+    Prometheus Operator objects have their required fields;
+  - every generated daemon config passes the daemon's own `--check-config`, and the
+    PrometheusRule passes `promtool check rules`;
+  - agents are on the host network with ALL capabilities dropped but NET_RAW (server) or
+    NET_ADMIN + NET_RAW (relay); pods carry a checksum of their config.
+Prints every problem; exit status 1 if there is any.
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+import kubernetes.client
+import yaml
+
+BUILTIN = {
+    ("v1", "ConfigMap"): "V1ConfigMap",
+    ("v1", "Secret"): "V1Secret",
+    ("v1", "Service"): "V1Service",
+    ("v1", "PersistentVolumeClaim"): "V1PersistentVolumeClaim",
+    ("apps/v1", "Deployment"): "V1Deployment",
+    ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
+}
+# Custom resources: the fields their controllers require (no schema package for them here).
+CUSTOM = {
+    ("cert-manager.io/v1", "Certificate"): ["spec.secretName", "spec.issuerRef.name"],
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["spec.selector", "spec.endpoints"],
+    ("monitoring.coreos.com/v1", "PodMonitor"): ["spec.selector", "spec.podMetricsEndpoints"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["spec.groups"],
+}
+AGENT_CAPS = {"server": ["NET_RAW"], "relay": ["NET_ADMIN", "NET_RAW"]}
+
+
+def model_class(name):
+    return getattr(kubernetes.client, name)
+
+
+def strict(data, type_name, where, problems):
+    """Checks `data` (parsed YAML) against python3-kubernetes' model `type_name`, recursively."""
+    if data is None:
+        return
+    if type_name.startswith("list["):
+        if not isinstance(data, list):
+            problems.append(f"{where}: expected a list")
+            return
+        for i, item in enumerate(data):
+            strict(item, type_name[5:-1], f"{where}[{i}]", problems)
+        return
+    if type_name.startswith("dict("):
+        if not isinstance(data, dict):
+            problems.append(f"{where}: expected a mapping")
+            return
+        inner = type_name[type_name.index(",") + 1:-1].strip()
+        for k, v in data.items():
+            strict(v, inner, f"{where}.{k}", problems)
+        return
+    if type_name in ("str", "int", "bool", "float", "object", "datetime", "date"):
+        expected = {"str": str, "int": int, "bool": bool, "float": (int, float)}.get(type_name)
+        if expected is not None and not isinstance(data, expected):
+            problems.append(f"{where}: expected {type_name}, got {type(data).__name__}")
+        return
+    cls = model_class(type_name)
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a {type_name} mapping")
+        return
+    by_json = {v: k for k, v in cls.attribute_map.items()}
+    for key, value in data.items():
+        if key not in by_json:
+            problems.append(f"{where}: unknown field {key!r} for {type_name}")
+            continue
+        attr = by_json[key]
+        strict(value, cls.openapi_types[attr], f"{where}.{key}", problems)
+    # Required fields: the generated constructors refuse None for them.
+    try:
+        kubernetes.client.ApiClient()._ApiClient__deserialize(data, type_name)
+    except ValueError as e:
+        problems.append(f"{where}: {e}")
+
+
+def field(obj, dotted):
+    for part in dotted.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def render(renderer, chart, values):
+    cmd = [str(renderer), "-chart", str(chart), "-release", "fleet", "-namespace", "teredo"]
+    if values is not None:
+        cmd += ["-f", str(values)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        return None, res.stderr.strip()
+    return [d for d in yaml.safe_load_all(res.stdout) if d is not None], None
+
+
+def check_config(binary, role, text, where, problems, tmp):
+    path = pathlib.Path(tmp) / f"{role}.yaml"
+    path.write_text(text, encoding="utf-8")
+    res = subprocess.run([str(binary), "--check-config", str(path)], capture_output=True, text=True)
+    if res.returncode != 0:
+        problems.append(f"{where}: teredo-{role} --check-config refused it:\n"
+                        f"{res.stdout}{res.stderr}".rstrip())
+
+
+def check_render(docs, where, args, problems):
+    daemons = {
+        "server": args.build_dir / "services/server/teredo-server",
+        "relay": args.build_dir / "services/relay/teredo-relay",
+        "controller": args.build_dir / "services/controller/teredo-controller",
+    }
+    names = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for doc in docs:
+            key = (doc.get("apiVersion"), doc.get("kind"))
+            name = field(doc, "metadata.name")
+            here = f"{where}: {key[1]}/{name}"
+            if (key, name) in names:
+                problems.append(f"{here}: rendered twice")
+            names.add((key, name))
+            if not name or len(name) > 63:
+                problems.append(f"{here}: metadata.name missing or longer than 63 characters")
+            if key in BUILTIN:
+                strict(doc, BUILTIN[key], here, problems)
+            elif key in CUSTOM:
+                for f in CUSTOM[key]:
+                    if field(doc, f) in (None, [], {}):
+                        problems.append(f"{here}: {f} is required")
+            else:
+                problems.append(f"{here}: unexpected kind {key}")
+                continue
+            if key == ("v1", "ConfigMap"):
+                for fname, text in (doc.get("data") or {}).items():
+                    role = fname[:-5] if fname.endswith(".yaml") else None
+                    if role in daemons:
+                        check_config(daemons[role], role, text, f"{here} {fname}", problems, tmp)
+            if key == ("monitoring.coreos.com/v1", "PrometheusRule") and args.promtool:
+                rules = pathlib.Path(tmp) / "rules.yaml"
+                rules.write_text(yaml.safe_dump({"groups": field(doc, "spec.groups")}))
+                res = subprocess.run([str(args.promtool), "check", "rules", str(rules)],
+                                     capture_output=True, text=True)
+                if res.returncode != 0:
+                    problems.append(f"{here}: promtool: {res.stdout}{res.stderr}".rstrip())
+            if key == ("apps/v1", "Deployment"):
+                check_pod(doc, here, problems)
+
+
+def check_pod(doc, where, problems):
+    tmpl = field(doc, "spec.template") or {}
+    role = field(tmpl, "metadata.labels").get("app.kubernetes.io/component")
+    if not field(tmpl, "metadata.annotations.checksum/config"):
+        problems.append(f"{where}: no checksum/config annotation (config changes would not roll)")
+    for c in field(tmpl, "spec.containers") or []:
+        sc = c.get("securityContext") or {}
+        caps = sc.get("capabilities") or {}
+        if caps.get("drop") != ["ALL"]:
+            problems.append(f"{where}: container {c.get('name')} does not drop ALL capabilities")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        if role in AGENT_CAPS:
+            if caps.get("add") != AGENT_CAPS[role]:
+                problems.append(f"{where}: {role} adds {caps.get('add')}, "
+                                f"expected exactly {AGENT_CAPS[role]}")
+            if field(tmpl, "spec.hostNetwork") is not True:
+                problems.append(f"{where}: {role} is not on the host network")
+        elif caps.get("add"):
+            problems.append(f"{where}: the controller adds capabilities {caps.get('add')}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--renderer", required=True, type=pathlib.Path)
+    ap.add_argument("--build-dir", required=True, type=pathlib.Path)
+    ap.add_argument("--root", default=pathlib.Path(__file__).resolve().parent.parent,
+                    type=pathlib.Path)
+    ap.add_argument("--promtool", type=pathlib.Path)
+    args = ap.parse_args()
+    chart = args.root / "helm" / "teredo-fleet"
+    schema = json.loads((chart / "values.schema.json").read_text(encoding="utf-8"))
+    defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    problems = []
+    cases = [("defaults", None)] + [(p.name, p) for p in sorted((chart / "ci").glob("*-values.yaml"))]
+    objects = 0
+    for label, path in cases:
+        values = defaults
+        if path is not None:
+            values = merge(defaults, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        for e in validator.iter_errors(values):
+            problems.append(f"{label}: values.schema.json: {'.'.join(map(str, e.path))}: "
+                            f"{e.message}")
+        docs, err = render(args.renderer, chart, path)
+        if err:
+            problems.append(f"{label}: render failed: {err}")
+            continue
+        objects += len(docs)
+        check_render(docs, label, args, problems)
+    refused = 0
+    for path in sorted((chart / "ci").glob("bad-*.yaml")):
+        values = merge(defaults, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        if not list(validator.iter_errors(values)):
+            problems.append(f"{path.name}: values.schema.json accepts it, but it must be refused")
+        else:
+            refused += 1
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"check-helm: {len(problems)} problem(s)")
+        return 1
+    print(f"check-helm: {len(cases)} value sets, {objects} objects valid; "
+          f"{refused} bad value sets refused by the schema")
+    return 0
+
+
+def merge(base, over):
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(out.get(k), dict) and isinstance(v, dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -161,7 +161,7 @@ def check_render(docs, where, args, problems):
 
 def check_pod(doc, where, problems):
     tmpl = field(doc, "spec.template") or {}
-    role = field(tmpl, "metadata.labels").get("app.kubernetes.io/component")
+    role = (field(tmpl, "metadata.labels") or {}).get("app.kubernetes.io/component")
     if not field(tmpl, "metadata.annotations.checksum/config"):
         problems.append(f"{where}: no checksum/config annotation (config changes would not roll)")
     for c in field(tmpl, "spec.containers") or []:

@@ -13,6 +13,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "config/miredo_import.h"
 #include "teredo/build_info.h"
 #include "teredo/v1/admin.grpc.pb.h"
 
@@ -50,6 +51,10 @@ Commands:
   config rollback VERSION [--dry-run] [--comment TEXT]
   drain (ID | --role server|relay)
   undrain (ID | --role server|relay)
+  config from-miredo FILE --role server|relay
+             convert a miredo-server.conf (server) or miredo.conf (relay) into our YAML on
+             stdout; notes on stderr; nothing is printed and the exit status is 1 when a
+             directive cannot be converted. Needs no controller.
 )";
 
 struct Options {
@@ -481,6 +486,32 @@ int configSet(Client& client, const Options& o) {
       });
 }
 
+// config from-miredo FILE --role server|relay: local, no controller involved.
+int fromMiredo(const Options& o) {
+  const std::string role = o.flags.count("--role") != 0 ? o.flags.at("--role") : "";
+  if (o.args.size() != 3 || (role != "server" && role != "relay")) {
+    return fail("usage: config from-miredo FILE --role server|relay");
+  }
+  std::string text;
+  if (!readFile(o.args[2], &text)) {
+    return fail("cannot read " + o.args[2]);
+  }
+  const teredo::config::MiredoImport r = teredo::config::importMiredoConfig(
+      text, o.args[2],
+      role == "server" ? teredo::config::MiredoRole::Server : teredo::config::MiredoRole::Relay);
+  for (const std::string& note : r.notes) {
+    std::cerr << "note: " << note << "\n";
+  }
+  for (const teredo::config::ConfigError& e : r.errors) {
+    std::cerr << "teredoctl: " << e.format() << "\n";
+  }
+  if (!r.ok()) {
+    return 1;
+  }
+  std::cout << r.yaml;
+  return 0;
+}
+
 int run(Client& client, const Options& o) {
   const auto& a = o.args;
   const std::string cmd = a.empty() ? "" : a[0];
@@ -641,6 +672,9 @@ int main(int argc, char** argv) {
   if (o.args.empty()) {
     std::cerr << kUsage;
     return 2;
+  }
+  if (o.args[0] == "config" && o.args.size() > 1 && o.args[1] == "from-miredo") {
+    return fromMiredo(o);
   }
   Client client(o);
   std::string error;

@@ -64,7 +64,10 @@ LAB_TEREDO_WRAP=$(as_nobody net_raw) lab_teredo_server srv "$LAB_SRV_PRIMARY" "$
 LAB_TEREDO_WRAP="$with_tun $(as_nobody net_admin net_raw)" \
   lab_teredo_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT"
 
+# status_is NAME FIELD VALUE: for lab_wait_for (the drop follows readiness by microseconds).
+status_is() { [[ $(status_of "$1" "$2") == "$3" ]]; }
 for d in teredo-server-srv teredo-relay-rly; do
+  lab_wait_for 5 status_is "$d" CapPrm 0000000000000000 || true
   lab_expect_eq "$d runs as nobody" "$(status_of "$d" Uid)" 65534 || true
   lab_expect_eq "$d has dropped every effective capability" "$(status_of "$d" CapEff)" \
     0000000000000000 || true

@@ -102,7 +102,9 @@ bool allDigits(std::string_view s) {
 struct Entry {
   std::string key;
   std::string yamlValue;
-  std::string source;  ///< "Directive value, line N"
+  std::string comment;    ///< what the key came from: "Directive value, line N"
+  std::string directive;  ///< the Miredo directive behind the key
+  std::string value;      ///< its value as written
   int line = 0;
 };
 
@@ -157,15 +159,19 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
             std::string(rule->directive) + " takes one value, not \"" + std::string(value) + "\"");
       continue;
     }
-    const std::string source = std::string(rule->directive) + " " + std::string(value) + ", line " +
-                               std::to_string(lineNo);
+    const auto add = [&](const char* key, std::string yamlValue) {
+      entries.push_back({key, std::move(yamlValue),
+                         std::string(rule->directive) + " " + std::string(value) + ", line " +
+                             std::to_string(lineNo),
+                         rule->directive, std::string(value), lineNo});
+    };
     switch (rule->kind) {
       case Kind::Note:
         out.notes.push_back(fileName + ":" + std::to_string(lineNo) + ": " + rule->directive +
                             ": " + rule->why);
         break;
       case Kind::Text:
-        entries.push_back({rule->key, quoted(value), source, lineNo});
+        add(rule->key, quoted(value));
         break;
       case Kind::Integer:
         if (role == MiredoRole::Relay && equalsIgnoreCase(rule->directive, "BindPort") &&
@@ -176,8 +182,7 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
                               "Miredo's");
           break;
         }
-        entries.push_back(
-            {rule->key, allDigits(value) ? std::string(value) : quoted(value), source, lineNo});
+        add(rule->key, allDigits(value) ? std::string(value) : quoted(value));
         break;
       case Kind::RelayType:
         relayTypeLine = lineNo;
@@ -186,10 +191,10 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
                             " configures a Teredo client; teredo-relay is a relay (Teredo Fleet "
                             "ships no client)");
         } else if (equalsIgnoreCase(value, "relay") || equalsIgnoreCase(value, "cone")) {
-          entries.push_back({"relay.mode", "relay", source, lineNo});
+          add("relay.mode", "relay");
         } else if (equalsIgnoreCase(value, "restricted")) {
-          entries.push_back({"relay.mode", "relay", source, lineNo});
-          entries.push_back({"relay.behind_nat", "true", source, lineNo});
+          add("relay.mode", "relay");
+          add("relay.behind_nat", "true");
         } else {
           error(lineNo, "RelayType must be client, autoclient, relay, cone or restricted, not \"" +
                             std::string(value) + "\"");
@@ -212,14 +217,13 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
       secondary = e.key == "server.secondary_address" ? &e : secondary;
     }
     if (primary != nullptr && secondary != nullptr) {
-      const auto p = parseIpv4(trim(primary->yamlValue.substr(1, primary->yamlValue.size() - 2)));
-      const auto s =
-          parseIpv4(trim(secondary->yamlValue.substr(1, secondary->yamlValue.size() - 2)));
+      const auto p = parseIpv4(primary->value);
+      const auto s = parseIpv4(secondary->value);
       if (p && s && *s != *p + 1) {
         entries.push_back({"server.allow_nonconsecutive", "true",
                            "ServerBindAddress2 is not ServerBindAddress + 1; every client must be "
                            "configured with both",
-                           secondary->line});
+                           secondary->directive, secondary->value, secondary->line});
       }
     }
   }
@@ -235,7 +239,7 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
                      section + ":\n";
   for (const Entry& e : entries) {
     yaml +=
-        "  " + e.key.substr(e.key.find('.') + 1) + ": " + e.yamlValue + "  # " + e.source + "\n";
+        "  " + e.key.substr(e.key.find('.') + 1) + ": " + e.yamlValue + "  # " + e.comment + "\n";
   }
   out.yaml = yaml;
 
@@ -248,7 +252,7 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
     for (const Entry& entry : entries) {
       if (entry.key == e.key) {
         line = entry.line;
-        directive = entry.source.substr(0, entry.source.find(' '));
+        directive = entry.directive;
       }
     }
     if (line == 0 && e.key == "server.primary_address") {

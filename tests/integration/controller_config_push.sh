@@ -37,13 +37,9 @@ fleet_init
 lab_say "== $title"
 SECONDS=0
 
-lab_std_core
+fleet_std_fleet "$SRV" "$RLY"
 lab_ns prb
 lab_attach prb eth0 pub "$PRB/24"
-lab_std_client 1 masquerade 40001
-fleet_controller_start
-fleet_server srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$SRV"
-fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$RLY"
 
 # --- 1. Connected, bootstrap config --------------------------------------------------------------
 chk "server agent connected" lab_wait_for 10 fleet_connected "$SRV"

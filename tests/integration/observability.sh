@@ -21,11 +21,7 @@ SRV=obs-server
 RLY=obs-relay
 fleet_init
 lab_say "== dashboards and rules against a live fleet's /metrics"
-lab_std_core
-lab_std_client 1 masquerade 40001
-fleet_controller_start
-fleet_server srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$SRV"
-fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$RLY"
+fleet_std_fleet "$SRV" "$RLY"
 lab_wait_for 15 fleet_connected "$SRV" || lab_fail "$SRV connected" "not within 15 s"
 lab_wait_for 15 fleet_connected "$RLY" || lab_fail "$RLY connected" "not within 15 s"
 

@@ -19,6 +19,8 @@ namespace teredo {
   X(NotIpv6, "not_ipv6")                                                \
   X(TruncatedIpv6, "truncated_ipv6")                                    \
   X(BadPayloadLength, "bad_payload_length")                             \
+  /* RFC 6081 §4 trailers after the IPv6 packet */                     \
+  X(MalformedTrailer, "malformed_trailer")                              \
   /* Server validation (RFC 4380 §5.3.1 cases 2-7) */                  \
   X(NotBubbleOrIcmpv6, "not_bubble_or_icmpv6")                          \
   X(SrcNotGlobal, "src_not_global")                                     \
@@ -39,6 +41,7 @@ namespace teredo {
   X(OtherServerClient, "other_server_client")                           \
   X(Icmpv6TypeNotAllowed, "icmpv6_type_not_allowed")                    \
   X(Icmpv6TooBig, "icmpv6_too_big")                                     \
+  X(BubbleTooBig, "bubble_too_big")                                     \
   X(NativeForwardDisabled, "native_forward_disabled")                   \
   X(RateLimited, "rate_limited")                                        \
   /* Relay (RFC 4380 §5.4) */                                          \
@@ -47,6 +50,7 @@ namespace teredo {
   X(SrcNotTeredo, "src_not_teredo")                                     \
   X(UnknownPeer, "unknown_peer")                                        \
   X(DstNotServed, "dst_not_served")                                     \
+  X(DstTeredo, "dst_teredo")                                            \
   X(SrcNotServed, "src_not_served")                                     \
   X(PeerTableFull, "peer_table_full")                                   \
   X(QueueFull, "queue_full")                                            \

@@ -107,7 +107,70 @@ Result<TeredoPacket> parsePacket(Bytes d) {
   p.ipv6 = rest.first(ipLen);
   p.trailers = rest.subspan(ipLen);
   p.encapsulated = rest;
+  if (!p.trailers.empty()) {
+    const Result<Trailers> t = parseTrailers(p.trailers, p.isBubble());
+    if (!t) {
+      return t.reason();
+    }
+    p.trailer = *t;
+  }
   return p;
+}
+
+Result<Trailers> parseTrailers(Bytes d, bool bubble) {
+  Trailers t;
+  size_t off = 0;
+  while (off < d.size()) {
+    if (t.count == kMaxTrailers || d.size() - off < 2) {
+      return DropReason::MalformedTrailer;
+    }
+    const uint8_t type = d[off];
+    const size_t len = d[off + 1];
+    if (d.size() - off - 2 < len) {
+      return DropReason::MalformedTrailer;  // runs past the datagram
+    }
+    const Bytes value = d.subspan(off + 2, len);
+    ++t.count;
+    switch (type) {
+      case kTrailerNonce:
+        if (t.hasNonce || len != t.nonce.size()) {
+          return DropReason::MalformedTrailer;
+        }
+        t.hasNonce = true;
+        std::memcpy(t.nonce.data(), value.data(), t.nonce.size());
+        break;
+      case kTrailerAlternateAddress: {
+        // 2 reserved bytes, then 1 to 4 (IPv4, port) entries; only ever sent in bubbles.
+        const size_t entries = len < 2 ? 0 : (len - 2) / kAlternateAddressEntry;
+        if (!bubble || !t.alternateAddresses.empty() || len < 2 ||
+            (len - 2) % kAlternateAddressEntry != 0 || entries < 1 || entries > 4) {
+          return DropReason::MalformedTrailer;
+        }
+        t.alternateAddresses = value.subspan(2);
+        break;
+      }
+      case kTrailerNeighborDiscovery:
+        if (t.hasDiscovery || len != 4 ||
+            (value[0] != kDiscoverySolicitation && value[0] != kDiscoveryAdvertisement)) {
+          return DropReason::MalformedTrailer;
+        }
+        t.hasDiscovery = true;
+        t.discoveryType = value[0];
+        break;
+      case kTrailerRandomPort:
+        if (t.hasRandomPort || len != 2) {
+          return DropReason::MalformedTrailer;
+        }
+        t.hasRandomPort = true;
+        t.randomPort = load16(value.data());
+        break;
+      default:
+        ++t.unknown;  // RFC 6081 §4: a receiver skips trailers it does not know
+        break;
+    }
+    off += 2 + len;
+  }
+  return t;
 }
 
 uint16_t icmpv6Checksum(const Ipv6Addr& src, const Ipv6Addr& dst, Bytes message) {
@@ -162,6 +225,19 @@ size_t writeIpv6Header(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& ds
 
 size_t writeBubble(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& dst) {
   return writeIpv6Header(out, src, dst, kNextHeaderNone, 0, 0);
+}
+
+size_t writeDiscoveryTrailer(MutableBytes out, uint8_t discoveryType) {
+  if (out.size() < 6) {
+    return 0;
+  }
+  out[0] = kTrailerNeighborDiscovery;
+  out[1] = 4;
+  out[2] = discoveryType;
+  out[3] = 0;
+  out[4] = 0;
+  out[5] = 0;
+  return 6;
 }
 
 size_t writeRouterAdvertisement(MutableBytes out, const RouterAdvertisementParams& p) {

@@ -81,6 +81,41 @@ struct AuthHeader {
   uint8_t confirmation = 0;
 };
 
+/// RFC 6081 §4 trailer types (type-length-value, after the IPv6 packet).
+inline constexpr uint8_t kTrailerNonce = 0x01;              ///< 4-byte nonce
+inline constexpr uint8_t kTrailerAlternateAddress = 0x03;   ///< 2 reserved + N x (IPv4, port)
+inline constexpr uint8_t kTrailerNeighborDiscovery = 0x04;  ///< DiscoveryType + 3 reserved
+inline constexpr uint8_t kTrailerRandomPort = 0x05;         ///< 2-byte port
+/// Neighbor Discovery Option trailer DiscoveryType values (RFC 6081 §4, Server Load Reduction).
+inline constexpr uint8_t kDiscoverySolicitation = 0;
+inline constexpr uint8_t kDiscoveryAdvertisement = 1;
+/// At most this many trailers are walked per packet; more is a malformed packet (bounded work).
+inline constexpr size_t kMaxTrailers = 16;
+inline constexpr size_t kAlternateAddressEntry = 6;  ///< IPv4 (4) + port (2)
+
+/// The RFC 6081 trailers of one packet, decoded. Views point into the datagram.
+struct Trailers {
+  uint8_t count = 0;  ///< trailers present, known and unknown
+  bool hasNonce = false;
+  std::array<uint8_t, 4> nonce{};
+  /// The address list of an Alternate Address trailer: N entries of kAlternateAddressEntry
+  /// bytes (IPv4, port, network order); empty when there is none.
+  Bytes alternateAddresses;
+  bool hasDiscovery = false;
+  uint8_t discoveryType = 0;  ///< kDiscoverySolicitation or kDiscoveryAdvertisement
+  bool hasRandomPort = false;
+  uint16_t randomPort = 0;
+  uint8_t unknown = 0;  ///< trailers of types not defined by RFC 6081, skipped
+};
+
+/// Walks the trailers after an IPv6 packet (RFC 6081 §4): each is type (1 byte), length of the
+/// value (1 byte), value. Unknown types are skipped. MalformedTrailer when a trailer runs past
+/// the datagram, a defined type has the wrong length (Nonce 4, Neighbor Discovery 4 with
+/// DiscoveryType 0 or 1, Random Port 2, Alternate Address 2 + 6 N with 1 <= N <= 4), a defined
+/// type appears twice, an Alternate Address trailer rides on anything but a bubble (RFC 6081
+/// allows it in bubbles only), or there are more than kMaxTrailers.
+Result<Trailers> parseTrailers(Bytes trailers, bool bubble);
+
 /// A parsed Teredo UDP payload.
 struct TeredoPacket {
   bool hasAuth = false;
@@ -90,6 +125,7 @@ struct TeredoPacket {
   Ipv6Header ip;       ///< decoded header of `ipv6`
   Bytes ipv6;          ///< the IPv6 packet: exactly 40 + payload length bytes
   Bytes trailers;      ///< bytes after the IPv6 packet (RFC 6081 trailers), maybe empty
+  Trailers trailer;    ///< `trailers`, decoded and validated
   Bytes encapsulated;  ///< `ipv6` followed by `trailers`: what a server relays over UDP
 
   Bytes ipv6Payload() const { return ipv6.subspan(kIpv6HeaderSize); }
@@ -101,7 +137,8 @@ struct TeredoPacket {
 /// Parses a Teredo UDP payload: [auth] [origin] IPv6 [trailers] (RFC 4380 §5.1.1, §5.2.3).
 /// Accepts 40 + payload length <= remaining bytes (RFC 6081 trailers). Rejects auth or origin
 /// headers that run past the datagram, `00 02`-style unknown encapsulations, IP version != 6,
-/// fewer than 40 bytes of IPv6, and a payload length larger than the data.
+/// fewer than 40 bytes of IPv6, a payload length larger than the data, and malformed trailers
+/// (parseTrailers()).
 Result<TeredoPacket> parsePacket(Bytes datagram);
 
 /// Decodes a 40-byte IPv6 header; `data` must hold at least 40 bytes.
@@ -126,6 +163,10 @@ size_t writeIpv6Header(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& ds
 /// A bubble (RFC 4380 §2.8): IPv6 header only, next header 59, payload length 0. Hop limit 0
 /// as Miredo sends it; receivers accept any value. Writes 40 bytes.
 size_t writeBubble(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& dst);
+
+/// A Neighbor Discovery Option trailer (RFC 6081 §4): 04 04 <discoveryType> 00 00 00. Writes 6
+/// bytes.
+size_t writeDiscoveryTrailer(MutableBytes out, uint8_t discoveryType);
 
 /// What goes into a Router Advertisement (RFC 4380 §5.3.2; values of Miredo's profile, spec
 /// §2.7): router lifetime 0, retrans timer 2000 ms, one PIO with A=1, lifetimes 0xffffffff.

@@ -197,6 +197,100 @@ TEST_P(FramingTest, P6_Framing) {
 INSTANTIATE_TEST_SUITE_P(Spec, FramingTest, testing::ValuesIn(framingCases()),
                          [](const auto& tpi) { return std::string(tpi.param.name); });
 
+// RFC 6081 §4 trailers: type, length, value; unknown types skipped; malformed ones make the
+// packet a counted drop (issue 9, hole 4: they used to be carried as opaque bytes).
+struct TrailerCase {
+  const char* name;
+  std::string hex;  ///< the trailer bytes after a bubble (or after an echo, see `bubble`)
+  bool bubble;
+  bool ok;
+  uint8_t count;
+  uint8_t unknown;
+};
+
+std::vector<TrailerCase> trailerCases() {
+  return {
+      {"none", "", true, true, 0, 0},
+      {"nonce", "010401020304", true, true, 1, 0},
+      {"nonce_on_data_packet", "010401020304", false, true, 1, 0},
+      {"alternate_address_one", "03080000c633640a0dd9", true, true, 1, 0},
+      {"alternate_address_two", "030e0000c633640a0dd9c633640b0dda", true, true, 1, 0},
+      {"discovery_solicitation", "040400000000", true, true, 1, 0},
+      {"discovery_advertisement", "040401000000", true, true, 1, 0},
+      {"random_port", "05021234", true, true, 1, 0},
+      {"all_four", "010401020304030800000102030400050404000000000502abcd", true, true, 4, 0},
+      {"unknown_type_skipped", "7f03aabbcc", true, true, 1, 1},
+      {"zero_length_unknown", "0000", true, true, 1, 1},
+      {"header_cut", "01", true, false, 0, 0},
+      {"value_past_end", "010401020", true, false, 0, 0},
+      {"value_past_end_unknown", "7f05aabb", true, false, 0, 0},
+      {"nonce_wrong_length", "0103010203", true, false, 0, 0},
+      {"nonce_twice", "010401020304010405060708", true, false, 0, 0},
+      {"alternate_address_no_entry", "03020000", true, false, 0, 0},
+      {"alternate_address_ragged", "03090000c633640a0dd9ff", true, false, 0, 0},
+      {"alternate_address_five_entries", "0320" + std::string("0000") + std::string(60, 'a'), true,
+       false, 0, 0},
+      {"alternate_address_on_data_packet", "03080000c633640a0dd9", false, false, 0, 0},
+      {"discovery_bad_type", "040402000000", true, false, 0, 0},
+      {"discovery_wrong_length", "0403000000", true, false, 0, 0},
+      {"random_port_wrong_length", "050112", true, false, 0, 0},
+      {"seventeen_trailers",
+       [] {
+         std::string h;
+         for (int i = 0; i < 17; ++i) {
+           h += "7f00";
+         }
+         return h;
+       }(),
+       true, false, 0, 0},
+  };
+}
+
+class TrailerTest : public testing::TestWithParam<TrailerCase> {};
+
+TEST_P(TrailerTest, ParsedOrDropped) {
+  const TrailerCase& c = GetParam();
+  // An echo request (8 bytes of ICMPv6) or a bubble, then the trailer bytes.
+  const std::string ipv6 =
+      c.bubble ? kBubble
+               : "6000000000083a40fe800000000000000000000000000001200100004136e378000063bf3ffffdd2"
+                 "8000000000000000";
+  const auto bytes = fromHex(ipv6 + c.hex);
+  auto r = parsePacket(bytes);
+  ASSERT_EQ(r.ok(), c.ok) << (r.ok() ? "" : dropReasonLabel(r.reason()));
+  if (!c.ok) {
+    EXPECT_EQ(r.reason(), DropReason::MalformedTrailer);
+    EXPECT_EQ(parseTrailers(fromHex(c.hex), c.bubble).reason(), DropReason::MalformedTrailer);
+    return;
+  }
+  EXPECT_EQ(r->trailer.count, c.count);
+  EXPECT_EQ(r->trailer.unknown, c.unknown);
+  EXPECT_EQ(r->trailers.size(), c.hex.size() / 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rfc6081, TrailerTest, testing::ValuesIn(trailerCases()),
+                         [](const auto& tpi) { return std::string(tpi.param.name); });
+
+TEST(Packet, TrailerValuesDecoded) {
+  const auto bytes = fromHex(
+      "010401020304030e0000c633640a0dd9c633640b0dda040400000000"
+      "0502abcd");
+  const auto t = parseTrailers(bytes, true);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->hasNonce);
+  EXPECT_EQ(toHex(t->nonce.data(), 4), "01020304");
+  ASSERT_EQ(t->alternateAddresses.size(), 2 * kAlternateAddressEntry);
+  EXPECT_EQ(toHex(t->alternateAddresses.data(), 12), "c633640a0dd9c633640b0dda");
+  EXPECT_TRUE(t->hasDiscovery);
+  EXPECT_EQ(t->discoveryType, kDiscoverySolicitation);
+  EXPECT_TRUE(t->hasRandomPort);
+  EXPECT_EQ(t->randomPort, 0xabcd);
+  uint8_t out[6];
+  ASSERT_EQ(writeDiscoveryTrailer(out, kDiscoveryAdvertisement), 6u);
+  EXPECT_EQ(toHex(out, 6), "040401000000");
+  EXPECT_EQ(writeDiscoveryTrailer(std::span<uint8_t>(out, 5), kDiscoveryAdvertisement), 0u);
+}
+
 TEST(Packet, AuthClientIdAndValueViews) {
   const auto bytes = fromHex("0001020301020a0b0c0123456789abcdef07" + kBubble);
   auto r = parsePacket(bytes);

@@ -1,5 +1,7 @@
 #include "teredo/server.h"
 
+#include <optional>
+
 namespace teredo {
 namespace {
 
@@ -8,10 +10,14 @@ bool isOwnAddress(uint32_t addr, const ServerPolicy& policy) {
 }
 
 // RFC 4380 §5.3 intends only bubbles and ICMPv6 echo; Miredo caps non-bubble packets at 128
-// bytes so that the server is not an open relay (spec §3.3, §9 item 5).
-DropReason checkForwardable(const TeredoPacket& p, const ServerPolicy& policy) {
+// bytes so that the server is not an open relay. The caps measure what would be relayed: the
+// IPv6 packet and its RFC 6081 trailers (a spoofed source must not buy a large reflection).
+std::optional<DropReason> checkForwardable(const TeredoPacket& p, const ServerPolicy& policy) {
   if (p.isBubble()) {
-    return DropReason{};
+    if (policy.maxBubbleBytes != 0 && p.encapsulated.size() > policy.maxBubbleBytes) {
+      return DropReason::BubbleTooBig;
+    }
+    return std::nullopt;
   }
   if (policy.echoOnly) {
     const Bytes icmp = p.ipv6Payload();
@@ -19,13 +25,11 @@ DropReason checkForwardable(const TeredoPacket& p, const ServerPolicy& policy) {
       return DropReason::Icmpv6TypeNotAllowed;
     }
   }
-  if (policy.maxForwardBytes != 0 && p.ipv6.size() > policy.maxForwardBytes) {
+  if (policy.maxForwardBytes != 0 && p.encapsulated.size() > policy.maxForwardBytes) {
     return DropReason::Icmpv6TooBig;
   }
-  return DropReason{};
+  return std::nullopt;
 }
-
-constexpr DropReason kOk{};
 
 }  // namespace
 
@@ -70,23 +74,24 @@ ServerAction decideServer(const TeredoPacket& p, const Endpoint& source, ServerS
 
   const bool srcTeredo = isTeredo(p.ip.src, policy.prefix);
   const bool dstTeredo = isTeredo(p.ip.dst, policy.prefix);
-  if (srcTeredo) {
-    // Case 5: a Teredo source must embed the UDP source it came from (anti-spoofing).
-    if (decodeTeredo(p.ip.src).mapped() != source) {
-      return ServerAction::drop(DropReason::SpoofedSource);
-    }
-  } else if (!(dstTeredo && decodeTeredo(p.ip.dst).server == policy.primary)) {
-    // Case 6 accepts a non-Teredo source only towards one of this server's clients (relays'
-    // indirect bubbles); case 7 drops everything else.
-    return ServerAction::drop(DropReason::NotOurClient);
+  // Case 5: a Teredo source that embeds the UDP source it came from.
+  const bool case5 = srcTeredo && decodeTeredo(p.ip.src).mapped() == source;
+  // Case 6: the destination is a Teredo address allocated through this server (its server
+  // field is our primary address, the one every RA advertises), whatever the source: relays'
+  // indirect bubbles, and clients of other servers behind port-symmetric NATs or after a NAT
+  // rebinding (RFC 6081 §6.1). The origin indication added below names the real sender.
+  const bool case6 = dstTeredo && decodeTeredo(p.ip.dst).server == policy.primary;
+  if (!case5 && !case6) {
+    // Case 7: everything else is silently discarded.
+    return ServerAction::drop(srcTeredo ? DropReason::SpoofedSource : DropReason::NotOurClient);
   }
 
   // Destination processing (§5.3.1, second half).
   if (!p.ip.dst.isGlobalScope()) {
     return ServerAction::drop(DropReason::DstNotGlobalScope);
   }
-  if (const DropReason r = checkForwardable(p, policy); r != kOk) {
-    return ServerAction::drop(r);
+  if (const std::optional<DropReason> r = checkForwardable(p, policy)) {
+    return ServerAction::drop(*r);
   }
   if (!dstTeredo) {
     if (!policy.forwardNative) {

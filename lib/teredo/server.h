@@ -6,8 +6,9 @@
 //  1. Secure qualification is not implemented: the nonce is echoed, ID and auth value ignored.
 //  2. The cone bit in an RS selects the answering address; it is ignored everywhere else.
 //  4. ICMPv6 to the server's own link-local address is not answered (LocalUnhandled), as Miredo.
-//  5. Only bubbles and, by default, ICMPv6 echo request/reply of at most 128 bytes (whole IPv6
-//     packet) are forwarded; both limits are configurable.
+//  5. Only bubbles of at most 128 bytes and, by default, ICMPv6 echo request/reply of at most
+//     128 bytes are forwarded, both measured over everything relayed (the IPv6 packet and its
+//     RFC 6081 trailers); all three limits are configurable.
 //  6. RS hop limit 255, code 0 and checksum are enforced by default (`strict_rs`).
 //  7. The RA uses Miredo's values (router lifetime 0, no L flag, retrans 2000 ms).
 //  8. Packets from our clients to another server's clients are forwarded without an origin
@@ -36,9 +37,12 @@ struct ServerPolicy {
   uint32_t prefix = kDefaultPrefix;
   bool strictRs = true;
   GlobalPolicy global;
-  bool forwardNative = true;          ///< send small ICMPv6 from clients onto native IPv6
-  bool echoOnly = true;               ///< forward only ICMPv6 echo request/reply (and bubbles)
-  uint16_t maxForwardBytes = 128;     ///< whole IPv6 packet, non-bubble; 0 = no limit
+  bool forwardNative = true;  ///< send small ICMPv6 from clients onto native IPv6
+  bool echoOnly = true;       ///< forward only ICMPv6 echo request/reply (and bubbles)
+  /// Non-bubbles: the IPv6 packet plus its RFC 6081 trailers, as relayed; 0 = no limit.
+  uint16_t maxForwardBytes = 128;
+  /// Bubbles: the 40-byte header plus trailers, as relayed (a reflector bound); 0 = no limit.
+  uint16_t maxBubbleBytes = 128;
   bool forwardToOtherServers = true;  ///< S22: forward (no origin) vs drop
 };
 
@@ -66,6 +70,11 @@ struct ServerAction {
 
 /// RFC 4380 §5.3.1 validation cases 1-7 in order, Miredo's loop guard, then §5.3.1 destination
 /// processing and §5.3.2 for RSs. `source` is the datagram's UDP source, `arrivedOn` the socket.
+/// Case 6 (destination: a Teredo address allocated through this server) accepts any source,
+/// Teredo or not: a client behind a port-symmetric NAT reaches a peer's server from another
+/// port than the one in its address (RFC 6081 §5.2, §6.1), and the origin indication tells the
+/// peer where the packet really came from. A Teredo source matching neither case 5 nor 6 is
+/// dropped as SpoofedSource.
 ServerAction decideServer(const TeredoPacket& p, const Endpoint& source, ServerSocket arrivedOn,
                           const ServerPolicy& policy);
 

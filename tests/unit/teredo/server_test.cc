@@ -274,15 +274,39 @@ std::vector<ServerCase> serverCases() {
   c.push_back({"S22_other_server_client_dropped", bubble(kAddrA, kOtherServerClient), kClientA, P,
                [](ServerPolicy& p) { p.forwardToOtherServers = false; }, Kind::Drop,
                DropReason::OtherServerClient});
-  c.push_back({"S23_spoofed_port",
+  // S23 / RFC 4380 §5.3.1 case 6: a Teredo source whose mapping is not the UDP source (a
+  // client of another server behind a port-symmetric NAT, RFC 6081 §6.1, or after a NAT
+  // rebinding) is accepted towards one of our clients, with an origin indication naming the
+  // real sender; towards anything else it matches no case and is dropped.
+  c.push_back({"S23_mismatched_port_to_our_client",
                bubble(kAddrA, kAddrB),
+               Endpoint{kClientA.addr, 40001},
+               P,
+               {},
+               Kind::ForwardUdp,
+               {},
+               P,
+               kClientB,
+               true});
+  c.push_back({"S23_mismatched_address_to_our_client",
+               bubble(kOtherServerClient, kAddrB),
+               Endpoint{ip("192.0.2.46"), kClientA.port},
+               P,
+               {},
+               Kind::ForwardUdp,
+               {},
+               P,
+               kClientB,
+               true});
+  c.push_back({"S23_mismatched_to_other_server_client",
+               bubble(kAddrA, kOtherServerClient),
                Endpoint{kClientA.addr, 40001},
                P,
                {},
                Kind::Drop,
                DropReason::SpoofedSource});
-  c.push_back({"S23_spoofed_address",
-               bubble(kAddrA, kAddrB),
+  c.push_back({"S23_mismatched_to_native",
+               echo(kAddrA, ip6("2001:db8::1")),
                Endpoint{ip("192.0.2.46"), kClientA.port},
                P,
                {},
@@ -442,6 +466,74 @@ std::vector<ServerCase> serverCases() {
                  P,
                  kClientB,
                  true});
+  }
+  // Issue 9, hole 2 (reflection): the size caps measure everything that would be relayed, the
+  // trailers included, and bubbles have one too.
+  {
+    PacketBuilder big = bubble(kAddrA, kAddrB);
+    std::vector<uint8_t> t = {0x7f, 200};
+    t.resize(202, 0xaa);
+    big.trailers(t);
+    c.push_back({"reflection_bubble_with_200_byte_trailer",
+                 big,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::Drop,
+                 DropReason::BubbleTooBig});
+    c.push_back({"reflection_bubble_to_other_server_client",
+                 PacketBuilder(big).dst(kOtherServerClient),
+                 kClientA,
+                 P,
+                 {},
+                 Kind::Drop,
+                 DropReason::BubbleTooBig});
+    c.push_back({"bubble_cap_off",
+                 big,
+                 kClientA,
+                 P,
+                 [](ServerPolicy& p) { p.maxBubbleBytes = 0; },
+                 Kind::ForwardUdp,
+                 {},
+                 P,
+                 kClientB,
+                 true});
+    PacketBuilder atCap = bubble(kAddrA, kAddrB);
+    std::vector<uint8_t> t88 = {0x7f, 86};
+    t88.resize(88, 0xaa);
+    atCap.trailers(t88);
+    c.push_back({"bubble_of_128_bytes_forwarded",
+                 atCap,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::ForwardUdp,
+                 {},
+                 P,
+                 kClientB,
+                 true});
+    PacketBuilder overCap = bubble(kAddrA, kAddrB);
+    std::vector<uint8_t> t89 = {0x7f, 87};
+    t89.resize(89, 0xaa);
+    overCap.trailers(t89);
+    c.push_back({"bubble_of_129_bytes_dropped",
+                 overCap,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::Drop,
+                 DropReason::BubbleTooBig});
+    PacketBuilder echoTrailers = echo(kAddrA, kAddrB);  // 66-byte IPv6 packet
+    std::vector<uint8_t> t70 = {0x7f, 68};
+    t70.resize(70, 0xaa);
+    echoTrailers.trailers(t70);
+    c.push_back({"reflection_echo_with_trailers_over_cap",
+                 echoTrailers,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::Drop,
+                 DropReason::Icmpv6TooBig});
   }
   c.push_back({"S34_echo_to_server_link_local",
                echo(kAddrA, serverLinkLocal(kPrimary)),

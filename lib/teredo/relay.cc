@@ -1,5 +1,7 @@
 #include "teredo/relay.h"
 
+#include <cstring>
+
 namespace teredo {
 namespace {
 
@@ -52,14 +54,19 @@ bool Ipv6Prefix::contains(const Ipv6Addr& a) const {
   return (a.bytes[full] & mask) == (addr.bytes[full] & mask);
 }
 
-Ipv6Addr bubbleSourceAddress(const SipKey& key, const Endpoint& mapped) {
-  const uint8_t msg[7] = {'B',
-                          static_cast<uint8_t>(mapped.addr >> 24),
-                          static_cast<uint8_t>(mapped.addr >> 16),
-                          static_cast<uint8_t>(mapped.addr >> 8),
-                          static_cast<uint8_t>(mapped.addr),
-                          static_cast<uint8_t>(mapped.port >> 8),
-                          static_cast<uint8_t>(mapped.port)};
+uint64_t tokenEpochOf(RelayTime now, RelayClock::duration epochLength) {
+  const auto len = epochLength.count() > 0 ? epochLength.count() : 1;
+  const auto t = now.time_since_epoch().count();
+  return t > 0 ? static_cast<uint64_t>(t / len) : 0;
+}
+
+Ipv6Addr bubbleSourceAddress(const SipKey& key, const Ipv6Addr& peer, uint64_t epoch) {
+  uint8_t msg[1 + 8 + 16];
+  msg[0] = 'B';
+  for (int i = 0; i < 8; ++i) {
+    msg[1 + i] = static_cast<uint8_t>(epoch >> (56 - 8 * i));
+  }
+  std::memcpy(&msg[9], peer.bytes.data(), 16);
   const uint64_t h = sipHash24(key, msg);
   Ipv6Addr a;
   a.bytes[0] = 0xfe;
@@ -67,13 +74,16 @@ Ipv6Addr bubbleSourceAddress(const SipKey& key, const Endpoint& mapped) {
   for (int i = 0; i < 8; ++i) {
     a.bytes[8 + i] = static_cast<uint8_t>(h >> (56 - 8 * i));
   }
-  a.bytes[8] &= 0xfc;  // spec §2.4 (Miredo): clear the EUI-64 u and g bits
+  a.bytes[8] &= 0xfc;  // clear the Modified EUI-64 u and g bits (RFC 4291 App. A), as Miredo
   return a;
 }
 
-bool isValidBubbleToken(const SipKey& key, const Endpoint& mapped, const Ipv6Addr& dst) {
+bool isValidBubbleToken(const SipKey& key, const Ipv6Addr& peer, const Ipv6Addr& dst, RelayTime now,
+                        RelayClock::duration epochLength) {
   // Not secret-dependent timing worth protecting: a mismatch only drops the packet.
-  return dst == bubbleSourceAddress(key, mapped);
+  const uint64_t epoch = tokenEpochOf(now, epochLength);
+  return dst == bubbleSourceAddress(key, peer, epoch) ||
+         (epoch > 0 && dst == bubbleSourceAddress(key, peer, epoch - 1));
 }
 
 std::optional<Ipv6Addr> transmitPeerKey(Bytes ipv6) {
@@ -168,8 +178,9 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
   if (!spaced) {
     return;  // a bubble went out less than `bubbleSpacing` ago
   }
-  writeBubble(out.bubble, bubbleSourceAddress(p.bubbleKey, f.mapped()), h.dst);
-  const Bytes bubble(out.bubble);
+  writeBubble(out.bubble, bubbleSourceAddress(p.bubbleKey, h.dst, tokenEpochOf(now, p.tokenEpoch)),
+              h.dst);
+  const Bytes bubble(out.bubble.data(), kIpv6HeaderSize);
   out.push(SendBubble{BubbleKind::Indirect, Endpoint{f.server, kTeredoPort}, bubble});
   if (p.behindNat) {
     out.push(SendBubble{BubbleKind::Direct, f.mapped(), bubble});  // spec R2
@@ -192,12 +203,19 @@ void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayP
   const TeredoFields f = decodeTeredo(src);
   const bool bubble = pkt.isBubble();
   const bool trustedNow = peer.exists && peer.trusted && now - peer.lastRx <= p.trustTimeout;
-  // Anti-spoofing: embedded mapping == UDP source, or a trusted peer's learned mapping (spec
-  // R20), or a bubble answering our token address (R24: symmetric NAT, new port). A trusted peer
-  // seen from a new port matches none of these (R27) and is dropped without touching its entry.
+  // Anti-spoofing (RFC 4380 §5.4.2): embedded mapping == UDP source, or a trusted peer's learned
+  // mapping (R20). Symmetric NAT (RFC 6081 §5.2, R24): the peer's NAT may give it another port
+  // towards us than towards its server, so a bubble from the embedded IPv4 address on another
+  // port is accepted when it answers the token we put in the source of the bubble we sent to
+  // this very Teredo address, this epoch or the last, and that bubble is still unanswered.
+  // Everything else (R21, R27) is dropped without touching the entry: another IPv4 address can
+  // never re-point an entry, whatever it sends.
   if (f.mapped() != udpSrc && !(trustedNow && peer.mapped == udpSrc)) {
-    if (!(bubble && dst.isLinkLocal() && isValidBubbleToken(p.bubbleKey, f.mapped(), dst))) {
-      out.push(Drop{DropReason::SpoofedSource});  // R21, R27, or R24 with a wrong token
+    const bool tokenReply = bubble && udpSrc.addr == f.mappedAddr && peer.exists && !trustedNow &&
+                            peer.bubbles > 0 && dst.isLinkLocal() &&
+                            isValidBubbleToken(p.bubbleKey, src, dst, now, p.tokenEpoch);
+    if (!tokenReply) {
+      out.push(Drop{DropReason::SpoofedSource});
       return;
     }
   }
@@ -207,6 +225,7 @@ void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayP
     return;
   }
   // Step 4: trusted, mapping = packet source, last_rx, bubbles reset, flush the queue (R3).
+  const RelayTime lastAnswer = peer.lastBubble;
   peer.exists = true;
   peer.trusted = true;
   peer.mapped = udpSrc;
@@ -218,11 +237,34 @@ void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayP
   }
   // Step 5: bubbles are consumed (R25).
   if (bubble) {
+    // RFC 6081 Server Load Reduction: a direct bubble carrying a Neighbor Discovery Option
+    // solicitation is answered with a direct bubble carrying an advertisement, so the peer needs
+    // no indirect bubble through its server. Answered for destinations the relay stands for (its
+    // token, or a native address it serves), at most once per bubble spacing per peer; the
+    // answer is no larger than the solicitation, so it amplifies nothing.
+    if (pkt.trailer.hasDiscovery && pkt.trailer.discoveryType == kDiscoverySolicitation &&
+        (dst.isLinkLocal() ||
+         (dst.isGlobalScope() && !isTeredo(dst, p.prefix) && served(p, dst))) &&
+        (lastAnswer == RelayTime{} || now - lastAnswer >= p.bubbleSpacing)) {
+      writeBubble(out.bubble, dst, src);
+      writeDiscoveryTrailer(MutableBytes(out.bubble).subspan(kIpv6HeaderSize),
+                            kDiscoveryAdvertisement);
+      out.push(
+          SendBubble{BubbleKind::Direct, udpSrc, Bytes(out.bubble.data(), kIpv6HeaderSize + 6)});
+      peer.lastBubble = now;
+      peer.lastTx = now;
+    }
     out.push(ConsumeBubble{});
     return;
   }
   if (dst.isMulticast()) {
     out.push(Drop{DropReason::DstMulticast});
+    return;
+  }
+  // A Teredo destination is never delivered: written to the tun, it would be routed straight
+  // back into this relay (the served ranges may well contain the Teredo prefix, e.g. ::/0).
+  if (isTeredo(dst, p.prefix)) {
+    out.push(Drop{DropReason::DstTeredo});
     return;
   }
   // Link-local destinations are only for bubbles (our token address); other non-global scopes

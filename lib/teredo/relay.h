@@ -41,6 +41,9 @@ inline constexpr std::chrono::seconds kDefaultTrustTimeout{30};         // RFC 4
 inline constexpr std::chrono::seconds kDefaultBubbleSpacing{2};         // RFC 4380 §5.2.6
 inline constexpr uint8_t kDefaultBubbleBudget = 4;                      // RFC 4380 §5.2.6
 inline constexpr std::chrono::seconds kDefaultBubbleBudgetWindow{300};  // RFC 4380 §5.2.6
+/// Bubble tokens rotate every epoch; the current and the previous epoch are accepted, so a token
+/// lives between one and two epochs (a reply bubble comes back within a round trip).
+inline constexpr std::chrono::seconds kDefaultTokenEpoch{64};
 
 /// An IPv6 prefix (served range).
 struct Ipv6Prefix {
@@ -73,9 +76,11 @@ struct RelayParams {
   /// means none (fail closed): use ::/0 to serve everything. Host-specific relay (RFC 4380 §3.4,
   /// §5.6 of the spec): the host's own addresses as /128s.
   std::span<const Ipv6Prefix> servedRanges;
-  /// Key of the bubble source token (spec §2.4), from injected randomness. Use a key distinct
-  /// from the peer table's hash key.
+  /// Key of the bubble source token (bubbleSourceAddress()), from injected randomness. Use a key
+  /// distinct from the peer table's hash key.
   SipKey bubbleKey;
+  /// Length of a token epoch (bubbleSourceAddress()).
+  RelayClock::duration tokenEpoch = kDefaultTokenEpoch;
 };
 
 /// The relay's view of one peer (RFC 4380 §5.2), in and out of decide*().
@@ -101,7 +106,8 @@ struct SendUdp {
   Endpoint dst;
   Bytes payload;
 };
-/// Send the 40-byte bubble in `payload` (RelayOutput::bubble) in UDP to `dst`.
+/// Send the bubble in `payload` (RelayOutput::bubble: 40 bytes, 46 with the Neighbor Discovery
+/// Option trailer of an RFC 6081 Server Load Reduction advertisement) in UDP to `dst`.
 struct SendBubble {
   BubbleKind kind;
   Endpoint dst;
@@ -173,20 +179,27 @@ class RelayOutput {
     return n;
   }
 
-  std::array<uint8_t, kIpv6HeaderSize> bubble{};  ///< bytes behind SendBubble::payload
+  std::array<uint8_t, kIpv6HeaderSize + 8> bubble{};  ///< bytes behind SendBubble::payload
 
  private:
   std::array<RelayAction, kMaxActions> actions_{};
   size_t count_ = 0;
 };
 
-/// The relay's bubble source address for a peer whose embedded mapping is `mapped` (spec §2.4):
-/// fe80::/64 + the first 8 bytes (big-endian) of SipHash-2-4(key, 'B' || IPv4 || port), with the
-/// low two bits of byte 8 (Modified EUI-64 u and g) cleared. The peer's reply bubble is
-/// addressed to it, which lets the relay authenticate replies from a changed port statelessly.
-Ipv6Addr bubbleSourceAddress(const SipKey& key, const Endpoint& mapped);
-/// True when `dst` is bubbleSourceAddress(key, mapped).
-bool isValidBubbleToken(const SipKey& key, const Endpoint& mapped, const Ipv6Addr& dst);
+/// The token epoch of `now`: whole `epochLength`s since the clock's epoch.
+uint64_t tokenEpochOf(RelayTime now, RelayClock::duration epochLength);
+
+/// The relay's bubble source address for the peer `peer` (its full Teredo address) in token
+/// epoch `epoch`: fe80::/64 + the first 8 bytes (big-endian) of SipHash-2-4(key, 'B' || epoch
+/// (8 bytes, big-endian) || peer (16 bytes)), with the low two bits of byte 8 (Modified EUI-64
+/// u and g) cleared. An indirect bubble carries it as its source, so the peer's reply bubble is
+/// addressed to it. Hashing the epoch in makes the token rotate as a per-epoch key would; hashing
+/// the whole address (server field and flags included) means a token obtained for one Teredo
+/// address (for instance by naming one's own host as the server) says nothing about another.
+Ipv6Addr bubbleSourceAddress(const SipKey& key, const Ipv6Addr& peer, uint64_t epoch);
+/// True when `dst` is the token of `peer` in the epoch of `now` or the one before.
+bool isValidBubbleToken(const SipKey& key, const Ipv6Addr& peer, const Ipv6Addr& dst, RelayTime now,
+                        RelayClock::duration epochLength);
 
 /// The peer key of an IPv6 packet from tun: its destination. nullopt when shorter than 40 bytes
 /// (decideTransmit() drops it; no lookup needed).
@@ -205,12 +218,17 @@ void decideTransmit(Bytes ipv6, const RelayParams& params, PeerState& peer, Rela
 /// Teredo -> IPv6 (RFC 4380 §5.4.2; spec §5.4, R20-R27). `packet` comes from parsePacket(),
 /// `udpSrc` is the datagram's source. Look the peer up by packet.ip.src.
 /// Order: non-Teredo source -> Drop SrcNotTeredo (R22); the embedded mapping must equal udpSrc,
-/// unless the peer is trusted with that learned mapping, or the packet is a bubble to the valid
-/// token address (R24); else Drop SpoofedSource (R21, R27; a wrong token too). No entry -> Drop
-/// UnknownPeer unless acceptUnknownPeers (R23). Then the entry becomes trusted with mapping =
-/// udpSrc, last_rx = now, bubbles reset, FlushQueue if packets wait (R3). Bubbles ->
-/// ConsumeBubble (R25); others -> WriteTun when the destination is served, global scope and not
-/// multicast or link-local (R26), else Drop.
+/// unless the peer is trusted with that learned mapping (R20), or (symmetric NAT, R24) the
+/// packet is a bubble from the embedded IPv4 address on another port, addressed to the peer's
+/// token of this or the previous epoch, while the peer's entry is untrusted and waits for an
+/// answer to a bubble we sent; else Drop SpoofedSource (R21, R27; a wrong, stale or foreign
+/// token, another IPv4 address, or no bubble outstanding). No entry -> Drop UnknownPeer unless
+/// acceptUnknownPeers (R23). Then the entry becomes trusted with mapping = udpSrc, last_rx = now,
+/// bubbles reset, FlushQueue if packets wait (R3). Bubbles -> ConsumeBubble (R25), preceded by a
+/// direct advertisement bubble when the bubble carries an RFC 6081 Server Load Reduction
+/// solicitation (at most one per bubble spacing per peer); others -> WriteTun when the
+/// destination is served, global scope, not multicast or link-local and not a Teredo address
+/// (R26; a Teredo destination would come back through the tun), else Drop.
 void decideReceive(const TeredoPacket& packet, const Endpoint& udpSrc, const RelayParams& params,
                    PeerState& peer, RelayTime now, RelayOutput& out);
 

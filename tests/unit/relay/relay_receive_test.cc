@@ -158,11 +158,12 @@ TEST(RelayReceive, R23_UnknownPeerPolicy) {
   }
 }
 
-// R24: symmetric NAT: the reply bubble comes from the same IPv4 but another port, addressed to
-// our bubble token -> accepted, mapping learned from the UDP source. A wrong token -> dropped.
+// R24: symmetric NAT (RFC 6081 §5.2): the reply bubble comes from the embedded IPv4 address but
+// another port, addressed to the token of the bubble we sent -> accepted, mapping learned from the
+// UDP source. Anything that is not exactly that is dropped and leaves the entry alone.
 TEST(RelayReceive, R24_SymmetricNatTokenBubble) {
   const Endpoint newPort{0xC000022D, 51234};
-  const Ipv6Addr token = bubbleSourceAddress(testKey(), e1Mapped());
+  const Ipv6Addr token = tokenFor(e1NonCone());
   Ipv6Addr flipped = token;
   flipped.bytes[15] ^= 0x01;
   struct Case {
@@ -180,8 +181,8 @@ TEST(RelayReceive, R24_SymmetricNatTokenBubble) {
        }(),
        true},
       {"wrong token", bubblePacket(e1NonCone(), flipped), false},
-      {"token of another mapping",
-       bubblePacket(e1NonCone(), bubbleSourceAddress(testKey(), newPort)), false},
+      {"token of another address",
+       bubblePacket(e1NonCone(), tokenFor(teredoAddr(e1Server().addr, newPort))), false},
       {"not a link-local destination", bubblePacket(e1NonCone(), kNative), false},
       {"data packet to the token", ipv6Packet(e1NonCone(), token), false},
   };
@@ -189,6 +190,7 @@ TEST(RelayReceive, R24_SymmetricNatTokenBubble) {
     SCOPED_TRACE(c.name);
     Rx rx = parse(c.datagram);
     PeerState st = untrustedPeer(2);
+    const PeerState before = st;
     RelayOutput out;
     decideReceive(rx.pkt, newPort, params(), st, kT0, out);
     if (c.accepted) {
@@ -201,7 +203,7 @@ TEST(RelayReceive, R24_SymmetricNatTokenBubble) {
       EXPECT_EQ(st.bubbles, 0);
     } else {
       EXPECT_EQ(dropOf(out), DropReason::SpoofedSource);
-      EXPECT_FALSE(st.trusted);
+      EXPECT_EQ(st, before);
     }
   }
   // End to end with the table: later data from the learned port is accepted (R20 exception)
@@ -213,6 +215,73 @@ TEST(RelayReceive, R24_SymmetricNatTokenBubble) {
   EXPECT_EQ(h.wire.back().dst, newPort);
   h.receive(ipv6Packet(e1NonCone(), kNative), newPort, kT0 + seconds(2));
   EXPECT_EQ(h.wire.back().kind, WireEvent::Tun);
+}
+
+// Issue 9, hole 1 (relay hijack): the token path can never re-point a peer to another IPv4
+// address, nor be used with a token obtained for another Teredo address, nor outside an
+// unanswered bubble, nor with a stale token. Each row failed before the token was bound.
+TEST(RelayReceive, R24_TokenCannotHijackAPeer) {
+  const Ipv6Addr victim = e1NonCone();
+  const TeredoFields vf = decodeTeredo(victim);
+  const Endpoint attacker{v4("203.0.113.66"), 3544};
+  // The attacker names its own host as the server of an address with the victim's mapping and
+  // so receives the indirect bubble, and its token, itself.
+  const Ipv6Addr lure = teredoAddr(attacker.addr, vf.mapped());
+  struct Case {
+    const char* name;
+    Ipv6Addr dst;
+    Endpoint from;
+    PeerState peer;
+    RelayTime at;
+  };
+  const Case cases[] = {
+      {"victim's token, from another IPv4", tokenFor(victim), attacker, untrustedPeer(2), kT0},
+      {"victim's token, another IPv4, victim's port", tokenFor(victim),
+       Endpoint{attacker.addr, vf.mappedPort}, untrustedPeer(2), kT0},
+      {"token of the lure address, from another IPv4", tokenFor(lure), attacker, untrustedPeer(2),
+       kT0},
+      {"token of the lure address, victim's IPv4 other port", tokenFor(lure),
+       Endpoint{vf.mappedAddr, 51234}, untrustedPeer(2), kT0},
+      {"valid token, peer trusted (no bubble outstanding)", tokenFor(victim),
+       Endpoint{vf.mappedAddr, 51234}, trustedPeer(vf.mapped()), kT0},
+      {"valid token, no bubble sent yet", tokenFor(victim), Endpoint{vf.mappedAddr, 51234},
+       [] {
+         PeerState s;
+         s.exists = true;
+         return s;
+       }(),
+       kT0},
+      {"valid token, no entry", tokenFor(victim), Endpoint{vf.mappedAddr, 51234}, PeerState{}, kT0},
+      {"stale token (two epochs old)", tokenFor(victim), Endpoint{vf.mappedAddr, 51234},
+       untrustedPeer(2), kT0 + 2 * kDefaultTokenEpoch},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Rx rx = parse(bubblePacket(victim, c.dst));
+    PeerState st = c.peer;
+    const PeerState before = st;
+    RelayOutput out;
+    RelayParams p = params();
+    p.acceptUnknownPeers = true;  // even the permissive policy gives nothing away
+    decideReceive(rx.pkt, c.from, p, st, c.at, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(dropOf(out), DropReason::SpoofedSource);
+    EXPECT_EQ(st, before);
+  }
+  // The whole attack through the peer table: the victim is trusted, the attacker lures the
+  // relay into bubbling the lure address, answers for the victim from its own address, then
+  // sends data as the victim. Nothing moves: replies still go to the victim's mapping.
+  Harness h;
+  h.transmit(ipv6Packet(kNative, victim), kT0);
+  h.receive(bubblePacket(victim, tokenFor(victim)), vf.mapped(), kT0);
+  h.transmit(ipv6Packet(kNative, lure), kT0 + seconds(1));
+  h.receive(bubblePacket(victim, tokenFor(lure)), attacker, kT0 + seconds(2));
+  h.receive(ipv6Packet(victim, kNative), attacker, kT0 + seconds(2));
+  h.wire.clear();
+  h.transmit(ipv6Packet(kNative, victim), kT0 + seconds(3));
+  ASSERT_EQ(h.wire.size(), 1u);
+  EXPECT_EQ(h.wire[0].kind, WireEvent::Udp);
+  EXPECT_EQ(h.wire[0].dst, vf.mapped());
 }
 
 // R25: a bubble from a trusted peer is consumed, never delivered to IPv6.
@@ -234,6 +303,7 @@ TEST(RelayReceive, R25_BubbleConsumed) {
 TEST(RelayReceive, R26_ServedRanges) {
   const Ipv6Prefix site[] = {{v6("2001:db8:1::"), 48}, {v6("2001:db8:ff00::"), 40}};
   const Ipv6Prefix host[] = {{v6("2001:db8::10"), 128}};
+  const Ipv6Prefix kTeredoWide[] = {{v6("2001::"), 16}};
   struct Case {
     const char* name;
     std::span<const Ipv6Prefix> served;
@@ -252,6 +322,15 @@ TEST(RelayReceive, R26_ServedRanges) {
       {"serve all: link-local", {&kServeAll, 1}, "fe80::1", false, DropReason::DstNotServed},
       {"serve all: loopback", {&kServeAll, 1}, "::1", false, DropReason::DstNotServed},
       {"serve all: multicast", {&kServeAll, 1}, "ff0e::1", false, DropReason::DstMulticast},
+      // Issue 9, hole 5: ::/0 contains the Teredo prefix; a Teredo destination written to the
+      // tun would be routed straight back into the relay.
+      {"serve all: Teredo destination",
+       {&kServeAll, 1},
+       "2001:0:4136:e378:0:63bf:3fff:fdd3",
+       false,
+       DropReason::DstTeredo},
+      {"serve 2001::/16: Teredo destination", kTeredoWide, "2001:0:4136:e378:0:63bf:3fff:fdd3",
+       false, DropReason::DstTeredo},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -280,13 +359,82 @@ TEST(RelayReceive, R27_RebindingNotTrusted) {
     EXPECT_EQ(dropOf(out), DropReason::SpoofedSource);
     EXPECT_EQ(st, peer);
   }
-  // Bubble exchange: the peer answers our token from the new port.
-  Rx rx = parse(bubblePacket(e1NonCone(), bubbleSourceAddress(testKey(), e1Mapped())));
+  // Its answer to our token from the new port is refused while the entry is trusted (we sent
+  // no bubble); once trust has lapsed and we bubbled again, the same answer is accepted.
+  Rx rx = parse(bubblePacket(e1NonCone(), tokenFor(e1NonCone())));
   PeerState st = peer;
   RelayOutput out;
   decideReceive(rx.pkt, rebound, params(), st, kT0, out);
-  EXPECT_EQ(out.count<ConsumeBubble>(), 1u);
-  EXPECT_EQ(st.mapped, rebound);
+  EXPECT_EQ(dropOf(out), DropReason::SpoofedSource);
+  EXPECT_EQ(st, peer);
+  Harness h;
+  h.transmit(ipv6Packet(kNative, e1NonCone()), kT0);
+  h.receive(bubblePacket(e1NonCone(), tokenFor(e1NonCone())), e1Mapped(), kT0);
+  const RelayTime later = kT0 + seconds(40);  // trust lapsed (30 s)
+  h.wire.clear();
+  h.transmit(ipv6Packet(kNative, e1NonCone()), later);
+  ASSERT_EQ(countKind(h.wire, WireEvent::Bubble), 1);
+  h.receive(bubblePacket(e1NonCone(), tokenFor(e1NonCone(), later)), rebound, later);
+  ASSERT_EQ(h.wire.back().kind, WireEvent::Udp);
+  EXPECT_EQ(h.wire.back().dst, rebound);
+}
+
+// RFC 6081 Server Load Reduction: a direct bubble with a Neighbor Discovery Option solicitation
+// from a peer we know is answered with a direct bubble carrying an advertisement, to where it
+// came from; nothing else is answered.
+TEST(RelayReceive, ServerLoadReductionAdvertisement) {
+  auto solicitation = [](const Ipv6Addr& dst, uint8_t type) {
+    auto b = bubblePacket(e1NonCone(), dst);
+    b.insert(b.end(), {0x04, 0x04, type, 0, 0, 0});
+    return b;
+  };
+  struct Case {
+    const char* name;
+    std::vector<uint8_t> datagram;
+    RelayTime lastBubble;
+    bool answered;
+  };
+  const Case cases[] = {
+      {"solicitation to a native host", solicitation(kNative, 0), RelayTime{}, true},
+      {"solicitation to our token", solicitation(tokenFor(e1NonCone()), 0), RelayTime{}, true},
+      {"advertisement", solicitation(kNative, 1), RelayTime{}, false},
+      {"plain bubble", bubblePacket(e1NonCone(), kNative), RelayTime{}, false},
+      {"solicitation to a Teredo address", solicitation(e1(), 0), RelayTime{}, false},
+      {"solicitation to multicast", solicitation(v6("ff02::1"), 0), RelayTime{}, false},
+      {"answered one second ago", solicitation(kNative, 0), kT0 - seconds(1), false},
+      {"answered three seconds ago", solicitation(kNative, 0), kT0 - seconds(3), true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Rx rx = parse(c.datagram);
+    PeerState st = trustedPeer(e1Mapped());
+    st.lastBubble = c.lastBubble;
+    RelayOutput out;
+    decideReceive(rx.pkt, e1Mapped(), params(), st, kT0, out);
+    EXPECT_EQ(out.count<ConsumeBubble>(), 1u);
+    const SendBubble* b = out.find<SendBubble>();
+    ASSERT_EQ(b != nullptr, c.answered);
+    if (b == nullptr) {
+      continue;
+    }
+    EXPECT_EQ(b->kind, BubbleKind::Direct);
+    EXPECT_EQ(b->dst, e1Mapped());
+    auto reply = parsePacket(b->payload);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_TRUE(reply->isBubble());
+    EXPECT_EQ(reply->ip.src, rx.pkt.ip.dst);
+    EXPECT_EQ(reply->ip.dst, e1NonCone());
+    EXPECT_TRUE(reply->trailer.hasDiscovery);
+    EXPECT_EQ(reply->trailer.discoveryType, kDiscoveryAdvertisement);
+    EXPECT_LE(b->payload.size(), c.datagram.size());  // never larger than what asked for it
+    EXPECT_EQ(st.lastBubble, kT0);
+  }
+  // An unknown peer gets nothing (R23 first).
+  Rx rx = parse(solicitation(kNative, 0));
+  PeerState st;
+  RelayOutput out;
+  decideReceive(rx.pkt, e1Mapped(), params(), st, kT0, out);
+  EXPECT_EQ(dropOf(out), DropReason::UnknownPeer);
 }
 
 }  // namespace

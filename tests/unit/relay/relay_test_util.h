@@ -60,6 +60,11 @@ inline SipKey testKey() {
   return k;
 }
 
+/// The relay's bubble token for `peer` (its full Teredo address) at time `t` (testKey()).
+inline Ipv6Addr tokenFor(const Ipv6Addr& peer, RelayTime t = kT0) {
+  return bubbleSourceAddress(testKey(), peer, tokenEpochOf(t, kDefaultTokenEpoch));
+}
+
 /// An IPv6 packet: header + payload (next header given).
 inline std::vector<uint8_t> ipv6Packet(const Ipv6Addr& src, const Ipv6Addr& dst,
                                        uint8_t nextHeader = kNextHeaderUdp,

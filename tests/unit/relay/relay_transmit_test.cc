@@ -19,9 +19,14 @@ RelayParams params() {
 // Bubble bytes and the token address (spec §2.4).
 
 TEST(RelayBubble, SourceAddressLayout) {
-  const Ipv6Addr a = bubbleSourceAddress(testKey(), e1Mapped());
-  // fe80::/64, then 8 bytes of SipHash-2-4(key, 'B' || c000022d || 9c40), u/g bits cleared.
-  const uint8_t msg[] = {'B', 0xc0, 0x00, 0x02, 0x2d, 0x9c, 0x40};
+  const uint64_t epoch = tokenEpochOf(kT0, kDefaultTokenEpoch);
+  EXPECT_EQ(epoch, 3600u / 64u);
+  const Ipv6Addr a = bubbleSourceAddress(testKey(), e1NonCone(), epoch);
+  // fe80::/64, then 8 bytes of SipHash-2-4(key, 'B' || epoch (8 bytes) || peer (16 bytes)),
+  // u/g bits cleared.
+  std::vector<uint8_t> msg = {'B', 0, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(epoch)};
+  const Ipv6Addr peer = e1NonCone();
+  msg.insert(msg.end(), peer.bytes.begin(), peer.bytes.end());
   const uint64_t h = sipHash24(testKey(), msg);
   Ipv6Addr expected;
   expected.bytes[0] = 0xfe;
@@ -33,20 +38,51 @@ TEST(RelayBubble, SourceAddressLayout) {
   EXPECT_EQ(a, expected);
   EXPECT_TRUE(a.isLinkLocal());
   EXPECT_EQ(a.bytes[8] & 0x03, 0);
-  // u and g are cleared for every mapping, and the rest of byte 8 is hash bits.
+  // u and g are cleared for every peer, and the rest of byte 8 is hash bits.
   uint8_t seenHigh = 0;
   for (uint16_t port = 1; port <= 64; ++port) {
-    const Ipv6Addr t = bubbleSourceAddress(testKey(), Endpoint{0xCB007101, port});
+    const Ipv6Addr t =
+        bubbleSourceAddress(testKey(), teredoAddr(v4("198.51.100.1"), {0xCB007101, port}), epoch);
     EXPECT_EQ(t.bytes[8] & 0x03, 0) << port;
     seenHigh |= t.bytes[8];
   }
   EXPECT_EQ(seenHigh, 0xfc);
-  EXPECT_TRUE(isValidBubbleToken(testKey(), e1Mapped(), a));
-  // Another mapping, another key: another token.
-  EXPECT_FALSE(isValidBubbleToken(testKey(), Endpoint{0xC000022D, 40001}, a));
+}
+
+// The token covers the whole Teredo address and rotates: valid in its epoch and the next only.
+TEST(RelayBubble, TokenBindsAddressAndEpoch) {
+  const Ipv6Addr peer = e1NonCone();
+  const Ipv6Addr token = tokenFor(peer);
+  const auto epoch = kDefaultTokenEpoch;
+  EXPECT_TRUE(isValidBubbleToken(testKey(), peer, token, kT0, epoch));
+  // Issued in one epoch, still valid in the next (a reply that crosses the boundary).
+  EXPECT_TRUE(isValidBubbleToken(testKey(), peer, token, kT0 + epoch, epoch));
+  // Two epochs later: stale.
+  EXPECT_FALSE(isValidBubbleToken(testKey(), peer, token, kT0 + 2 * epoch, epoch));
+  // Not valid before it was issued either (no epoch wrap-around games).
+  EXPECT_FALSE(isValidBubbleToken(testKey(), peer, token, kT0 - epoch, epoch));
+  struct Case {
+    const char* name;
+    Ipv6Addr other;
+  };
+  const TeredoFields f = decodeTeredo(peer);
+  const Case cases[] = {
+      // The hijack of issue 9: the same mapping behind another server field (the attacker's
+      // own address) gets a token that says nothing about the victim's address.
+      {"same mapping, other server", teredoAddr(v4("203.0.113.66"), f.mapped())},
+      {"same mapping, cone flag", teredoAddr(f.server, f.mapped(), kFlagCone)},
+      {"same mapping, random flag bits", teredoAddr(f.server, f.mapped(), 0x0123)},
+      {"other port", teredoAddr(f.server, Endpoint{f.mappedAddr, 40001})},
+      {"other address", teredoAddr(f.server, Endpoint{f.mappedAddr + 1, f.mappedPort})},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_FALSE(isValidBubbleToken(testKey(), c.other, token, kT0, epoch));
+    EXPECT_NE(tokenFor(c.other), token);
+  }
   SipKey other = testKey();
   other.bytes[0] ^= 1;
-  EXPECT_FALSE(isValidBubbleToken(other, e1Mapped(), a));
+  EXPECT_FALSE(isValidBubbleToken(other, peer, token, kT0, epoch));
 }
 
 TEST(RelayBubble, ByteExactBubbleToE1) {
@@ -56,15 +92,12 @@ TEST(RelayBubble, ByteExactBubbleToE1) {
   decideTransmit(pkt, params(), st, kT0, out);
   const SendBubble* b = out.find<SendBubble>();
   ASSERT_NE(b, nullptr);
-  const Ipv6Addr src = bubbleSourceAddress(testKey(), e1Mapped());
+  const Ipv6Addr src = tokenFor(e1NonCone());
   // 6000000000003b00 | fe80::<token> | 2001:0000:4136:e378:0000:63bf:3fff:fdd2 (spec §2.9).
   EXPECT_EQ(hex(b->payload),
             "6000000000003b00" + hex(src.bytes) + "200100004136e378000063bf3ffffdd2");
-  // Pinned once for key 00..0f (regression guard for the token derivation).
-  EXPECT_EQ(hex(src.bytes), "fe800000000000004869789927bd716b");
-  EXPECT_EQ(hex(b->payload),
-            "6000000000003b00fe800000000000004869789927bd716b"
-            "200100004136e378000063bf3ffffdd2");
+  // Pinned once for key 00..0f at kT0 (regression guard for the token derivation).
+  EXPECT_EQ(hex(src.bytes), "fe800000000000002cb69b58a550c6c8");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +136,7 @@ TEST(RelayTransmit, R1_FirstPacketIndirectBubbleOnlyAndQueued) {
     auto parsed = parsePacket(b->payload);
     ASSERT_TRUE(parsed.ok());
     EXPECT_TRUE(parsed->isBubble());
-    EXPECT_EQ(parsed->ip.src, bubbleSourceAddress(testKey(), c.mapped));
+    EXPECT_EQ(parsed->ip.src, tokenFor(c.dst));
     EXPECT_EQ(parsed->ip.dst, c.dst);
     EXPECT_EQ(out.count<SendUdp>(), 0u);
     EXPECT_TRUE(st.exists);
@@ -151,8 +184,7 @@ TEST(RelayTransmit, R3_ReplyBubbleFlushesQueueInOrder) {
   ASSERT_EQ(countKind(h.wire, WireEvent::Bubble), 1);
   ASSERT_EQ(countKind(h.wire, WireEvent::Udp), 0);
   h.wire.clear();
-  h.receive(bubblePacket(e1NonCone(), bubbleSourceAddress(testKey(), e1Mapped())), e1Mapped(),
-            kT0 + seconds(1));
+  h.receive(bubblePacket(e1NonCone(), tokenFor(e1NonCone())), e1Mapped(), kT0 + seconds(1));
   EXPECT_EQ(h.bubblesConsumed, 1);
   ASSERT_EQ(h.wire.size(), sent.size());
   for (size_t i = 0; i < sent.size(); ++i) {
@@ -208,7 +240,7 @@ TEST(RelayTransmit, R5_TrustExpiredRebubbles) {
   // The same through the peer table: the table demotes too.
   Harness h;
   h.transmit(ipv6Packet(kNative, e1NonCone()), kT0);
-  h.receive(bubblePacket(e1NonCone(), bubbleSourceAddress(testKey(), e1Mapped())), e1Mapped(), kT0);
+  h.receive(bubblePacket(e1NonCone(), tokenFor(e1NonCone())), e1Mapped(), kT0);
   h.wire.clear();
   h.transmit(ipv6Packet(kNative, e1NonCone()), kT0 + seconds(30));
   EXPECT_EQ(countKind(h.wire, WireEvent::Udp), 1);
@@ -438,7 +470,7 @@ TEST(RelayTransmit, R13_TableExhaustionKeepsTrustedPeers) {
       const Endpoint m{v4("203.0.113.10") + i, static_cast<uint16_t>(40000 + i)};
       const Ipv6Addr d = teredoAddr(v4("198.51.100.1"), m);
       h.transmit(ipv6Packet(kNative, d), kT0);
-      h.receive(bubblePacket(d, bubbleSourceAddress(testKey(), m)), m, kT0);
+      h.receive(bubblePacket(d, tokenFor(d)), m, kT0);
       trusted.push_back(d);
     }
     for (uint32_t i = 0; i < 2 * 64; ++i) {

@@ -51,6 +51,13 @@ inline constexpr uint32_t kDefaultRsBurst = 200;
 inline constexpr uint32_t kDefaultRateLimitTableSize = 65536;
 inline constexpr uint32_t kDefaultForwardPerSecond = 200;
 inline constexpr uint32_t kDefaultForwardBurst = 400;
+/// The server's forwarding budget over all sources together (bubbles and ICMPv6, over UDP and
+/// onto IPv6): what a flood of spoofed sources can make the server send, whatever their number.
+inline constexpr uint32_t kDefaultForwardGlobalPerSecond = 20000;
+inline constexpr uint32_t kDefaultForwardGlobalBurst = 40000;
+/// Largest bubble the server relays: the 40-byte header plus 88 bytes of RFC 6081 trailers (the
+/// four defined trailers need at most 44).
+inline constexpr uint32_t kDefaultMaxBubbleBytes = 128;
 /// Miredo's cap on server-forwarded packets: a 128-byte IPv6 packet (88-byte payload + header).
 inline constexpr uint32_t kDefaultMaxForwardPacketBytes = 128;
 /// An IPv6 header plus an 8-byte ICMPv6 header.
@@ -77,6 +84,7 @@ inline constexpr uint32_t kDefaultBubbleMaxPerWindow = 4;
 inline constexpr std::chrono::milliseconds kDefaultBubbleWindow{300000};
 /// Miredo: ICMPv6 errors at most every 100 ms.
 inline constexpr uint32_t kDefaultIcmpErrorsPerSecond = 10;
+inline constexpr uint32_t kDefaultIcmpErrorsBurst = 10;
 inline constexpr size_t kMaxListEntries = 1024;
 /// Larger inputs are refused before parsing (a config file is a few KiB).
 inline constexpr size_t kMaxConfigBytes = 1u << 20;
@@ -141,13 +149,16 @@ struct ServerRateLimit {
   uint32_t tableSize = kDefaultRateLimitTableSize;
   uint32_t forwardPerSecond = kDefaultForwardPerSecond;  ///< 0 = unlimited.
   uint32_t forwardBurst = kDefaultForwardBurst;
+  uint32_t forwardGlobalPerSecond = kDefaultForwardGlobalPerSecond;  ///< 0 = unlimited.
+  uint32_t forwardGlobalBurst = kDefaultForwardGlobalBurst;
   friend bool operator==(const ServerRateLimit&, const ServerRateLimit&) = default;
 };
 
 struct Ipv6Forward {
   bool enabled = true;
   bool echoOnly = true;
-  uint32_t maxPacketBytes = kDefaultMaxForwardPacketBytes;  ///< Whole IPv6 packet.
+  /// Non-bubbles: the IPv6 packet plus its RFC 6081 trailers, as relayed.
+  uint32_t maxPacketBytes = kDefaultMaxForwardPacketBytes;
   friend bool operator==(const Ipv6Forward&, const Ipv6Forward&) = default;
 };
 
@@ -174,6 +185,7 @@ struct ServerSettings {
   ServerRateLimit rateLimit;
   Ipv6Forward ipv6Forward;
   OtherServerClients otherServerClients = OtherServerClients::kForward;
+  uint32_t maxBubbleBytes = kDefaultMaxBubbleBytes;  ///< Header plus trailers, as relayed.
   NatObservation natObservation;
   friend bool operator==(const ServerSettings&, const ServerSettings&) = default;
 };
@@ -227,6 +239,7 @@ struct RelaySettings {
   std::chrono::milliseconds trustTimeout = kDefaultTrustTimeout;
   RelayBubble bubble;
   uint32_t icmpErrorsPerSecond = kDefaultIcmpErrorsPerSecond;
+  uint32_t icmpErrorsBurst = kDefaultIcmpErrorsBurst;
   bool acceptUnknownPeers = false;
   bool coneShortcut = false;
   friend bool operator==(const RelaySettings&, const RelaySettings&) = default;

@@ -579,6 +579,11 @@ void finishServer(SC& c, const RawDoc& doc, ErrorSink& errors) {
     errors.add("server.rate_limit.rs_burst",
                "must be >= 1 when server.rate_limit.rs_per_second is set (0 would drop every RS)");
   }
+  if (s.rateLimit.forwardGlobalPerSecond > 0 && s.rateLimit.forwardGlobalBurst == 0) {
+    errors.add("server.rate_limit.forward_global_burst",
+               "must be >= 1 when server.rate_limit.forward_global_per_second is set (0 would "
+               "drop every forwarded packet)");
+  }
   if (s.rateLimit.forwardPerSecond > 0 && s.rateLimit.forwardBurst == 0) {
     errors.add("server.rate_limit.forward_burst",
                "must be >= 1 when server.rate_limit.forward_per_second is set (0 would drop "
@@ -622,6 +627,10 @@ Schema<SC> makeServerSchema() {
                             TEREDO_FIELD(server.rateLimit.forwardPerSecond), 0, 1'000'000));
   f.push_back(uintField<SC>("server.rate_limit.forward_burst",
                             TEREDO_FIELD(server.rateLimit.forwardBurst), 0, 1'000'000));
+  f.push_back(uintField<SC>("server.rate_limit.forward_global_per_second",
+                            TEREDO_FIELD(server.rateLimit.forwardGlobalPerSecond), 0, 10'000'000));
+  f.push_back(uintField<SC>("server.rate_limit.forward_global_burst",
+                            TEREDO_FIELD(server.rateLimit.forwardGlobalBurst), 0, 10'000'000));
   f.push_back(
       boolField<SC>("server.ipv6_forward.enabled", TEREDO_FIELD(server.ipv6Forward.enabled)));
   f.push_back(
@@ -629,10 +638,14 @@ Schema<SC> makeServerSchema() {
   f.push_back(uintField<SC>("server.ipv6_forward.max_packet_bytes",
                             TEREDO_FIELD(server.ipv6Forward.maxPacketBytes), kMinForwardPacketBytes,
                             kMinMtu, kLive,
-                            "whole IPv6 packet: header + ICMPv6 header at least, one 1280-byte "
-                            "packet at most"));
+                            "IPv6 packet and trailers: header + ICMPv6 header at least, one "
+                            "1280-byte packet at most"));
   f.push_back(enumField<SC, OtherServerClients>(
       "server.other_server_clients", TEREDO_FIELD(server.otherServerClients), {"forward", "drop"}));
+  f.push_back(uintField<SC>("server.max_bubble_bytes", TEREDO_FIELD(server.maxBubbleBytes),
+                            40 /* an IPv6 header */, kMinMtu, kLive,
+                            "a bubble is 40 bytes plus its RFC 6081 trailers; one 1280-byte "
+                            "packet at most"));
   f.push_back(
       boolField<SC>("server.nat_observation.enabled", TEREDO_FIELD(server.natObservation.enabled)));
   f.push_back(uintField<SC>("server.nat_observation.table_size",
@@ -821,6 +834,8 @@ Schema<RC> makeRelaySchema() {
                                 milliseconds(1000), milliseconds(3'600'000)));
   f.push_back(uintField<RC>("relay.icmp_errors_per_second", TEREDO_FIELD(relay.icmpErrorsPerSecond),
                             0, 100'000));
+  f.push_back(
+      uintField<RC>("relay.icmp_errors_burst", TEREDO_FIELD(relay.icmpErrorsBurst), 1, 100'000));
   f.push_back(boolField<RC>("relay.accept_unknown_peers", TEREDO_FIELD(relay.acceptUnknownPeers)));
   f.push_back(boolField<RC>("relay.cone_shortcut", TEREDO_FIELD(relay.coneShortcut)));
   s.finish = finishRelay;

@@ -31,20 +31,6 @@ bool IcmpSender::open(std::string* error) {
   return true;
 }
 
-bool IcmpSender::allow(uint64_t nowNs, double perSecond) {
-  if (perSecond <= 0) {
-    return false;
-  }
-  const uint64_t interval = static_cast<uint64_t>(1e9 / perSecond);
-  uint64_t last = lastNs_.load(std::memory_order_relaxed);
-  while (last == 0 || nowNs - last >= interval) {
-    if (lastNs_.compare_exchange_weak(last, nowNs, std::memory_order_relaxed)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool IcmpSender::send(uint8_t type, uint8_t code, Bytes offending) {
   if (!fd_.valid() || offending.size() < kIpv6HeaderSize) {
     return false;

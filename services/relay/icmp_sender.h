@@ -5,7 +5,10 @@
 // A raw IPPROTO_ICMPV6 socket lets the kernel choose the source address (the relay's native IPv6
 // address towards that host) and compute the checksum (IPV6_CHECKSUM offset 2); it never receives
 // (ICMP6_FILTER blocks every type). Miredo's relay does the same. Opening it needs CAP_NET_RAW;
-// sending does not. Errors are paced globally (Miredo: 10/s) with a lock-free timestamp.
+// sending does not. Errors are paced for the whole process (RFC 4443 §2.4(f); Miredo: 10/s, no
+// burst) by a shared token bucket: relay.icmp_errors_per_second on average, up to
+// relay.icmp_errors_burst back to back, so a short scan still gets its errors and a long one gets
+// the rate, never more.
 //
 // Thread-safety: send() from any thread. Ownership: owns the socket.
 #pragma once
@@ -16,6 +19,7 @@
 
 #include "net/fd.h"
 #include "teredo/packet.h"
+#include "teredo/shared_rate_limiter.h"
 
 namespace teredo::relay {
 
@@ -26,8 +30,11 @@ class IcmpSender {
 
   bool valid() const { return fd_.valid(); }
 
-  /// True when an error may be sent now under `perSecond` (0 = never); takes the slot.
-  bool allow(uint64_t nowNs, double perSecond);
+  /// Sets the budget (rate 0: no errors at all). Thread-safe; applies to what follows.
+  void setRate(double perSecond, double burst) { limiter_.configure(perSecond, burst); }
+
+  /// True when an error may be sent now; takes the slot.
+  bool allow(uint64_t nowNs) { return limiter_.allow(nowNs); }
 
   /// Sends type/code with the offending packet quoted (at most what fits in 1280 bytes) to the
   /// offending packet's source. False when the kernel refused it.
@@ -35,7 +42,7 @@ class IcmpSender {
 
  private:
   net::Fd fd_;
-  std::atomic<uint64_t> lastNs_{0};
+  SharedRateLimiter limiter_{SharedRateLimiter::ZeroRate::Nothing};
 };
 
 }  // namespace teredo::relay

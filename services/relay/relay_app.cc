@@ -234,6 +234,7 @@ int runRelay(const std::string& configPath) {
   const SipKey bubbleKey = randomKey();
   peers::PeerTable table(tableConfig(s, randomKey()));
   RuntimeHolder runtime(makeRuntime(*cfg, bubbleKey, managed.version()));
+  icmp->setRate(runtime.load()->icmpErrorsPerSecond, runtime.load()->icmpErrorsBurst);
   std::atomic<bool> draining{false};
 
   auto stats = std::make_shared<agent::StatsCollectable<RelayStats>>(workers);
@@ -279,7 +280,9 @@ int runRelay(const std::string& configPath) {
   managed.start(
       [&](const config::RelayConfig& next, uint64_t version) {
         daemon::applyLogConfig(next.log);
-        runtime.store(makeRuntime(next, bubbleKey, version));
+        auto nextRuntime = makeRuntime(next, bubbleKey, version);
+        icmp->setRate(nextRuntime->icmpErrorsPerSecond, nextRuntime->icmpErrorsBurst);
+        runtime.store(std::move(nextRuntime));
         agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
       },
       [&](v1::StatsReport* report) { fillStatsReport(*stats, table, report); },

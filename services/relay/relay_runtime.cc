@@ -31,6 +31,7 @@ std::shared_ptr<const RelayRuntime> makeRuntime(const config::RelayConfig& c, co
   p.servedRanges = r->served;
   p.bubbleKey = key;
   r->icmpErrorsPerSecond = s.icmpErrorsPerSecond;
+  r->icmpErrorsBurst = s.icmpErrorsBurst;
   r->version = version;
   return r;
 }

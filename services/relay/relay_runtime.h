@@ -27,6 +27,7 @@ struct RelayRuntime {
   bool hostSpecific = false;       ///< spec §5.6: only the host's own addresses
   std::vector<Ipv6Addr> hostAddresses;
   double icmpErrorsPerSecond = 10;
+  double icmpErrorsBurst = 10;
   uint64_t version = 0;
 };
 

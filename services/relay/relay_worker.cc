@@ -241,7 +241,7 @@ void RelayWorker::execute(const RelayOutput& out, peers::PeerTable::Ref* ref, ui
         stats_.dropped.inc(dq->reason, n);
       }
     } else if (const auto* e = std::get_if<Icmpv6Error>(&action)) {
-      if (shared_.icmp == nullptr || !shared_.icmp->allow(nowNs, runtime_->icmpErrorsPerSecond)) {
+      if (shared_.icmp == nullptr || !shared_.icmp->allow(nowNs)) {
         stats_.icmpRateLimited.inc();
       } else if (shared_.icmp->send(e->type, e->code, e->offending)) {
         stats_.icmpSent.inc();

@@ -220,6 +220,10 @@ int runServer(const std::string& configPath) {
   auto nat = std::make_unique<NatObserver>(s.natObservation.tableSize, s.natObservation.window);
   RuntimeHolder runtime(
       std::make_shared<const ServerRuntime>(makeRuntime(*cfg, managed.version())));
+  // One forwarding budget for every lane (reflection bound, RFC 4380 §7.4); reloads resize it.
+  SharedRateLimiter forwardBudget(SharedRateLimiter::ZeroRate::Unlimited,
+                                  runtime.load()->forwardGlobalPerSecond,
+                                  runtime.load()->forwardGlobalBurst);
   // Two receive lanes (threads) per worker, one per socket of its pair.
   const size_t lanes = workers * kSocketCount;
   auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(lanes);
@@ -246,6 +250,7 @@ int runServer(const std::string& configPath) {
   shared.nat = nat.get();
   shared.ipv6 = raw.get();
   shared.heartbeats = heartbeats.get();
+  shared.forwardBudget = &forwardBudget;
   shared.rateLimitTableSize = s.rateLimit.tableSize;
   std::vector<std::unique_ptr<ServerWorker>> pool;
   for (size_t i = 0; i < workers; ++i) {
@@ -266,7 +271,10 @@ int runServer(const std::string& configPath) {
   managed.start(
       [&](const config::ServerConfig& next, uint64_t version) {
         daemon::applyLogConfig(next.log);
-        runtime.store(std::make_shared<const ServerRuntime>(makeRuntime(next, version)));
+        auto nextRuntime = std::make_shared<const ServerRuntime>(makeRuntime(next, version));
+        forwardBudget.configure(nextRuntime->forwardGlobalPerSecond,
+                                nextRuntime->forwardGlobalBurst);
+        runtime.store(std::move(nextRuntime));
         agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
       },
       [&](v1::StatsReport* report) { fillStatsReport(*stats, *nat, report); }, nullptr,

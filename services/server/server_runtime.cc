@@ -15,12 +15,16 @@ ServerRuntime makeRuntime(const config::ServerConfig& c, uint64_t version) {
   r.policy.echoOnly = s.ipv6Forward.echoOnly;
   r.policy.maxForwardBytes = static_cast<uint16_t>(
       s.ipv6Forward.maxPacketBytes > 65535 ? 65535 : s.ipv6Forward.maxPacketBytes);
+  r.policy.maxBubbleBytes =
+      static_cast<uint16_t>(s.maxBubbleBytes > 65535 ? 65535 : s.maxBubbleBytes);
   r.policy.forwardToOtherServers = s.otherServerClients == config::OtherServerClients::kForward;
   r.raMtu = s.advertiseMtu ? static_cast<uint16_t>(s.mtu) : 0;
   r.rsPerSecond = s.rateLimit.rsPerSecond;
   r.rsBurst = s.rateLimit.rsBurst;
   r.forwardPerSecond = s.rateLimit.forwardPerSecond;
   r.forwardBurst = s.rateLimit.forwardBurst;
+  r.forwardGlobalPerSecond = s.rateLimit.forwardGlobalPerSecond;
+  r.forwardGlobalBurst = s.rateLimit.forwardGlobalBurst;
   r.natObservation = s.natObservation.enabled;
   r.version = version;
   return r;

@@ -22,6 +22,8 @@ struct ServerRuntime {
   double rsBurst = 0;
   double forwardPerSecond = 0;
   double forwardBurst = 0;
+  double forwardGlobalPerSecond = 0;  ///< all sources together; 0 = unlimited
+  double forwardGlobalBurst = 0;
   bool natObservation = true;
   uint64_t version = 0;  ///< the controller's config version, 0 for the local file
 };

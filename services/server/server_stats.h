@@ -38,10 +38,13 @@ constexpr std::string_view forwardPathLabel(ForwardPath p) {
   return kLabels[static_cast<size_t>(p)];
 }
 
-enum class Limiter : uint8_t { Solicitation, Forward };
-constexpr size_t kLimiterCount = 2;
+/// solicitation and forward: per source; forward_global: all sources together.
+enum class Limiter : uint8_t { Solicitation, Forward, ForwardGlobal };
+constexpr size_t kLimiterCount = 3;
 constexpr std::string_view limiterLabel(Limiter l) {
-  return l == Limiter::Solicitation ? "solicitation" : "forward";
+  return l == Limiter::Solicitation ? "solicitation"
+         : l == Limiter::Forward    ? "forward"
+                                    : "forward_global";
 }
 
 #define TEREDO_SERVER_STATS(COUNTER, GAUGE, LABELED)                                               \

@@ -101,6 +101,20 @@ void ServerWorker::flush() {
   }
 }
 
+bool ServerWorker::admitForward(const Endpoint& source, uint64_t nowNs) {
+  if (!forwardLimiter_.allow(source.addr, nowNs)) {
+    stats_.rateLimited.inc(Limiter::Forward);
+    drop(DropReason::RateLimited);
+    return false;
+  }
+  if (shared_.forwardBudget != nullptr && !shared_.forwardBudget->allow(nowNs)) {
+    stats_.rateLimited.inc(Limiter::ForwardGlobal);
+    drop(DropReason::RateLimited);
+    return false;
+  }
+  return true;
+}
+
 void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, uint64_t nowNs) {
   stats_.packetsReceived.inc(arrivedOn);
   stats_.bytesReceived.inc(arrivedOn, m.data.size());
@@ -140,9 +154,7 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
       return;
     }
     case ServerAction::Kind::ForwardUdp: {
-      if (!forwardLimiter_.allow(m.source.addr, nowNs)) {
-        stats_.rateLimited.inc(Limiter::Forward);
-        drop(DropReason::RateLimited);
+      if (!admitForward(m.source, nowNs)) {
         return;
       }
       // RFC 4380 §5.3.1: the origin indication carries the IPv4 source and port we saw.
@@ -156,9 +168,7 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
       return;
     }
     case ServerAction::Kind::ForwardIpv6: {
-      if (!forwardLimiter_.allow(m.source.addr, nowNs)) {
-        stats_.rateLimited.inc(Limiter::Forward);
-        drop(DropReason::RateLimited);
+      if (!admitForward(m.source, nowNs)) {
         return;
       }
       // Only 40 + payload length bytes: RFC 6081 trailers never leave on native IPv6.

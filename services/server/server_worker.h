@@ -24,6 +24,7 @@
 #include "server_stats.h"
 #include "teredo/nat_observer.h"
 #include "teredo/rate_limiter.h"
+#include "teredo/shared_rate_limiter.h"
 
 namespace teredo::server {
 
@@ -40,6 +41,9 @@ struct WorkerShared {
   NatObserver* nat = nullptr;  ///< may be null (observation disabled)
   Ipv6Sender* ipv6 = nullptr;  ///< may be null (native forwarding impossible)
   agent::Heartbeats* heartbeats = nullptr;
+  /// The forwarding budget of the whole process (server.rate_limit.forward_global_*); may be
+  /// null (no global budget).
+  SharedRateLimiter* forwardBudget = nullptr;
   size_t rateLimitTableSize = 65536;
 };
 
@@ -78,6 +82,9 @@ class ServerWorker {
   net::UdpSocket& socket(ServerSocket s) { return pair_->sockets[static_cast<size_t>(s)]; }
   net::SendBatch& batch(ServerSocket s) { return sends_[static_cast<size_t>(s)]; }
   bool queue(ServerSocket from, const Endpoint& to, Bytes head, Bytes body, bool borrowed);
+  /// The per-source bucket, then the process-wide budget (RFC 4380 §7.4 reflection); counts
+  /// and drops what neither admits.
+  bool admitForward(const Endpoint& source, uint64_t nowNs);
 
   size_t index_;
   ServerSocket receiveOn_;

@@ -179,10 +179,23 @@ else
     'any("origin" in r for r in d["replies"])' false
 fi
 
-spoofed=$(teredo_addr "$P" "$PRB" 40009)
+# RFC 4380 §5.3.1 case 6: a Teredo source whose mapping is not the UDP source (a client of
+# another server behind a port-symmetric NAT, RFC 6081 §6.1) towards one of our clients. Miredo
+# applies case 6 to non-Teredo sources only and drops it; we relay it, and the origin
+# indication names the port it really came from. Towards another server's client: dropped.
+mismatched=$(teredo_addr "$P" "$PRB" 40009)
 probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
-  bubble --src "$spoofed" --dst "$addr_b"
-expect "S23 Teredo source whose mapping != UDP source: dropped" 'len(d["replies"])' 0
+  bubble --src "$mismatched" --dst "$addr_b"
+if [[ $impl == miredo ]]; then
+  expect "S23 (Miredo) mismatched Teredo source to our client: dropped" 'len(d["replies"])' 0
+else
+  expect "S23 mismatched Teredo source to our client: relayed, origin = real sender" \
+    '[(r["on"], r["origin"]["ip"], r["origin"]["port"], r["ipv6"]["src"]) for r in d["replies"]]' \
+    "[[\"$PRB:40001\",\"$PRB\",40000,\"$mismatched\"]]"
+fi
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40002" --timeout 0.8 \
+  bubble --src "$mismatched" --dst "$addr_c"
+expect "S23 mismatched Teredo source to another server's client: dropped" 'len(d["replies"])' 0
 
 probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
   bubble --src fe80::abcd:1234:5678:9abc --dst "$addr_b"
@@ -221,6 +234,51 @@ probe send --to "$P" --bind "$PRB:40000" --timeout 0.8 --capture "$srv_ns:eth0:i
   echo --src auto --dst fe80::1
 expect "S32 echo request to fe80::1: not forwarded" \
   'len([p for p in d["captured"][0]["packets"] if p["native"]["ipv6"]["dst"] == "fe80::1"])' 0
+
+# --- Reflection through RFC 6081 trailers (docs/security.md) -----------------------------------
+# One datagram with a spoofable source must not make the server send kilobytes of chosen bytes
+# to a third party: every size cap measures what would be relayed, trailers included. The S33
+# bubble above (same sockets, 16 bytes of trailers) is the positive control: this setup relays.
+# Miredo relays all of these: it is the reflector the checks guard against.
+relayed_if_miredo=0
+[[ $impl == miredo ]] && relayed_if_miredo=1
+big_trailer=$("$LAB_PYTHON" -c 'print(("7fff" + "aa" * 255) * 4)')  # 4 unknown trailers, 1028 B
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
+  --trailer "$big_trailer" bubble --src auto --dst "$addr_b"
+expect "reflection: bubble + 1028 bytes of trailers to our client: relayed $relayed_if_miredo" \
+  'len(d["replies"])' "$relayed_if_miredo"
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40002" --timeout 0.8 \
+  --trailer "$big_trailer" bubble --src auto --dst "$addr_c"
+expect "reflection: the same to another server's client: relayed $relayed_if_miredo" \
+  'len(d["replies"])' "$relayed_if_miredo"
+at_cap=$("$LAB_PYTHON" -c 'print("7f56" + "aa" * 86)')  # 40 + 88 = 128 bytes, the default cap
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
+  --trailer "$at_cap" bubble --src auto --dst "$addr_b"
+expect "bubble of exactly 128 bytes (88 of trailers): relayed intact" \
+  '[len(d["replies"]), d["replies"][0].get("trailers_hex") if d["replies"] else None]' \
+  "[1,\"$at_cap\"]"
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
+  --trailer "$("$LAB_PYTHON" -c 'print("7f44" + "aa" * 68)')" echo --src auto --dst "$addr_b"
+expect "reflection: 60-byte echo + 70 bytes of trailers (130 > 128): relayed $relayed_if_miredo" \
+  'len(d["replies"])' "$relayed_if_miredo"
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
+  --trailer 0105aabb bubble --src auto --dst "$addr_b"
+expect "malformed trailer (length past the end): relayed $relayed_if_miredo" \
+  'len(d["replies"])' "$relayed_if_miredo"
+probe send --to "$P" --bind "$PRB:40000" --listen "$PRB:40001" --timeout 0.8 \
+  --trailer 03080000c633640a0dd9 echo --src auto --dst "$addr_b"
+expect "Alternate Address trailer on an echo (bubbles only, RFC 6081): relayed $relayed_if_miredo" \
+  'len(d["replies"])' "$relayed_if_miredo"
+if [[ $impl == teredo ]]; then
+  m="$LAB_DIR/server-metrics.txt"
+  lab_check "server /metrics" lab_metrics srv "$m"
+  # Two of each: the two oversized bubbles, S29 and the echo with trailers, the two malformed.
+  for reason in bubble_too_big icmpv6_too_big malformed_trailer; do
+    lab_expect_eq "dropped as $reason (counted)" \
+      "$(lab_metric "$m" "teredo_server_packets_dropped_total{reason=\"$reason\"}" || echo none)" \
+      2
+  done
+fi
 
 lab_check "server still running" lab_alive "$impl-server-srv"
 lab_result "$title (${SECONDS}s)"

@@ -10,6 +10,10 @@
 #          server's RSS does not grow per client (its per-source tables are preallocated)
 #   spoof  20000 RSs from spoofed sources (384 addresses x 64 ports, replies routed into a sink
 #          namespace): RSS bounded, per-source tables stay at capacity, a legit client answered
+#   gfwd   5000 bubbles to one of our clients from 254 spoofed sources, each within its own
+#          per-source bucket: the global forwarding budget caps what the server relays at
+#          burst + rate x duration (teredo_server_rate_limited_total{limiter="forward_global"}),
+#          and a legit bubble is relayed again once the budget has refilled
 #   bhole  replies to spoofed sources that cannot be routed (sendmmsg errors) cost only
 #          themselves: 200 legit clients soliciting at the same time are all answered
 #   HUP    SIGHUP reload: strict_rs true -> false takes effect; a broken file (unknown key) is
@@ -40,6 +44,8 @@ RS_RATE=50
 RS_BURST=20
 FWD_RATE=50
 FWD_BURST=20
+FWD_GLOBAL_RATE=100
+FWD_GLOBAL_BURST=50
 RL_TABLE=256     # per worker: smaller than the spoofed address count, so entries get recycled
 NAT_TABLE=4096   # smaller than the spoofed endpoint count
 RSS_BOUND_KIB=8192
@@ -93,6 +99,8 @@ server:
     rs_burst: $RS_BURST
     forward_per_second: $FWD_RATE
     forward_burst: $FWD_BURST
+    forward_global_per_second: $FWD_GLOBAL_RATE
+    forward_global_burst: $FWD_GLOBAL_BURST
     table_size: $RL_TABLE
   nat_observation:
     table_size: $NAT_TABLE
@@ -292,6 +300,45 @@ chk "spoof: a legit client is still answered" legit_answered "$PRB2:39001"
 eq "spoof: /healthz" "$(lab_http_code srv /healthz)" 200
 chk "no address in any metric label after the floods" \
   lab_metrics_no_addresses "$after" "$PRB" 203.0.113.
+
+# --- Global forwarding budget: spoofed sources, each under its own bucket ----------------------
+# A reflector attack spreads over many spoofed sources so that no per-source bucket fills: only
+# the process-wide budget bounds what the server sends (to the victim, here our client B).
+lab_say "-- spoofed forward flood: 5000 bubbles to B from 254 sources (global budget" \
+  "$FWD_GLOBAL_RATE/s, burst $FWD_GLOBAL_BURST)"
+addr_b=$(teredo_addr "$P" "$PRB2" 40201)
+relayed_to_b() {   # relayed_to_b: one legit bubble A -> B reaches B
+  probe send --to "$P" --bind "$PRB2:40200" --listen "$PRB2:40201" --timeout 1.0 \
+    bubble --src auto --dst "$addr_b"
+  [[ $(q 'len([r for r in d["replies"] if r["on"].endswith(":40201")])') == 1 ]]
+}
+chk "gfwd: a legit bubble reaches B before the flood" relayed_to_b
+sleep 1   # the budget is full again
+before=$(snap gfwd-before)
+t0=$(date +%s.%N)
+probe spray --server "$P" --sources 203.0.113.0/24 --ports 64 --count 5000 --pps 10000 \
+  --bubble-to "$addr_b" --seed 7
+sleep 0.3
+t1=$(date +%s.%N)
+after=$(snap gfwd-after)
+forwarded=$(($(m "$after" 'teredo_server_packets_forwarded_total{path="udp_own_client"}') - \
+  $(m "$before" 'teredo_server_packets_forwarded_total{path="udp_own_client"}')))
+global_limited=$(($(m "$after" 'teredo_server_rate_limited_total{limiter="forward_global"}') - \
+  $(m "$before" 'teredo_server_rate_limited_total{limiter="forward_global"}')))
+source_limited=$(($(m "$after" 'teredo_server_rate_limited_total{limiter="forward"}') - \
+  $(m "$before" 'teredo_server_rate_limited_total{limiter="forward"}')))
+# Every relayed bubble was granted between t0 and t1: burst + rate x (t1 - t0), +2 for rounding.
+cap=$(awk -v b="$FWD_GLOBAL_BURST" -v r="$FWD_GLOBAL_RATE" -v t0="$t0" -v t1="$t1" \
+  'BEGIN {printf "%d", b + r * (t1 - t0) + 2}')
+lab_say "     relayed $forwarded in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')s;" \
+  "refused by the global budget $global_limited, by per-source buckets $source_limited"
+chk "gfwd: relayed $forwarded <= global burst + rate x duration ($cap)" le "$forwarded" "$cap"
+chk "gfwd: at least the burst relayed ($forwarded >= $FWD_GLOBAL_BURST)" \
+  ge "$forwarded" "$FWD_GLOBAL_BURST"
+chk "gfwd: the global budget refused most of the flood ($global_limited > $source_limited)" \
+  test "$global_limited" -gt "$source_limited"
+sleep 1
+chk "gfwd: a legit bubble reaches B again once the budget refilled" relayed_to_b
 
 # --- Unroutable replies mixed with legit ones -------------------------------------------------
 # Spoofed sources whose replies cannot be routed (blackhole: sendmmsg fails on those messages)

@@ -573,7 +573,9 @@ def cmd_many(args):
 
 def cmd_spray(args):
     """IPv4/UDP built by hand on an IP_HDRINCL raw socket: spoofed sources, UDP checksum 0
-    (allowed for IPv4, RFC 768). The kernel fills in the IPv4 checksum and total length."""
+    (allowed for IPv4, RFC 768). The kernel fills in the IPv4 checksum and total length.
+    Payload: a plain RS, or with --bubble-to a bubble from the Teredo address that maps the
+    spoofed source (RFC 4380 §5.3.1 case 5 holds) to the given Teredo address."""
     import random
     rng = random.Random(args.seed)
     nets = [ipaddress.IPv4Network(n) for n in args.sources]
@@ -589,6 +591,11 @@ def cmd_spray(args):
         src = pool[rng.randrange(len(pool))]
         sport = 1024 + rng.randrange(args.ports)
         seen.add((src, sport))
+        if args.bubble_to:
+            teredo_src = teredo_address(args.server, str(src), sport)
+            payload = (struct.pack("!IHBB", 0x60000000, 0, 59, 0) +
+                       socket.inet_pton(socket.AF_INET6, teredo_src) +
+                       socket.inet_pton(socket.AF_INET6, args.bubble_to))
         udp = struct.pack("!HHHH", sport, args.port, 8 + len(payload), 0) + payload
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
                          src.packed, dst)
@@ -866,6 +873,8 @@ def parser():
     sp.add_argument("--count", type=int, default=20000)
     sp.add_argument("--pps", type=float, default=10000)
     sp.add_argument("--seed", type=int, default=4380)
+    sp.add_argument("--bubble-to", metavar="TEREDO_ADDR",
+                    help="send bubbles to this address instead of RSs")
 
     qu = sub.add_parser("qualify", help="RFC 4380 §5.2.1 NAT-type test (cone/restricted/"
                         "symmetric/offline)")

@@ -153,7 +153,9 @@ int Tun::readBatch(size_t queue, PacketBatch& batch) {
   }
   int fd = queues_[queue].get();
   int eintrLeft = kEintrRetries;
-  while (batch.count_ < batch.capacity_) {
+  // Cut packets do not fill the batch, so bound the reads too: one call does bounded work.
+  size_t readsLeft = 2 * batch.capacity_;
+  while (batch.count_ < batch.capacity_ && readsLeft-- > 0) {
     ssize_t n = ::read(fd, batch.slot(batch.count_), batch.slotSize_);
     if (n < 0) {
       if (errno == EINTR && eintrLeft-- > 0) {
@@ -166,7 +168,8 @@ int Tun::readBatch(size_t queue, PacketBatch& batch) {
     }
     size_t len = static_cast<size_t>(n);
     if (len >= batch.slotSize_) {
-      ++batch.truncated_;
+      ++batch.truncated_;  // cut by the slot: never handed on as if it were whole
+      continue;
     }
     batch.lengths_[batch.count_++] = len;
   }

@@ -32,7 +32,8 @@
 namespace teredo::net {
 
 /// Preallocated storage for up to capacity() packets of up to slotSize() bytes (tun reads).
-/// slotSize() must be at least the device MTU, or longer packets are cut and flagged.
+/// A read that fills its slot completely may have been cut, so it is never returned: it is
+/// counted in truncated() instead. Use a slotSize() larger than the device MTU (slotSizeFor()).
 class PacketBatch {
  public:
   static constexpr size_t kDefaultCapacity = 64;
@@ -40,13 +41,20 @@ class PacketBatch {
 
   explicit PacketBatch(size_t capacity = kDefaultCapacity, size_t slotSize = kDefaultSlotSize);
 
+  /// A slot that holds any packet of a device with this MTU, and one byte more (so that a full
+  /// slot always means a cut packet).
+  static constexpr size_t slotSizeFor(uint32_t mtu) {
+    return mtu + 1u > kDefaultSlotSize ? mtu + 1u : kDefaultSlotSize;
+  }
+
   size_t size() const { return count_; }
   size_t capacity() const { return capacity_; }
   size_t slotSize() const { return slotSize_; }
   /// Packet i of the last read.
   Bytes operator[](size_t i) const { return {slot(i), lengths_[i]}; }
   MutableBytes mutableData(size_t i) { return {slot(i), lengths_[i]}; }
-  /// Packets of the last read that filled their slot completely and so may have been cut.
+  /// Packets of the last read that filled their slot completely and so may have been cut; they
+  /// are not among the size() packets returned.
   size_t truncated() const { return truncated_; }
   void clear() {
     count_ = 0;
@@ -110,9 +118,10 @@ class Tun {
   /// accept_redirects=0, autoconf=0.
   Status applyTunnelSysctls();
 
-  /// Reads up to batch.capacity() packets from `queue` with repeated read() until EAGAIN.
-  /// Returns the number read (0 when none is waiting), or -errno when the first read fails with
-  /// anything but EAGAIN. Never blocks; EINTR is retried a bounded number of times.
+  /// Reads up to batch.capacity() packets from `queue` with repeated read() until EAGAIN (at most
+  /// twice the capacity reads). Returns the number of whole packets in the batch (0 when none is
+  /// waiting or every one was cut: see batch.truncated()), or -errno when the first read fails
+  /// with anything but EAGAIN. Never blocks; EINTR is retried a bounded number of times.
   int readBatch(size_t queue, PacketBatch& batch);
   /// Writes one IPv6 packet to `queue`. Returns 0 or an errno value.
   int write(size_t queue, Bytes packet);

@@ -264,6 +264,7 @@ int runRelay(const std::string& configPath) {
   shared.icmp = icmp->valid() ? icmp.get() : nullptr;
   shared.heartbeats = heartbeats.get();
   shared.draining = &draining;
+  shared.mtu = s.mtu;
   std::vector<std::unique_ptr<RelayWorker>> pool;
   for (size_t i = 0; i < workers; ++i) {
     pool.push_back(

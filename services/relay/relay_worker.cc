@@ -33,9 +33,9 @@ RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& s
                          RelayStats& stats)
     : index_(index),
       udp_(std::move(udp)),
-      recv_(kBatch, kSlot),
-      send_(kBatch, kSlot),
-      tunIn_(kBatch, kSlot),
+      recv_(kBatch, udpSlotFor(shared.mtu)),
+      send_(kBatch, sendSlotFor(shared.mtu)),
+      tunIn_(kBatch, net::PacketBatch::slotSizeFor(shared.mtu)),
       shared_(shared),
       stats_(stats),
       runtime_(shared.runtime->load()),
@@ -116,13 +116,14 @@ void RelayWorker::drainUdp() {
 void RelayWorker::drainTun() {
   for (int round = 0; round < kBatchesPerWake; ++round) {
     const int n = shared_.tun->readBatch(index_, tunIn_);
+    if (tunIn_.truncated() != 0) {
+      // Larger than the tun MTU allows (relay.mtu sizes the slots): never forwarded.
+      stats_.dropped.inc(DropReason::TooBig, tunIn_.truncated());
+    }
     if (n <= 0) {
       break;
     }
     stats_.batches.inc();
-    if (tunIn_.truncated() != 0) {
-      stats_.dropped.inc(DropReason::TooBig, tunIn_.truncated());
-    }
     const RelayTime now = RelayClock::now();
     for (size_t i = 0; i < tunIn_.size(); ++i) {
       fromTun(tunIn_[i], now, steadyNs(now));

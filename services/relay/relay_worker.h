@@ -31,12 +31,22 @@ struct WorkerShared {
   IcmpSender* icmp = nullptr;
   agent::Heartbeats* heartbeats = nullptr;
   const std::atomic<bool>* draining = nullptr;  ///< no new peers while set
+  uint32_t mtu = 1280;  ///< relay.mtu: sizes the tun, UDP receive and send slots
 };
 
 class RelayWorker {
  public:
   static constexpr size_t kBatch = 64;
   static constexpr size_t kSlot = 2048;
+  /// Room for the Teredo headers around an MTU-sized IPv6 packet in a datagram: authentication
+  /// (13 + two 255-byte fields), origin indication (8), and RFC 6081 trailers.
+  static constexpr size_t kHeadroom = 1024;
+  /// UDP receive slot: an MTU-sized packet with every header; larger datagrams are dropped.
+  static constexpr size_t udpSlotFor(uint32_t mtu) {
+    return mtu + kHeadroom > kSlot ? mtu + kHeadroom : kSlot;
+  }
+  /// UDP send slot: one IPv6 packet (a tun read) or a bubble.
+  static constexpr size_t sendSlotFor(uint32_t mtu) { return mtu > kSlot ? mtu : kSlot; }
 
   RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& shared, RelayStats& stats);
 

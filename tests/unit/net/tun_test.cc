@@ -160,6 +160,58 @@ TEST(Tun, RoutedPacketsAreReadFromTheQueuesInBatches) {
   });
 }
 
+// A packet longer than the read slot is cut by read(): it is counted and never returned as if
+// it were whole (it used to be counted as dropped and then forwarded all the same).
+TEST(Tun, PacketsLongerThanTheSlotAreCountedNeverReturned) {
+  runInNetns([] {
+    Tun tun = openConfigured(1);
+    int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    int one = 1;
+    ASSERT_EQ(::setsockopt(s, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
+    struct sockaddr_in6 src {};
+    src.sin6_family = AF_INET6;
+    Ipv6Addr self = v6("2001:db8:1::1");
+    std::memcpy(&src.sin6_addr, self.bytes.data(), 16);
+    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+    struct sockaddr_in6 dst {};
+    dst.sin6_family = AF_INET6;
+    dst.sin6_port = htons(3544);
+    Ipv6Addr teredoPeer = v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
+    std::memcpy(&dst.sin6_addr, teredoPeer.bytes.data(), 16);
+    // 40 + 8 + 200 = 248 bytes (cut by a 128-byte slot), then 40 + 8 + 20 = 68 bytes (whole).
+    uint8_t big[200] = {0xbb};
+    uint8_t small[20] = {0x55};
+    for (const auto& [data, len] : {std::pair{big, sizeof big}, std::pair{small, sizeof small}}) {
+      ASSERT_EQ(::sendto(s, data, len, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)),
+                static_cast<ssize_t>(len));
+    }
+    ::close(s);
+    PacketBatch batch(8, 128);
+    size_t cut = 0;
+    bool sawSmall = false;
+    const std::vector<int> fds = {tun.fd(0)};
+    for (int rounds = 0; rounds < 100 && !sawSmall && testing::waitAnyReadable(fds, 5000);
+         ++rounds) {
+      const int n = tun.readBatch(0, batch);
+      ASSERT_GE(n, 0);
+      cut += batch.truncated();
+      for (int i = 0; i < n; ++i) {
+        const Bytes p = batch[static_cast<size_t>(i)];
+        EXPECT_LT(p.size(), batch.slotSize());
+        EXPECT_FALSE(p.size() > kIpv6HeaderSize + 8 && p[kIpv6HeaderSize + 8] == 0xbb)
+            << "the cut packet was returned";
+        sawSmall =
+            sawSmall || (p.size() == kIpv6HeaderSize + 8 + 20 && p[kIpv6HeaderSize + 8] == 0x55);
+      }
+    }
+    EXPECT_TRUE(sawSmall);
+    EXPECT_GE(cut, 1u);
+    EXPECT_EQ(PacketBatch::slotSizeFor(1280), PacketBatch::kDefaultSlotSize);
+    EXPECT_EQ(PacketBatch::slotSizeFor(9000), 9001u);
+  });
+}
+
 TEST(Tun, WrittenEchoRequestIsAnsweredBackThroughTheTun) {
   runInNetns([] {
     Tun tun = openConfigured(2);

@@ -40,3 +40,13 @@ teredo_integration_test(relay.host_specific relay_host_specific.sh TIMEOUT 90
 # its capability each refuses to start and names it.
 teredo_integration_test(least_privilege least_privilege.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
+# Relay hijack through the symmetric-NAT bubble token (RFC 4380 §5.4.2, RFC 6081 §5.2), on the
+# wire: an attacker on the public segment names itself as the server of a lure address (the
+# victim's mapping) to get the relay's token, then claims a Miredo client's address with it from
+# its own IPv4 address, and claims a host behind its own address (untrusted, bubble outstanding)
+# with the lure's token; controls: the victim is reachable, the lure's bubble and token arrive,
+# an honest symmetric-NAT client answering its token works. Both attacks are dropped as
+# spoofed_source, the attacker receives nothing for its victims, the native host never sees the
+# spoofed echo, the victim keeps working. Fails against a relay whose token hashes only the mapping.
+teredo_integration_test(relay.hijack relay_hijack.sh TIMEOUT 90
+                        NEEDS ${_relay_test_relay} ${_relay_test_server})

@@ -1,5 +1,6 @@
 #include "teredo/relay.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace teredo {
@@ -109,6 +110,12 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
     return;
   }
   const Ipv6Header h = decodeIpv6Header(ipv6);
+  // RFC 4380 §3.4, §7.3.1: a host-specific relay carries only its host's own traffic.
+  if (!p.hostSources.empty() &&
+      std::find(p.hostSources.begin(), p.hostSources.end(), h.src) == p.hostSources.end()) {
+    out.push(Drop{DropReason::SrcNotServed});
+    return;
+  }
   // Spec R11 (Miredo): multicast destinations are dropped silently, no ICMPv6 (RFC 4443 §2.4).
   if (h.dst.isMulticast()) {
     out.push(Drop{DropReason::DstMulticast});
@@ -141,6 +148,10 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
     // §5.4.1 case 1 (R4).
     out.push(SendUdp{peer.mapped, ipv6});
     peer.lastTx = now;
+    return;
+  }
+  if (!peer.exists && p.draining) {
+    out.push(Drop{DropReason::Draining});  // a draining relay admits no new peers
     return;
   }
   if (p.coneShortcut && f.cone()) {
@@ -176,7 +187,8 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
   }
   out.push(QueuePacket{ipv6});
   if (!spaced) {
-    return;  // a bubble went out less than `bubbleSpacing` ago
+    out.push(BubbleSuppressed{});  // a bubble went out less than `bubbleSpacing` ago
+    return;
   }
   writeBubble(out.bubble, bubbleSourceAddress(p.bubbleKey, h.dst, tokenEpochOf(now, p.tokenEpoch)),
               h.dst);

@@ -81,6 +81,11 @@ struct RelayParams {
   SipKey bubbleKey;
   /// Length of a token epoch (bubbleSourceAddress()).
   RelayClock::duration tokenEpoch = kDefaultTokenEpoch;
+  /// A host-specific relay (RFC 4380 §3.4, §7.3.1) carries only its host's own traffic: the
+  /// native sources it transmits for. Empty: any source (a network relay).
+  std::span<const Ipv6Addr> hostSources;
+  /// A draining relay keeps serving its peers but admits no new ones.
+  bool draining = false;
 };
 
 /// The relay's view of one peer (RFC 4380 §5.2), in and out of decide*().
@@ -139,13 +144,16 @@ struct Icmpv6Error {
 };
 /// A bubble was received and used (RFC 4380 §5.4.2 step 5: consumed, never delivered).
 struct ConsumeBubble {};
+/// A packet was queued for an untrusted peer but no bubble went out (spacing or budget, RFC 4380
+/// §5.2.6): counted, so operators see peers that do not answer.
+struct BubbleSuppressed {};
 /// The packet is dropped; count it under `reason`.
 struct Drop {
   DropReason reason;
 };
 
 using RelayAction = std::variant<Drop, SendUdp, SendBubble, WriteTun, QueuePacket, FlushQueue,
-                                 DropQueue, Icmpv6Error, ConsumeBubble>;
+                                 DropQueue, Icmpv6Error, ConsumeBubble, BubbleSuppressed>;
 
 /// The actions of one decision, in execution order, and the bubble bytes they reference.
 class RelayOutput {
@@ -206,12 +214,14 @@ bool isValidBubbleToken(const SipKey& key, const Ipv6Addr& peer, const Ipv6Addr&
 std::optional<Ipv6Addr> transmitPeerKey(Bytes ipv6);
 
 /// IPv6 -> Teredo (RFC 4380 §5.4.1; spec §5.3, R1-R13). `ipv6` is one packet read from tun.
-/// Order: framing; multicast destination -> silent Drop (R11); outside the Teredo prefix ->
+/// Order: framing; a source not in hostSources (host-specific relay) -> Drop SrcNotServed;
+/// multicast destination -> silent Drop (R11); outside the Teredo prefix ->
 /// Icmpv6Error(1, 3) + Drop (R10); embedded client IPv4 not global -> Drop (R8); embedded server
 /// IPv4 zero or not global -> Drop (R9); then, with state: trusted and valid -> SendUdp to the
-/// mapping (R4); C=1 with coneShortcut -> SendUdp to the embedded mapping, entry trusted (R12);
-/// otherwise QueuePacket and, when the budget allows, SendBubble indirect (+ direct when
-/// behindNat) (R1, R2, R5); budget exhausted -> DropQueue + Icmpv6Error(1, 3) + Drop (R6).
+/// mapping (R4); no entry while draining -> Drop Draining; C=1 with coneShortcut -> SendUdp to
+/// the embedded mapping, entry trusted (R12); otherwise QueuePacket and, when the budget allows,
+/// SendBubble indirect (+ direct when behindNat) (R1, R2, R5), else BubbleSuppressed; budget
+/// exhausted -> DropQueue + Icmpv6Error(1, 3) + Drop (R6).
 void decideTransmit(Bytes ipv6, const RelayParams& params, PeerState& peer, RelayTime now,
                     RelayOutput& out);
 

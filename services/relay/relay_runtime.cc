@@ -29,6 +29,9 @@ std::shared_ptr<const RelayRuntime> makeRuntime(const config::RelayConfig& c, co
   p.bubbleBudget = static_cast<uint8_t>(s.bubble.maxPerWindow > 255 ? 255 : s.bubble.maxPerWindow);
   p.bubbleBudgetWindow = s.bubble.window;
   p.servedRanges = r->served;
+  if (r->hostSpecific) {
+    p.hostSources = r->hostAddresses;  // RFC 4380 §3.4: only the host's own traffic
+  }
   p.bubbleKey = key;
   r->icmpErrorsPerSecond = s.icmpErrorsPerSecond;
   r->icmpErrorsBurst = s.icmpErrorsBurst;

@@ -22,10 +22,10 @@ struct RelayRuntime {
   RelayRuntime(const RelayRuntime&) = delete;
   RelayRuntime& operator=(const RelayRuntime&) = delete;
 
-  RelayParams params;              ///< servedRanges points into `served`
-  std::vector<Ipv6Prefix> served;  ///< what we deliver to (RFC 4380 §5.4.2 SHOULD)
-  bool hostSpecific = false;       ///< spec §5.6: only the host's own addresses
-  std::vector<Ipv6Addr> hostAddresses;
+  RelayParams params;                   ///< servedRanges points into `served`
+  std::vector<Ipv6Prefix> served;       ///< what we deliver to (RFC 4380 §5.4.2 SHOULD)
+  bool hostSpecific = false;            ///< RFC 4380 §3.4: only the host's own traffic
+  std::vector<Ipv6Addr> hostAddresses;  ///< storage behind params.hostSources
   double icmpErrorsPerSecond = 10;
   double icmpErrorsBurst = 10;
   uint64_t version = 0;

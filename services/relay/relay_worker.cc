@@ -23,10 +23,6 @@ uint64_t steadyNs(RelayTime t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
-bool isHostAddress(const RelayRuntime& rt, const Ipv6Addr& a) {
-  return std::find(rt.hostAddresses.begin(), rt.hostAddresses.end(), a) != rt.hostAddresses.end();
-}
-
 }  // namespace
 
 RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& shared,
@@ -40,10 +36,12 @@ RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& s
       stats_(stats),
       runtime_(shared.runtime->load()),
       generation_(shared.runtime->generation()),
-      scratch_(65536),
+      staged_(config::kMaxQueueBytesPerPeer),
       epoll_(epoll_create1(EPOLL_CLOEXEC)),
       wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   tunOut_.reserve(kBatch);
+  // A queue of packets of at least an IPv6 header each: no allocation on the data path.
+  stagedLengths_.reserve(config::kMaxQueueBytesPerPeer / kIpv6HeaderSize + 1);
   auto add = [&](int fd, uint32_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -139,37 +137,34 @@ void RelayWorker::fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs) {
   stats_.packets.inc(Direction::ToTeredo);
   stats_.bytes.inc(Direction::ToTeredo, ipv6.size());
   const RelayRuntime& rt = *runtime_;
-  if (rt.hostSpecific && ipv6.size() >= kIpv6HeaderSize &&
-      !isHostAddress(rt, Ipv6Addr::fromBytes(ipv6.data() + 8))) {
-    // Spec §5.6: a host-specific relay carries only the host's own traffic.
-    drop(DropReason::SrcNotServed);
-    return;
+  // The drain flag is the one input that is not config: a copy of the parameters carries it
+  // only while it is set.
+  const RelayParams* params = &rt.params;
+  RelayParams drainingParams;
+  if (shared_.draining != nullptr && shared_.draining->load(std::memory_order_relaxed)) {
+    drainingParams = rt.params;
+    drainingParams.draining = true;
+    params = &drainingParams;
   }
-  out_.clear();
   const auto key = transmitPeerKey(ipv6);
   if (!key) {
     PeerState none;
-    decideTransmit(ipv6, rt.params, none, now, out_);
-    execute(out_, nullptr, nowNs);
+    decideTransmit(ipv6, *params, none, now, out_);
+    emit(out_, nowNs);
     return;
   }
-  peers::PeerTable::Ref ref = shared_.table->lock(*key, now);
-  if (!ref.found() && shared_.draining != nullptr &&
-      shared_.draining->load(std::memory_order_relaxed)) {
-    drop(DropReason::Draining);  // a draining relay admits no new peers
-    return;
-  }
-  PeerState st = peers::loadPeerState(ref);
-  const PeerState before = st;
-  decideTransmit(ipv6, rt.params, st, now, out_);
-  if (!peers::storePeerState(ref, before, st, now, /*touch=*/true)) {
-    drop(DropReason::PeerTableFull);
-    return;
-  }
-  if (out_.find<QueuePacket>() != nullptr && out_.find<SendBubble>() == nullptr) {
-    stats_.bubblesSuppressed.inc();
-  }
-  execute(out_, &ref, nowNs);
+  {
+    peers::PeerTable::Ref ref = shared_.table->lock(*key, now);
+    PeerState st = peers::loadPeerState(ref);
+    const PeerState before = st;
+    decideTransmit(ipv6, *params, st, now, out_);
+    if (!peers::storePeerState(ref, before, st, now, /*touch=*/true)) {
+      drop(DropReason::PeerTableFull);
+      return;
+    }
+    applyToTable(out_, ref);
+  }  // the shard lock is released before any system call
+  emit(out_, nowNs);
 }
 
 void RelayWorker::fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t nowNs) {
@@ -185,16 +180,18 @@ void RelayWorker::fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t now
     return;
   }
   const RelayRuntime& rt = *runtime_;
-  out_.clear();
-  peers::PeerTable::Ref ref = shared_.table->lock(parsed->ip.src, now);
-  PeerState st = peers::loadPeerState(ref);
-  const PeerState before = st;
-  decideReceive(*parsed, m.source, rt.params, st, now, out_);
-  if (!peers::storePeerState(ref, before, st, now, /*touch=*/false)) {
-    drop(DropReason::PeerTableFull);
-    return;
-  }
-  execute(out_, &ref, nowNs);
+  {
+    peers::PeerTable::Ref ref = shared_.table->lock(parsed->ip.src, now);
+    PeerState st = peers::loadPeerState(ref);
+    const PeerState before = st;
+    decideReceive(*parsed, m.source, rt.params, st, now, out_);
+    if (!peers::storePeerState(ref, before, st, now, /*touch=*/false)) {
+      drop(DropReason::PeerTableFull);
+      return;
+    }
+    applyToTable(out_, ref);
+  }  // the shard lock is released before any system call
+  emit(out_, nowNs);
 }
 
 void RelayWorker::sendUdp(const Endpoint& dst, Bytes payload) {
@@ -206,7 +203,40 @@ void RelayWorker::sendUdp(const Endpoint& dst, Bytes payload) {
   }
 }
 
-void RelayWorker::execute(const RelayOutput& out, peers::PeerTable::Ref* ref, uint64_t nowNs) {
+void RelayWorker::applyToTable(const RelayOutput& out, peers::PeerTable::Ref& ref) {
+  stagedLengths_.clear();
+  size_t stagedBytes = 0;
+  for (const RelayAction& action : out.actions()) {
+    if (const auto* q = std::get_if<QueuePacket>(&action)) {
+      if (ref.found() && ref.enqueue(q->packet) == peers::EnqueueResult::Ok) {
+        stats_.queuedPackets.inc();
+      } else {
+        drop(DropReason::QueueFull);
+        stats_.queueDroppedBytes.inc(q->packet.size());
+      }
+    } else if (std::holds_alternative<FlushQueue>(action) && ref.found()) {
+      // RFC 4380 §5.4.2: the queued packets go out in their original order (R3). They are copied
+      // out here, under the lock, and sent by emit() once it is released. The staging area holds
+      // a whole queue (relay.queue_bytes_per_peer is at most its size).
+      while (ref.entry().queuedPackets > 0) {
+        bool cut = false;
+        const size_t len = ref.popPacket(MutableBytes(staged_).subspan(stagedBytes), &cut);
+        if (cut) {
+          drop(DropReason::TooBig);
+          continue;
+        }
+        stagedLengths_.push_back(static_cast<uint32_t>(len));
+        stagedBytes += len;
+      }
+    } else if (const auto* dq = std::get_if<DropQueue>(&action)) {
+      if (ref.found()) {
+        stats_.dropped.inc(dq->reason, ref.dropQueue());
+      }
+    }
+  }
+}
+
+void RelayWorker::emit(const RelayOutput& out, uint64_t nowNs) {
   for (const RelayAction& action : out.actions()) {
     if (const auto* d = std::get_if<Drop>(&action)) {
       drop(d->reason);
@@ -222,25 +252,14 @@ void RelayWorker::execute(const RelayOutput& out, peers::PeerTable::Ref* ref, ui
       }
       tunOut_.push_back(t->packet);
       stats_.delivered.inc(Direction::FromTeredo);
-    } else if (const auto* q = std::get_if<QueuePacket>(&action)) {
-      if (ref != nullptr && ref->enqueue(q->packet) == peers::EnqueueResult::Ok) {
-        stats_.queuedPackets.inc();
-      } else {
-        drop(DropReason::QueueFull);
-        stats_.queueDroppedBytes.inc(q->packet.size());
-      }
     } else if (const auto* f = std::get_if<FlushQueue>(&action)) {
-      if (ref != nullptr) {
-        // RFC 4380 §5.4.2: queued packets go out, in their original order (spec R3).
-        const size_t n = ref->drainQueue(scratch_, [&](Bytes p) { sendUdp(f->dst, p); });
-        stats_.flushedPackets.inc(n);
-        stats_.delivered.inc(Direction::ToTeredo, n);
+      size_t off = 0;
+      for (const uint32_t len : stagedLengths_) {
+        sendUdp(f->dst, Bytes(staged_).subspan(off, len));
+        off += len;
       }
-    } else if (const auto* dq = std::get_if<DropQueue>(&action)) {
-      if (ref != nullptr) {
-        const size_t n = ref->dropQueue();
-        stats_.dropped.inc(dq->reason, n);
-      }
+      stats_.flushedPackets.inc(stagedLengths_.size());
+      stats_.delivered.inc(Direction::ToTeredo, stagedLengths_.size());
     } else if (const auto* e = std::get_if<Icmpv6Error>(&action)) {
       if (shared_.icmp == nullptr || !shared_.icmp->allow(nowNs)) {
         stats_.icmpRateLimited.inc();
@@ -251,7 +270,10 @@ void RelayWorker::execute(const RelayOutput& out, peers::PeerTable::Ref* ref, ui
       }
     } else if (std::holds_alternative<ConsumeBubble>(action)) {
       stats_.bubblesReceived.inc();
+    } else if (std::holds_alternative<BubbleSuppressed>(action)) {
+      stats_.bubblesSuppressed.inc();
     }
+    // QueuePacket and DropQueue were done under the lock (applyToTable).
   }
 }
 

@@ -63,7 +63,11 @@ class RelayWorker {
   void reloadIfChanged();
   void drainUdp();
   void drainTun();
-  void execute(const RelayOutput& out, peers::PeerTable::Ref* ref, uint64_t nowNs);
+  /// Under the peer's shard lock: the actions on the peer table (queue, flush into the staging
+  /// area, drop the queue). No system call.
+  void applyToTable(const RelayOutput& out, peers::PeerTable::Ref& ref);
+  /// After the lock: sends, tun writes, ICMPv6 errors and counters, in the decision's order.
+  void emit(const RelayOutput& out, uint64_t nowNs);
   void sendUdp(const Endpoint& dst, Bytes payload);
   void drop(DropReason r) { stats_.dropped.inc(r); }
 
@@ -78,7 +82,8 @@ class RelayWorker {
   std::shared_ptr<const RelayRuntime> runtime_;
   uint64_t generation_ = 0;
   RelayOutput out_;
-  std::vector<uint8_t> scratch_;  ///< one dequeued packet
+  std::vector<uint8_t> staged_;          ///< a flushed queue, copied out under the lock
+  std::vector<uint32_t> stagedLengths_;  ///< its packets' lengths; capacity reserved once
   net::Fd epoll_;
   net::Fd wake_;
   std::atomic<bool> stopping_{false};

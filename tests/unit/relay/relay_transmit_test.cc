@@ -272,6 +272,8 @@ TEST(RelayTransmit, R6_BubbleBudgetThenUnreachable) {
     decideTransmit(pkt, params(), st, now, out);
     EXPECT_EQ(out.count<SendBubble>(), s.bubble ? 1u : 0u);
     EXPECT_EQ(out.count<QueuePacket>(), s.unreachable ? 0u : 1u);
+    // Queued without a bubble (spacing): reported, so unanswered peers show in the metrics.
+    EXPECT_EQ(out.count<BubbleSuppressed>(), !s.bubble && !s.unreachable ? 1u : 0u);
     if (s.unreachable) {
       const Icmpv6Error* e = out.find<Icmpv6Error>();
       ASSERT_NE(e, nullptr);
@@ -486,6 +488,60 @@ TEST(RelayTransmit, R13_TableExhaustionKeepsTrustedPeers) {
     EXPECT_EQ(countKind(h.wire, WireEvent::Udp), static_cast<int>(trusted.size()));
     EXPECT_EQ(countKind(h.wire, WireEvent::Bubble), 0);
     EXPECT_EQ(h.table().counters().evictedCapacityTrusted.load(), 0u);
+  }
+}
+
+// A host-specific relay (RFC 4380 §3.4, §7.3.1) carries only its host's own traffic, and a
+// draining relay keeps its peers but admits no new ones: both decided before any state.
+TEST(RelayTransmit, HostSourcesAndDraining) {
+  const Ipv6Addr hosts[] = {v6("2001:db8::10"), v6("2001:db8::11")};
+  struct Case {
+    const char* name;
+    const char* src;
+    bool hostSpecific;
+    bool draining;
+    PeerState peer;
+    bool sent;
+    DropReason reason;
+  };
+  PeerState trusted;
+  trusted.exists = true;
+  trusted.trusted = true;
+  trusted.mapped = e1Mapped();
+  trusted.lastRx = kT0 - seconds(1);
+  PeerState waiting;
+  waiting.exists = true;
+  waiting.bubbles = 1;
+  waiting.lastBubble = kT0 - seconds(3);
+  const Case cases[] = {
+      {"network relay, any source", "2001:db8:5::5", false, false, PeerState{}, true, {}},
+      {"host-specific, own address", "2001:db8::11", true, false, PeerState{}, true, {}},
+      {"host-specific, forwarded source", "2001:db8::12", true, false, trusted, false,
+       DropReason::SrcNotServed},
+      {"draining, new peer", "2001:db8:5::5", false, true, PeerState{}, false,
+       DropReason::Draining},
+      {"draining, trusted peer still served", "2001:db8:5::5", false, true, trusted, true, {}},
+      {"draining, waiting peer still bubbled", "2001:db8:5::5", false, true, waiting, true, {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    RelayParams p = params();
+    if (c.hostSpecific) {
+      p.hostSources = hosts;
+    }
+    p.draining = c.draining;
+    PeerState st = c.peer;
+    RelayOutput out;
+    decideTransmit(ipv6Packet(v6(c.src), e1NonCone()), p, st, kT0, out);
+    if (c.sent) {
+      EXPECT_EQ(out.count<SendUdp>() + out.count<SendBubble>(), 1u);
+      EXPECT_TRUE(st.exists);
+    } else {
+      ASSERT_EQ(out.size(), 1u);
+      ASSERT_NE(out.find<Drop>(), nullptr);
+      EXPECT_EQ(out.find<Drop>()->reason, c.reason);
+      EXPECT_EQ(st, c.peer);
+    }
   }
 }
 

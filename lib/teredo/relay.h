@@ -162,12 +162,20 @@ class RelayOutput {
 
   std::span<const RelayAction> actions() const { return {actions_.data(), count_}; }
   size_t size() const { return count_; }
-  void clear() { count_ = 0; }
+  void clear() {
+    count_ = 0;
+    overflowed_ = false;
+  }
+  /// Appends `a`. A decision never emits more than kMaxActions; if one ever did, the action is
+  /// not kept and overflowed() tells the caller (who reports a bug: lib/teredo has no logger).
   void push(const RelayAction& a) {
     if (count_ < kMaxActions) {
       actions_[count_++] = a;
+    } else {
+      overflowed_ = true;
     }
   }
+  bool overflowed() const { return overflowed_; }
   /// The first action of type T, or nullptr.
   template <class T>
   const T* find() const {
@@ -192,6 +200,7 @@ class RelayOutput {
  private:
   std::array<RelayAction, kMaxActions> actions_{};
   size_t count_ = 0;
+  bool overflowed_ = false;
 };
 
 /// The token epoch of `now`: whole `epochLength`s since the clock's epoch.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "agent/log.h"
 #include "peers/relay_glue.h"
 
 namespace teredo::relay {
@@ -222,6 +223,8 @@ void RelayWorker::applyToTable(const RelayOutput& out, peers::PeerTable::Ref& re
         bool cut = false;
         const size_t len = ref.popPacket(MutableBytes(staged_).subspan(stagedBytes), &cut);
         if (cut) {
+          // Cannot happen: the staging area holds relay.queue_bytes_per_peer at its maximum.
+          TEREDO_BUG("a queued packet did not fit the relay's staging area");
           drop(DropReason::TooBig);
           continue;
         }
@@ -237,6 +240,9 @@ void RelayWorker::applyToTable(const RelayOutput& out, peers::PeerTable::Ref& re
 }
 
 void RelayWorker::emit(const RelayOutput& out, uint64_t nowNs) {
+  if (out.overflowed()) {
+    TEREDO_BUG("a relay decision emitted more actions than RelayOutput holds");
+  }
   for (const RelayAction& action : out.actions()) {
     if (const auto* d = std::get_if<Drop>(&action)) {
       drop(d->reason);

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "agent/log.h"
+
 namespace teredo::server {
 namespace {
 
@@ -147,7 +149,13 @@ void ServerWorker::process(const net::RecvMessage& m, ServerSocket arrivedOn, ui
                              nowNs / 1'000'000ull);
       }
       const size_t n = buildServerRa(scratch_, p, m.source, rt.policy, rt.raMtu);
-      if (n != 0 && queue(a.from, a.to, Bytes(scratch_, n), {}, false)) {
+      if (n == 0) {
+        // Cannot happen: an RA is at most 117 bytes and the scratch slot is kSendSlot.
+        TEREDO_BUG("the RA did not fit the server's scratch buffer");
+        drop(DropReason::TooBig);
+        return;
+      }
+      if (queue(a.from, a.to, Bytes(scratch_, n), {}, false)) {
         stats_.advertisements.inc(kind);
         stats_.bytesSent.inc(n);
       }

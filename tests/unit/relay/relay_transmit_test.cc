@@ -545,6 +545,22 @@ TEST(RelayTransmit, HostSourcesAndDraining) {
   }
 }
 
+// RelayOutput keeps at most kMaxActions and says when a decision asked for more (the worker
+// reports it as a bug, teredo_bugs_total).
+TEST(RelayOutput, OverflowIsReportedNotSilent) {
+  RelayOutput out;
+  for (size_t i = 0; i < RelayOutput::kMaxActions; ++i) {
+    out.push(ConsumeBubble{});
+  }
+  EXPECT_FALSE(out.overflowed());
+  out.push(Drop{DropReason::TooBig});
+  EXPECT_TRUE(out.overflowed());
+  EXPECT_EQ(out.size(), RelayOutput::kMaxActions);
+  out.clear();
+  EXPECT_FALSE(out.overflowed());
+  EXPECT_EQ(out.size(), 0u);
+}
+
 TEST(RelayTransmit, FramingDrops) {
   struct Case {
     std::vector<uint8_t> bytes;

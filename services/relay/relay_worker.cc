@@ -154,19 +154,26 @@ void RelayWorker::fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs) {
     emit(out_, nowNs);
     return;
   }
-  {
-    peers::PeerTable::Ref ref = shared_.table->lock(*key, now);
-    PeerState st = peers::loadPeerState(ref);
-    const PeerState before = st;
-    decideTransmit(ipv6, *params, st, now, out_);
-    if (!peers::storePeerState(ref, before, st, now, /*touch=*/true)) {
-      drop(DropReason::PeerTableFull);
-      return;
-    }
-    applyToTable(out_, ref);
-  }  // the shard lock is released before any system call
-  emit(out_, nowNs);
+  // touch: a destination still in use keeps its bubble budget.
+  if (decideLocked(*key, now, /*touch=*/true,
+                   [&](PeerState& st) { decideTransmit(ipv6, *params, st, now, out_); })) {
+    emit(out_, nowNs);
+  }
 }
+
+template <class Decide>
+bool RelayWorker::decideLocked(const Ipv6Addr& key, RelayTime now, bool touch, Decide&& decide) {
+  peers::PeerTable::Ref ref = shared_.table->lock(key, now);
+  PeerState st = peers::loadPeerState(ref);
+  const PeerState before = st;
+  decide(st);
+  if (!peers::storePeerState(ref, before, st, now, touch)) {
+    drop(DropReason::PeerTableFull);
+    return false;
+  }
+  applyToTable(out_, ref);
+  return true;
+}  // the shard lock is released here, before emit() makes any system call
 
 void RelayWorker::fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t nowNs) {
   stats_.packets.inc(Direction::FromTeredo);
@@ -181,18 +188,11 @@ void RelayWorker::fromUdp(const net::RecvMessage& m, RelayTime now, uint64_t now
     return;
   }
   const RelayRuntime& rt = *runtime_;
-  {
-    peers::PeerTable::Ref ref = shared_.table->lock(parsed->ip.src, now);
-    PeerState st = peers::loadPeerState(ref);
-    const PeerState before = st;
-    decideReceive(*parsed, m.source, rt.params, st, now, out_);
-    if (!peers::storePeerState(ref, before, st, now, /*touch=*/false)) {
-      drop(DropReason::PeerTableFull);
-      return;
-    }
-    applyToTable(out_, ref);
-  }  // the shard lock is released before any system call
-  emit(out_, nowNs);
+  if (decideLocked(parsed->ip.src, now, /*touch=*/false, [&](PeerState& st) {
+        decideReceive(*parsed, m.source, rt.params, st, now, out_);
+      })) {
+    emit(out_, nowNs);
+  }
 }
 
 void RelayWorker::sendUdp(const Endpoint& dst, Bytes payload) {

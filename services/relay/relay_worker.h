@@ -63,6 +63,11 @@ class RelayWorker {
   void reloadIfChanged();
   void drainUdp();
   void drainTun();
+  /// Locks the peer `key`, runs decide(PeerState&) on its state, stores the state back and
+  /// applies the table actions; the lock is released on return. False (counted) when the entry
+  /// could not be created.
+  template <class Decide>
+  bool decideLocked(const Ipv6Addr& key, RelayTime now, bool touch, Decide&& decide);
   /// Under the peer's shard lock: the actions on the peer table (queue, flush into the staging
   /// area, drop the queue). No system call.
   void applyToTable(const RelayOutput& out, peers::PeerTable::Ref& ref);

@@ -54,6 +54,8 @@ import struct
 import sys
 import time
 
+from relay_load import checksum16  # the Internet checksum (RFC 1071), same folder
+
 TEREDO_PREFIX = b"\x20\x01\x00\x00"  # 2001:0::/32 (RFC 4380 §2.6)
 NH_ICMPV6 = 58
 NH_NONE = 59  # "no next header": a bubble (RFC 4380 §2.8)
@@ -116,16 +118,6 @@ def ipv6_header(src, dst, next_header, payload_len, hop_limit=64):
 def bubble(src, dst):
     """A Teredo bubble: an IPv6 header, next header 59, no payload (RFC 4380 §2.8)."""
     return ipv6_header(src, dst, NH_NONE, 0)
-
-
-def checksum16(data):
-    """The Internet checksum (RFC 1071) of data, not yet complemented."""
-    if len(data) % 2:
-        data += b"\x00"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 
 
 def icmpv6_echo(src, dst, echo_type, ident, seq, payload):

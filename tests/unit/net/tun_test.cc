@@ -57,6 +57,34 @@ bool routeListed(const std::string& dev) {
   return false;
 }
 
+/// UDP datagrams from this host's 2001:db8:1::1 to a Teredo address: routed into the tun as IPv6
+/// packets of 40 + 8 + payload bytes. Fails the test on any socket error.
+constexpr const char* kSelf = "2001:db8:1::1";
+constexpr const char* kTeredoPeer = "2001:0:4136:e378:8000:63bf:3fff:fdd2";
+void sendToTeredoPeer(const std::vector<std::vector<uint8_t>>& payloads) {
+  int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+  // The source address may still be finishing its setup in the kernel: bind it regardless.
+  int one = 1;
+  ASSERT_EQ(::setsockopt(s, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
+  struct sockaddr_in6 src {};
+  src.sin6_family = AF_INET6;
+  const Ipv6Addr self = v6(kSelf);
+  std::memcpy(&src.sin6_addr, self.bytes.data(), 16);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+  struct sockaddr_in6 dst {};
+  dst.sin6_family = AF_INET6;
+  dst.sin6_port = htons(3544);
+  const Ipv6Addr peer = v6(kTeredoPeer);
+  std::memcpy(&dst.sin6_addr, peer.bytes.data(), 16);
+  for (const std::vector<uint8_t>& p : payloads) {
+    ASSERT_EQ(::sendto(s, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)),
+              static_cast<ssize_t>(p.size()))
+        << std::strerror(errno);
+  }
+  ::close(s);
+}
+
 /// Reads every queue until `match` accepts a packet or nothing arrives for a while (bounded).
 template <class Match>
 bool readUntil(Tun& tun, PacketBatch& batch, Match match, int timeoutMs = 5000) {
@@ -113,30 +141,17 @@ TEST(Tun, OpenConfigureAndVerifyThroughTheKernel) {
 TEST(Tun, RoutedPacketsAreReadFromTheQueuesInBatches) {
   runInNetns([] {
     Tun tun = openConfigured(2);
-    int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    // The source address may still be finishing its setup in the kernel: bind it regardless.
-    int one = 1;
-    ASSERT_EQ(::setsockopt(s, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
-    struct sockaddr_in6 src {};
-    src.sin6_family = AF_INET6;
-    Ipv6Addr self = v6("2001:db8:1::1");
-    std::memcpy(&src.sin6_addr, self.bytes.data(), 16);
-    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
-    struct sockaddr_in6 dst {};
-    dst.sin6_family = AF_INET6;
-    dst.sin6_port = htons(3544);
-    Ipv6Addr teredoPeer = v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
-    std::memcpy(&dst.sin6_addr, teredoPeer.bytes.data(), 16);
+    const Ipv6Addr self = v6(kSelf);
+    const Ipv6Addr teredoPeer = v6(kTeredoPeer);
     constexpr int kCount = 10;
+    std::vector<std::vector<uint8_t>> payloads;
     for (uint8_t i = 0; i < kCount; ++i) {
-      uint8_t payload[20] = {i, 0xee};
-      ASSERT_EQ(
-          ::sendto(s, payload, sizeof(payload), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)),
-          static_cast<ssize_t>(sizeof(payload)))
-          << std::strerror(errno);
+      std::vector<uint8_t> payload(20);
+      payload[0] = i;
+      payload[1] = 0xee;
+      payloads.push_back(payload);
     }
-    ::close(s);
+    sendToTeredoPeer(payloads);
     PacketBatch batch;
     std::vector<bool> seen(kCount);
     int matched = 0;
@@ -165,28 +180,10 @@ TEST(Tun, RoutedPacketsAreReadFromTheQueuesInBatches) {
 TEST(Tun, PacketsLongerThanTheSlotAreCountedNeverReturned) {
   runInNetns([] {
     Tun tun = openConfigured(1);
-    int s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    int one = 1;
-    ASSERT_EQ(::setsockopt(s, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
-    struct sockaddr_in6 src {};
-    src.sin6_family = AF_INET6;
-    Ipv6Addr self = v6("2001:db8:1::1");
-    std::memcpy(&src.sin6_addr, self.bytes.data(), 16);
-    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
-    struct sockaddr_in6 dst {};
-    dst.sin6_family = AF_INET6;
-    dst.sin6_port = htons(3544);
-    Ipv6Addr teredoPeer = v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
-    std::memcpy(&dst.sin6_addr, teredoPeer.bytes.data(), 16);
     // 40 + 8 + 200 = 248 bytes (cut by a 128-byte slot), then 40 + 8 + 20 = 68 bytes (whole).
-    uint8_t big[200] = {0xbb};
-    uint8_t small[20] = {0x55};
-    for (const auto& [data, len] : {std::pair{big, sizeof big}, std::pair{small, sizeof small}}) {
-      ASSERT_EQ(::sendto(s, data, len, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)),
-                static_cast<ssize_t>(len));
-    }
-    ::close(s);
+    std::vector<uint8_t> big(200, 0xbb);
+    std::vector<uint8_t> small(20, 0x55);
+    sendToTeredoPeer({big, small});
     PacketBatch batch(8, 128);
     size_t cut = 0;
     bool sawSmall = false;

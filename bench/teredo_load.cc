@@ -361,7 +361,7 @@ std::string jsonLatency(const Histogram& h) {
 // ---------------------------------------------------------------------------------------------
 // rs
 
-/// The 61-byte RS payload (RFC 4380 §5.2.1; teredo-spec.md §2.6): auth header with ID-len =
+/// The 61-byte RS payload (RFC 4380 §5.2.1): auth header with ID-len =
 /// AU-len = 0, nonce (patched per packet), confirmation 0; IPv6 fe80::ffff:ffff:ffff -> ff02::2,
 /// hop limit 255; ICMPv6 type 133 code 0, checksum, 4 reserved bytes. The checksum does not
 /// cover the nonce, so it is computed once.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the Grafana dashboards and Prometheus rules in deploy/ against the services (design §6).
+"""Checks the Grafana dashboards and Prometheus rules in deploy/ against the exported metrics.
 
   check-observability.py [--root DIR] [--scrape FILE ...]
 

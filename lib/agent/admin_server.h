@@ -1,4 +1,4 @@
-// Admin HTTP server (design.md §6): GET /metrics (Prometheus text format 0.0.4), /healthz (event
+// Admin HTTP server: GET /metrics (Prometheus text format 0.0.4), /healthz (event
 // loops alive) and /readyz (sockets bound, tun up, config applied, not draining). Built on
 // civetweb's C API; binds IPv4 only ("127.0.0.1:9090", "0.0.0.0:9090", port 0 = any free port).
 //

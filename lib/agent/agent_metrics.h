@@ -1,5 +1,5 @@
-// Process-wide metrics every agent (server, relay) exports besides its component stats
-// (anchors C1 "Both"): build identity, start time, controller connection and config updates.
+// Process-wide metrics every agent (server, relay) exports besides its component stats:
+// build identity, start time, controller connection and config updates.
 //
 // Thread-safety: all setters and Collect() may be called from any thread (relaxed atomics).
 // Ownership: hold it in a shared_ptr and hand that to AdminServer (it is a Collectable).

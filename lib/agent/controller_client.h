@@ -1,4 +1,5 @@
-// The agent side of the controller stream (design.md §4, proto/teredo/v1/agent.proto).
+// The agent side of the controller stream (docs/architecture.md, Control plane;
+// proto/teredo/v1/agent.proto).
 //
 // One background thread dials controller.address ("host:port" or "unix:/path"), optionally with
 // mTLS, and keeps one AgentService.Connect stream open, redialling with jittered exponential
@@ -6,7 +7,7 @@
 //   ConfigSnapshot  validate() the whole config; if valid apply() it (the service swaps its
 //                   immutable config atomically), persist it as last-known-good, then Ack{version,
 //                   nonce}. If invalid (or apply fails): keep the running config, Nack with the
-//                   reason and the still-applied version. (anchors A7 item 9)
+//                   reason and the still-applied version.
 //   Settings        stats_interval: a StatsReport built by fillStats() is sent at that interval
 //                   (0 disables) from a second per-stream thread.
 //   Drain           sets/clears the draining flag (Readiness, reported by /readyz) and calls

@@ -1,5 +1,5 @@
 // Liveness (/healthz) and readiness (/readyz) state, shared by the data plane, the controller
-// client and the admin HTTP server (design.md §6).
+// client and the admin HTTP server (docs/architecture.md, Control plane).
 //
 // Liveness: each worker event loop owns one heartbeat slot and beats it every loop turn. The
 // process is alive when every slot beat within `maxAge`. Workers must therefore wake up at least

@@ -1,4 +1,5 @@
-// Last-known-good config store (design.md §4, anchors A7 item 10).
+// Last-known-good config store (docs/architecture.md, Control plane: the data plane never
+// waits for the controller).
 //
 // After every ACK the agent persists the applied snapshot; at start it overlays it on the
 // bootstrap YAML when it is valid and newer, before dialling the controller.

@@ -1,4 +1,4 @@
-// Stats declared once per component (anchors A7 item 11, C1).
+// Stats declared once per component: one list gives each metric its name, help and labels.
 //
 // A component lists its counters and gauges ONCE in an X-macro:
 /*

@@ -1,6 +1,6 @@
 // Validated, immutable configuration of teredo-server, teredo-relay and teredo-controller.
 //
-// One config struct, two sources (anchors A8): YAML files (this header) and the controller's
+// One config struct, two sources: YAML files (this header) and the controller's
 // teredo.v1 protos (config/proto_translate.h) build the same structs through the same
 // validation. Every key is documented in docs/configuration.md; the YAML key `a.b_c` is the
 // struct member `a.bC` and the proto field `a.b_c`.

@@ -1,5 +1,5 @@
-// teredo.v1 config protos <-> validated config structs <-> YAML text (anchors A8: one config
-// struct, two sources, one translation file).
+// teredo.v1 config protos <-> validated config structs <-> YAML text (one config struct,
+// two sources, one translation file).
 //
 // Every proto field path equals the YAML key (proto/teredo/v1/config.proto), and proto input
 // goes through exactly the same parsing and validation as YAML input; errors carry the field

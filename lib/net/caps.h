@@ -1,4 +1,4 @@
-// Privilege reduction after setup (teredo-spec.md §6.3: Miredo's server keeps CAP_NET_RAW, its
+// Privilege reduction after setup (for comparison, Miredo's server keeps CAP_NET_RAW, its
 // relay CAP_NET_ADMIN + CAP_NET_RAW, and drops everything else).
 //
 // Uses the capget/capset system calls directly (<linux/capability.h>; libcap is not linked) and

@@ -1,5 +1,5 @@
 // Raw IPv6 socket for sending whole IPv6 packets to native IPv6 (the server forwards small
-// ICMPv6 from clients this way; teredo-spec.md §6.4, Miredo's server uses the same socket type).
+// ICMPv6 from clients this way; Miredo's server uses the same socket type).
 //
 // socket(AF_INET6, SOCK_RAW, IPPROTO_RAW): the caller supplies the IPv6 header (IPV6_HDRINCL is
 // implied by IPPROTO_RAW on Linux); the destination passed to sendto() is taken from the header.

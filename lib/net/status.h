@@ -2,7 +2,7 @@
 //
 // A Status is either OK or carries an errno value and a message that names the operation and the
 // address or device involved ("bind 198.51.100.7:3544: Cannot assign requested address"), so a
-// service can print it as its one startup error line (anchors A7 item 12).
+// service can print it as its one startup error line.
 //
 // Thread-safety: values; distinct objects may be used from distinct threads freely.
 // Ownership: a Status owns its message string. Statuses are built on setup and error paths only;

@@ -1,8 +1,8 @@
-// A multi-queue Linux tun device for the relay's native IPv6 side (design.md §1, §3).
+// A multi-queue Linux tun device for the relay's native IPv6 side (docs/architecture.md).
 //
 // The device is opened with IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE: one non-blocking descriptor
 // per queue (one queue per worker thread), packets are bare IPv6 packets (no 4-byte packet
-// information header, unlike Miredo; teredo-spec.md §6.4). Link, address and route changes go
+// information header, unlike Miredo). Link, address and route changes go
 // through rtnetlink (net/netlink.h), never through an exec of `ip`.
 //
 // Byte order: packets are raw wire bytes; Ipv6Addr is network order.

@@ -1,5 +1,5 @@
 // UDP/IPv4 sockets with batched receive (recvmmsg) and send (sendmmsg) for the Teredo server and
-// relay (design.md §3; anchors A7 item 6; teredo-spec.md §6.4 for what Miredo does instead).
+// relay (one socket per worker with SO_REUSEPORT; docs/architecture.md).
 //
 // Byte order: every Endpoint in this API is in *host* byte order (teredo/address.h); conversion
 // to and from sockaddr_in happens here. Payload bytes are raw wire bytes.

@@ -1,5 +1,6 @@
 // Worker-thread helpers: how many CPUs we may run on, and pinning a thread to one of them
-// (design.md §3: one worker per core, each with its own SO_REUSEPORT sockets and tun queue).
+// (docs/architecture.md, Threading model: one worker per core, each with its own SO_REUSEPORT
+// sockets and tun queue).
 //
 // Thread-safety: all functions are reentrant. Ownership: no resources.
 #pragma once

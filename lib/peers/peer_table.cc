@@ -312,7 +312,7 @@ CreateResult PeerTable::Ref::create(TimePoint now) {
   PeerTableCounters& c = table_->counters_;
   CreateResult result = CreateResult::Created;
   if (s.size >= s.cap) {
-    // Full (spec R13): the oldest untrusted entry goes first, then the oldest trusted one.
+    // Full (R13): the oldest untrusted entry goes first, then the oldest trusted one.
     const bool untrusted = s.uHead != 0;
     const uint32_t victim = untrusted ? s.uHead : s.tHead;
     const size_t dropped = table_->removeLocked(s, victim);

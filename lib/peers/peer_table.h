@@ -1,4 +1,4 @@
-// The relay's peer table (RFC 4380 §5.2 peer list, §5.4 relay; spec §5.2, §5.3; design.md §3).
+// The relay's peer table (RFC 4380 §5.2 peer list, §5.4 relay; docs/architecture.md).
 //
 // One entry per Teredo peer (keyed by its 16-byte IPv6 address) holding the RFC 4380 §5.2 fields:
 // mapped IPv4/port, trusted flag, last_rx, last_tx, bubble count and last bubble time, plus a FIFO
@@ -11,7 +11,7 @@
 //  - Each shard's index is a JudyL keyed by the 64-bit keyed hash, whose value is the head of a
 //    chain of entries with that hash (collisions are chained and compared by full address).
 //    Why JudyL and not JudyHS: JudyL can be walked (needed for stats and debugging), uses about
-//    half the memory per key (toolchain.md: 19 vs 37 B/key at 1M keys), and since the hash is
+//    half the memory per key (measured: 19 vs 37 B/key at 1M keys), and since the hash is
 //    keyed an attacker cannot force chains; a chain longer than 1 is a 2^-64 event per pair.
 //  - Entries live in per-shard slabs of 1024 allocated lazily, never beyond the shard's cap, and
 //    are recycled through a free list. Creating a peer therefore mallocs at most once per 1024.
@@ -25,14 +25,15 @@
 //    evenly over the shards (each gets floor(cap/N), the first cap%N one more), so the table never
 //    holds more than the cap. When a shard is full, creating a peer evicts the oldest untrusted
 //    entry of that shard, and only when there is none the oldest trusted one, so trusted peers
-//    keep working under a flood of new destinations (spec R13; Miredo fails new peers instead).
+//    keep working under a flood of new destinations (R13 in docs/conformance.md; Miredo fails new
+//    peers instead).
 //  - Trust lasts `trustTimeout` (30 s, RFC 4380 §5.2.4) after the last packet received from the
 //    peer. An entry whose trust lapsed is demoted to the untrusted list; an untrusted entry that
 //    is not touched for `idleTimeout` (30 s) is removed by expire(). A peer therefore lives 30-60 s
 //    after its last reception, as in Miredo, plus at most one sweep period.
 //  - Per-peer queue byte cap (default 1280, Miredo's MAXQUEUE) counts packet bytes; the global
 //    queue cap bounds the memory of all queues together (ChunkPool, 64-byte chunks, lazily
-//    allocated). Queues are FIFO (Miredo's are LIFO, a bug: spec R3).
+//    allocated). Queues are FIFO (Miredo's are LIFO, a bug: R3).
 //
 // Time: every call takes `now` (steady_clock time_point) from the caller: the clock is injected.
 // Calls with slightly out-of-order `now` from different threads are harmless (an entry may expire
@@ -62,7 +63,7 @@ namespace teredo::peers {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-inline constexpr size_t kDefaultMaxPeers = 1u << 20;  // Miredo MAX_PEERS (spec §5.5)
+inline constexpr size_t kDefaultMaxPeers = 1u << 20;  // Miredo MAX_PEERS
 inline constexpr size_t kDefaultShards = 16;
 inline constexpr size_t kDefaultPeerQueueBytes = 1280;           // Miredo MAXQUEUE
 inline constexpr size_t kDefaultGlobalQueueBytes = 64u << 20;    // 64 MiB

@@ -6,9 +6,9 @@
 // queued packet costs one or two lines instead of a mostly empty 256-byte block; a full 1280-byte
 // packet spans 22 chunks (6 % link overhead). Chunks are allocated lazily, a slab of 1024 chunks
 // (64 KiB) at a time, and never
-// beyond `maxBytes`: the pool is the global queue byte cap (design.md §3, "everything is
-// bounded"). Freed chunks go back to a free list and are reused; slabs are released only when the
-// pool is destroyed.
+// beyond `maxBytes`: the pool is the global queue byte cap ("everything is
+// bounded": docs/security.md). Freed chunks go back to a free list and are reused; slabs are
+// released only when the pool is destroyed.
 //
 // Thread-safety: allocate() and release() take an internal mutex (they run only when a packet is
 // queued for an untrusted peer or a queue is flushed, not on the trusted fast path). data() and

@@ -2,7 +2,7 @@
 // the fixed parameters of proto/teredo/v1/stats.proto: precision 12, 4096 one-byte registers
 // (about 1.6 % standard error), splitmix64-finalised keys. Sketches from several agents merge
 // exactly as the register-wise maximum, so the controller counts distinct clients fleet-wide
-// without ever seeing an address (design.md §5). The one implementation for agents and the
+// without ever seeing an address. The one implementation for agents and the
 // controller.
 //
 // Thread-safety: add() may run concurrently from any number of threads (each register is updated

@@ -1,4 +1,5 @@
-// What a stateless Teredo server can learn about its clients' NATs (design.md §5, spec §3.9).
+// What a stateless Teredo server can learn about its clients' NATs (checked end to end by
+// S10, docs/conformance.md).
 //
 // The server never decides a client's NAT type (RFC 4380 §5.2.1: the client does); it only sees
 // the Router Solicitations of the qualification procedure (§5.2.1) and infers what the client
@@ -14,7 +15,8 @@
 // endpoints are counted in mergeable HyperLogLogs: per window (local gauge) and since start
 // (what StatsReport carries, per stats.proto).
 //
-// Nothing here changes protocol behaviour; all of it may be dropped at any time (spec §3.6).
+// Nothing here changes protocol behaviour; all of it may be dropped at any time (see
+// "Statelessness" in docs/server-policies.md).
 // Thread-safety: observe() is safe from any thread (sharded mutexes, sketch atomics); rotate()
 // and the getters are safe from one other thread (a timer). Lock order: result, shard, windows.
 // Ownership: owns its tables.

@@ -261,7 +261,7 @@ size_t writeRouterAdvertisement(MutableBytes out, const RouterAdvertisementParam
   uint8_t* icmp = &out[off];
   std::memset(icmp, 0, icmpLen);
   icmp[0] = kIcmpRouterAdvertisement;
-  // Cur hop limit 0, M/O 0, router lifetime 0, reachable time 0 (Miredo profile, spec §2.7).
+  // Cur hop limit 0, M/O 0, router lifetime 0, reachable time 0 (Miredo profile).
   store32(&icmp[12], 2000);  // retrans timer, ms
   uint8_t* pio = icmp + kRaSize;
   pio[0] = 3;                    // Prefix Information (RFC 4861 §4.6.2)
@@ -328,7 +328,7 @@ Result<bool> checkRouterSolicitation(const TeredoPacket& p, bool strict) {
       return DropReason::RsBadChecksum;
     }
   }
-  return (p.ip.src.bytes[8] & 0x80) != 0;  // cone bit = bit 64 of the source (spec §1.3)
+  return (p.ip.src.bytes[8] & 0x80) != 0;  // cone bit = bit 64 of the source (RFC 4380 §5.3.2)
 }
 
 }  // namespace teredo

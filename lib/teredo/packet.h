@@ -168,8 +168,9 @@ size_t writeBubble(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& dst);
 /// bytes.
 size_t writeDiscoveryTrailer(MutableBytes out, uint8_t discoveryType);
 
-/// What goes into a Router Advertisement (RFC 4380 §5.3.2; values of Miredo's profile, spec
-/// §2.7): router lifetime 0, retrans timer 2000 ms, one PIO with A=1, lifetimes 0xffffffff.
+/// What goes into a Router Advertisement (RFC 4380 §5.3.2; values of Miredo's profile,
+/// docs/server-policies.md row 7): router lifetime 0, retrans timer 2000 ms, one PIO with A=1,
+/// lifetimes 0xffffffff.
 struct RouterAdvertisementParams {
   uint32_t prefix = kDefaultPrefix;  ///< first 32 bits of the advertised /64
   uint32_t serverPrimary = 0;        ///< embedded in the /64 and in the RA source

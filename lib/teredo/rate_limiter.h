@@ -1,4 +1,4 @@
-// Per-key token buckets in a BoundedTable (design.md §3: every per-source state is bounded).
+// Per-key token buckets in a BoundedTable (every per-source state is bounded: docs/security.md).
 //
 // Time is injected (nanoseconds on any monotonic clock), so tests drive it directly.
 // Thread-safety: none; one instance per worker. A source whose packets are spread over W

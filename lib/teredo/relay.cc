@@ -116,13 +116,13 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
     out.push(Drop{DropReason::SrcNotServed});
     return;
   }
-  // Spec R11 (Miredo): multicast destinations are dropped silently, no ICMPv6 (RFC 4443 §2.4).
+  // R11 (Miredo): multicast destinations are dropped silently, no ICMPv6 (RFC 4443 §2.4).
   if (h.dst.isMulticast()) {
     out.push(Drop{DropReason::DstMulticast});
     return;
   }
   // RFC 4380 §5.4.1: the destination must be a Teredo address; anything else is a routing
-  // mistake: Destination Unreachable, address (spec R10; the caller rate-limits).
+  // mistake: Destination Unreachable, address (R10; the caller rate-limits).
   if (!isTeredo(h.dst, p.prefix)) {
     unreachable(h, ipv6, out);
     out.push(Drop{DropReason::DstNotTeredo});
@@ -142,7 +142,7 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
 
   // RFC 4380 §5.2.4: an entry is valid while now - last_rx <= 30 s.
   if (peer.exists && peer.trusted && now - peer.lastRx > p.trustTimeout) {
-    peer.trusted = false;  // spec R5: trust expired, bubble again
+    peer.trusted = false;  // R5: trust expired, bubble again
   }
   if (peer.exists && peer.trusted) {
     // §5.4.1 case 1 (R4).
@@ -176,7 +176,7 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
   }
   const bool spaced = peer.bubbles == 0 || now - peer.lastBubble >= p.bubbleSpacing;
   if (peer.bubbles >= p.bubbleBudget && spaced) {
-    // The last bubble got no answer in time: the peer is unreachable (spec R6, Miredo profile;
+    // The last bubble got no answer in time: the peer is unreachable (R6, Miredo profile;
     // Miredo drops the queue silently, we report it).
     if (peer.queuedPackets > 0) {
       out.push(DropQueue{DropReason::PeerUnreachable});
@@ -195,7 +195,7 @@ void decideTransmit(Bytes ipv6, const RelayParams& p, PeerState& peer, RelayTime
   const Bytes bubble(out.bubble.data(), kIpv6HeaderSize);
   out.push(SendBubble{BubbleKind::Indirect, Endpoint{f.server, kTeredoPort}, bubble});
   if (p.behindNat) {
-    out.push(SendBubble{BubbleKind::Direct, f.mapped(), bubble});  // spec R2
+    out.push(SendBubble{BubbleKind::Direct, f.mapped(), bubble});  // R2
   }
   ++peer.bubbles;
   peer.lastBubble = now;
@@ -207,7 +207,7 @@ void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayP
   out.clear();
   const Ipv6Addr& src = pkt.ip.src;
   const Ipv6Addr& dst = pkt.ip.dst;
-  // RFC 4380 §5.4.2 step 2: the source must be a Teredo address (spec R22).
+  // RFC 4380 §5.4.2 step 2: the source must be a Teredo address (R22).
   if (!isTeredo(src, p.prefix)) {
     out.push(Drop{DropReason::SrcNotTeredo});
     return;

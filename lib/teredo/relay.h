@@ -1,7 +1,8 @@
-// The relay's packet decisions (RFC 4380 §5.4; spec §5.3-5.6, checks R1-R27): pure functions
-// that take a packet, the relay's parameters, a snapshot of one peer's state and the time, and
-// return typed actions. No syscalls, no allocation, no clock reads: the caller owns the sockets,
-// the tun device, the peer table (lib/peers) and the clock, and executes the actions in order.
+// The relay's packet decisions (RFC 4380 §5.4; checks R1-R27 of docs/conformance.md): pure
+// functions that take a packet, the relay's parameters, a snapshot of one peer's state and the
+// time, and return typed actions. No syscalls, no allocation, no clock reads: the caller owns the
+// sockets, the tun device, the peer table (lib/peers) and the clock, and executes the actions in
+// order.
 //
 // Peer state: the caller looks the peer up (IPv6 -> Teredo: the destination, transmitPeerKey();
 // Teredo -> IPv6: the IPv6 source), copies it into a PeerState, calls decide*(), then writes the
@@ -57,24 +58,24 @@ struct Ipv6Prefix {
 struct RelayParams {
   uint32_t prefix = kDefaultPrefix;  ///< Teredo prefix served (first 32 bits)
   /// The relay sits behind a non-cone NAT: also send a direct bubble to open it (RFC 4380
-  /// §5.4.1 case 3, spec R2; Miredo's `RelayType restricted`).
+  /// §5.4.1 case 3, R2; Miredo's `RelayType restricted`).
   bool behindNat = false;
-  /// RFC 4380 §5.4.1 case 2: send directly to C=1 destinations. Off by default (spec §9 item 2:
-  /// an easy reflection vector; Miredo never does it). Spec R12.
+  /// RFC 4380 §5.4.1 case 2: send directly to C=1 destinations. Off by default (docs/security.md:
+  /// an easy reflection vector; Miredo never does it). R12.
   bool coneShortcut = false;
   /// RFC 4380 §5.4.2 step 3 lets relays drop packets from peers they never sent to (Miredo
-  /// does: the default). true accepts them and creates the entry. Spec R23.
+  /// does: the default). true accepts them and creates the entry. R23.
   bool acceptUnknownPeers = false;
   GlobalPolicy globalPolicy;
   RelayClock::duration trustTimeout = kDefaultTrustTimeout;
-  /// Miredo profile (spec §9 item 10): bubbles only when packets arrive, >= spacing apart, at
-  /// most `bubbleBudget` per `bubbleBudgetWindow` after the last one; then unreachable.
+  /// Miredo profile (RFC 4380 §5.2.6 pacing, R6): bubbles only when packets arrive, >= spacing
+  /// apart, at most `bubbleBudget` per `bubbleBudgetWindow` after the last one; then unreachable.
   RelayClock::duration bubbleSpacing = kDefaultBubbleSpacing;
   uint8_t bubbleBudget = kDefaultBubbleBudget;
   RelayClock::duration bubbleBudgetWindow = kDefaultBubbleBudgetWindow;
-  /// Destinations the relay delivers to (RFC 4380 §5.4.2 step 5, SHOULD; spec R26). Empty
+  /// Destinations the relay delivers to (RFC 4380 §5.4.2 step 5, SHOULD; R26). Empty
   /// means none (fail closed): use ::/0 to serve everything. Host-specific relay (RFC 4380 §3.4,
-  /// §5.6 of the spec): the host's own addresses as /128s.
+  /// §7.3.1): the host's own addresses as /128s.
   std::span<const Ipv6Prefix> servedRanges;
   /// Key of the bubble source token (bubbleSourceAddress()), from injected randomness. Use a key
   /// distinct from the peer table's hash key.
@@ -126,7 +127,7 @@ struct WriteTun {
 struct QueuePacket {
   Bytes packet;
 };
-/// Send every queued packet, oldest first (spec R3), in UDP to `dst`.
+/// Send every queued packet, oldest first (R3), in UDP to `dst`.
 struct FlushQueue {
   Endpoint dst;
 };
@@ -222,7 +223,7 @@ bool isValidBubbleToken(const SipKey& key, const Ipv6Addr& peer, const Ipv6Addr&
 /// (decideTransmit() drops it; no lookup needed).
 std::optional<Ipv6Addr> transmitPeerKey(Bytes ipv6);
 
-/// IPv6 -> Teredo (RFC 4380 §5.4.1; spec §5.3, R1-R13). `ipv6` is one packet read from tun.
+/// IPv6 -> Teredo (RFC 4380 §5.4.1; R1-R13). `ipv6` is one packet read from tun.
 /// Order: framing; a source not in hostSources (host-specific relay) -> Drop SrcNotServed;
 /// multicast destination -> silent Drop (R11); outside the Teredo prefix ->
 /// Icmpv6Error(1, 3) + Drop (R10); embedded client IPv4 not global -> Drop (R8); embedded server
@@ -234,7 +235,7 @@ std::optional<Ipv6Addr> transmitPeerKey(Bytes ipv6);
 void decideTransmit(Bytes ipv6, const RelayParams& params, PeerState& peer, RelayTime now,
                     RelayOutput& out);
 
-/// Teredo -> IPv6 (RFC 4380 §5.4.2; spec §5.4, R20-R27). `packet` comes from parsePacket(),
+/// Teredo -> IPv6 (RFC 4380 §5.4.2; R20-R27). `packet` comes from parsePacket(),
 /// `udpSrc` is the datagram's source. Look the peer up by packet.ip.src.
 /// Order: non-Teredo source -> Drop SrcNotTeredo (R22); the embedded mapping must equal udpSrc,
 /// unless the peer is trusted with that learned mapping (R20), or (symmetric NAT, R24) the

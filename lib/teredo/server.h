@@ -1,8 +1,8 @@
-// Teredo server decisions (RFC 4380 §5.3, spec §3): a pure function from a parsed packet to one
-// typed action. The socket loop only executes actions (design.md §3); tests go table by table.
+// Teredo server decisions (RFC 4380 §5.3): a pure function from a parsed packet to one typed
+// action. The socket loop only executes actions (docs/architecture.md); tests go table by table.
 //
-// Policies the RFC leaves open (spec §9), as decided here and documented in
-// docs/server-policies.md:
+// Policies the RFC leaves open, as decided here and documented in docs/server-policies.md
+// (same row numbers):
 //  1. Secure qualification is not implemented: the nonce is echoed, ID and auth value ignored.
 //  2. The cone bit in an RS selects the answering address; it is ignored everywhere else.
 //  4. ICMPv6 to the server's own link-local address is not answered (LocalUnhandled), as Miredo.
@@ -78,7 +78,7 @@ struct ServerAction {
 ServerAction decideServer(const TeredoPacket& p, const Endpoint& source, ServerSocket arrivedOn,
                           const ServerPolicy& policy);
 
-/// Builds the RA for an RS that decideServer answered with SendRa (spec §2.7): into `out`,
+/// Builds the RA for an RS that decideServer answered with SendRa (RFC 4380 §5.3.2): into `out`,
 /// returns the byte count (0 if `out` is too small). `mtu` 0 omits the MTU option.
 size_t buildServerRa(MutableBytes out, const TeredoPacket& rs, const Endpoint& source,
                      const ServerPolicy& policy, uint16_t mtu);

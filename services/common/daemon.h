@@ -1,5 +1,5 @@
 // What teredo-server and teredo-relay share as processes: the command line, logging setup and
-// the controller glue (bootstrap YAML + last-known-good + controller snapshots, design.md §4).
+// the controller glue (bootstrap YAML + last-known-good + controller snapshots).
 //
 // Thread-safety: daemonMain and applyLogConfig on the main thread. ManagedConfig is safe from any
 // thread (one mutex; never taken on the packet path). Ownership: documented per class.

@@ -1,6 +1,6 @@
 // teredo-controller core: the agent registry, the config store with its versioned history, the
-// per-agent push state machine (design.md §4, anchors.md B2) and the statistics aggregator
-// (design.md §5). Pure logic: no gRPC server, no threads, no sockets. The gRPC services in
+// per-agent push state machine (docs/architecture.md, Control plane; rules below) and the
+// statistics aggregator. Pure logic: no gRPC server, no threads, no sockets. The gRPC services in
 // grpc_services.h translate streams and calls into these methods; tests drive them directly
 // with a fake clock and a fake nonce source.
 //

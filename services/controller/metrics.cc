@@ -127,7 +127,7 @@ void addRole(Families& f, const teredo::v1::RoleStats& rs) {
                                                    {"unknown", c.nat().unknown()}};
   for (const auto& [nat, value] : nats) {
     f.counter("teredo_fleet_nat_classifications_total",
-              "Clients classified by NAT type (design.md §5), once per window per client.",
+              "Clients classified by NAT type, once per window per client.",
               {{"role", role}, {"nat_type", nat}}, static_cast<double>(value));
   }
   f.counter("teredo_fleet_socket_kernel_drops_total",

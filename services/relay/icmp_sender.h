@@ -1,6 +1,6 @@
 // Sends ICMPv6 errors (RFC 4443) from the relay to native IPv6 hosts, e.g. destination
 // unreachable for a Teredo peer that never answered its bubbles (RFC 4380 §5.4.1) or for a
-// destination outside the Teredo prefix (spec R10).
+// destination outside the Teredo prefix (R10, docs/conformance.md).
 //
 // A raw IPPROTO_ICMPV6 socket lets the kernel choose the source address (the relay's native IPv6
 // address towards that host) and compute the checksum (IPV6_CHECKSUM offset 2); it never receives

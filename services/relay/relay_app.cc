@@ -44,7 +44,7 @@ SipKey randomKey() {
   return k;
 }
 
-/// Peer-table metrics, read from the table at scrape time (anchors C1).
+/// Peer-table metrics, read from the table at scrape time.
 class TableCollectable : public prometheus::Collectable {
  public:
   explicit TableCollectable(const peers::PeerTable& table) : table_(table) {}
@@ -186,7 +186,7 @@ int runRelay(const std::string& configPath) {
   Ipv6Addr prefixAddr;
   prefixAddr.setWord(0, s.prefix);
   Ipv6Addr linkLocal = *parseIpv6("fe80::ffff:ffff:ffff");  // Miredo's tun address
-  // Spec §5.6: a host-specific relay carries only the host's own traffic, so it adds no
+  // RFC 4380 §3.4: a host-specific relay carries only the host's own traffic, so it adds no
   // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
   // forwarded through this host can reach the tun.
   std::vector<std::function<net::Status()>> steps = {

@@ -9,7 +9,7 @@ std::shared_ptr<const RelayRuntime> makeRuntime(const config::RelayConfig& c, co
   r->hostSpecific = s.mode == config::RelayMode::kHostSpecific;
   r->hostAddresses = s.hostAddresses;
   if (r->hostSpecific) {
-    // Spec §5.6: a host-specific relay serves only the host's own addresses.
+    // RFC 4380 §3.4: a host-specific relay serves only the host's own addresses.
     for (const Ipv6Addr& a : s.hostAddresses) {
       r->served.push_back(Ipv6Prefix{a, 128});
     }

@@ -1,5 +1,5 @@
-// teredo-relay's per-worker metrics, declared once (anchors A7 item 11; names per design.md §6
-// and anchors C1). Labels are bounded enums only: direction, kind, reason. Never an address.
+// teredo-relay's per-worker metrics, declared once, in the X-macro below (lib/agent/stats.h).
+// Labels are bounded enums only: direction, kind, reason. Never an address.
 // Peer-table metrics (peers, capacity, evictions, queued bytes) are read from the table at
 // scrape time by RelayTableCollectable (relay_app.cc).
 #pragma once

@@ -1,6 +1,6 @@
 // One teredo-relay worker thread: its own SO_REUSEPORT UDP socket and its own tun queue
 // (IFF_MULTI_QUEUE), batched I/O, and the decisions of lib/teredo/relay.h executed against the
-// shared peer table (design.md §3).
+// shared peer table (docs/architecture.md).
 //
 // Thread-safety: run() on exactly one thread; stop() from any thread. The peer table, the ICMPv6
 // sender and the runtime holder are shared between workers and are thread-safe.

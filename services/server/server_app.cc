@@ -47,7 +47,7 @@ class RawSender : public Ipv6Sender {
   net::RawIpv6Socket socket_;
 };
 
-/// NAT observation metrics (design.md §5): classes of the last closed window, cumulative
+/// NAT observation metrics (teredo/nat_observer.h): classes of the last closed window, cumulative
 /// classifications, distinct clients, table fill. Labels: nat_type only.
 class NatCollectable : public prometheus::Collectable {
  public:

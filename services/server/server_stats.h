@@ -1,4 +1,4 @@
-// teredo-server's metrics, declared once (anchors A7 item 11; names per design.md §6).
+// teredo-server's metrics, declared once, in the X-macro below (lib/agent/stats.h).
 // Labels are bounded enums only: socket, kind, path, limiter, reason. Never an address.
 #pragma once
 

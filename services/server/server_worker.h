@@ -1,10 +1,10 @@
 // One teredo-server receive lane: a thread that waits in recvmmsg(MSG_WAITFORONE) on one socket
 // of its worker's SO_REUSEPORT pair (primary or secondary address) and answers through either
-// socket of the pair; batched receive and send, per-lane rate limiters and counters (design.md
-// §3). Each worker is two lanes over one socket pair. Waiting in the receive call itself costs one
-// syscall per wake-up less than epoll_wait + recvmmsg, which is most of the server's CPU at
-// moderate rates (bench/run.sh, docs/benchmarks.md). The loop only executes what decideServer
-// (lib/teredo/server.h) decided.
+// socket of the pair; batched receive and send, per-lane rate limiters and counters
+// (docs/architecture.md). Each worker is two lanes over one socket pair. Waiting in the receive
+// call itself costs one syscall per wake-up less than epoll_wait + recvmmsg, which is most of the
+// server's CPU at moderate rates (bench/run.sh, docs/benchmarks.md). The loop only executes what
+// decideServer (lib/teredo/server.h) decided.
 //
 // Thread-safety: a lane is driven by exactly one thread (run()); stop() may be called from any
 // thread. The socket pair is shared by the worker's two lanes (sending on a socket from two

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Teredo client to Teredo client through our server (teredo-spec.md §8.6 X2): two Miredo clients,
+# Teredo client to Teredo client through our server (X2 in docs/conformance.md): two Miredo clients,
 # each behind its own NAT, qualify against teredo-server and ping each other's Teredo address.
 # The first packets need the server (RFC 4380 §5.2.4: indirect bubbles relayed with an origin
 # indication so the peer opens its NAT); afterwards the clients talk directly and the server

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The admin API needs the bearer token (issue "teredo-controller", Tests; design §4):
+# The admin API needs the bearer token (issue "teredo-controller", Tests):
 #   teredo-controller with controller.auth.token_file; teredoctl without a token, with a wrong
 #   token, and with "Bearer" plus nothing gets UNAUTHENTICATED for reads (agents list, config
 #   history) and writes (config set, drain), and a refused write publishes nothing; with the token

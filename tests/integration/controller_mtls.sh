@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Agent identity under mutual TLS (issue "teredo-controller", Tests; design §4: "the controller
-# checks the id against the client certificate when mTLS is on"):
+# Agent identity under mutual TLS (issue "teredo-controller", Tests): the controller
+# checks the id against the client certificate when mTLS is on:
 #   A throwaway CA, a controller certificate and client certificates for lab-srv-a, lab-srv-b and
 #   an operator are made with the openssl CLI in the lab's work dir. teredo-controller runs with
 #   tls.cert_file/key_file/ca_file and require_client_cert (both listeners, over the unix socket).

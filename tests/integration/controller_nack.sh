@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad configs are refused and shown, and the running config stays (issue "teredo-controller",
-# Tests; anchors A7 item 9):
+# Tests):
 #   1. SetConfig validation: a YAML whose keys are each valid but whose merged config is not
 #      (server.mtu 1400 with the public prefix) and an AgentConfig JSON that teredoctl cannot
 #      pre-check (server.mtu 1000) are refused with INVALID_ARGUMENT (teredoctl exit status 3)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The data plane never waits for the controller (issue "teredo-controller", Tests; design §4):
+# The data plane never waits for the controller (issue "teredo-controller", Tests; see
+# docs/architecture.md):
 #   1. Server and relay managed by teredo-controller, both synced to a pushed version V; a real
 #      Miredo client behind a NAT pings the native IPv6 host both ways through them.
 #   2. SIGKILL the controller: both agents notice (/metrics teredo_controller_connected 0), keep

@@ -51,7 +51,7 @@ set_tests_properties(integration.fleet_demo PROPERTIES
                      LABELS integration RUN_SERIAL TRUE TIMEOUT 120
                      ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR};LAB_MIREDO_DIR=${TEREDO_MIREDO_DIR}"
                      REQUIRED_FILES "${_demo_files}")
-# deploy/grafana dashboards and deploy/prometheus rules against a live fleet (design §6): every
+# deploy/grafana dashboards and deploy/prometheus rules against a live fleet: every
 # metric and label matcher they use is in the scraped /metrics of controller, server and relay
 # (with a Miredo client's traffic through them), and no label carries an address.
 teredo_integration_test(observability observability.sh TIMEOUT 120 NEEDS ${_ctl_all})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end Teredo in a network-namespace lab: a Miredo client behind a NAT qualifies with a
 # Teredo server, reaches a native IPv6 host through it and a relay, and TCP flows both ways.
-# (teredo-spec.md §8.6 X1; with --server/--relay teredo it is the interop test X1/X3.)
+# (X1 in docs/conformance.md; with --server/--relay teredo it is the interop test X1/X3.)
 #
 # Usage: miredo_baseline.sh [--nat masquerade|fullcone|symmetric]... [--server miredo|teredo]
 #                           [--relay miredo|teredo]

@@ -3,8 +3,8 @@
 # as root.
 set(_nat_test_server services/server/teredo-server)
 
-# Spec §8.2 S10: an RFC 4380 §5.2.1 black-box client (teredo_probe.py qualify, in place of
-# pteredor and Get-NatType) behind full-cone, address-restricted, port-restricted, symmetric and
+# S10 (docs/conformance.md): an RFC 4380 §5.2.1 black-box client (teredo_probe.py qualify, in place
+# of pteredor and Get-NatType) behind full-cone, address-restricted, port-restricted, symmetric and
 # UDP-blocking NATs concludes cone / restricted / restricted / symmetric / offline, every RA
 # validated; teredo-server's NAT observation (2 s windows) must count each client under the same
 # type, once per window, and under no other type. The NATs' filtering is checked directly too.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NAT-type detection through simulated NATs (teredo-spec.md §8.2 S10, §3.4, §4.1): a black-box
+# NAT-type detection through simulated NATs (S10 in docs/conformance.md): a black-box
 # RFC 4380 §5.2.1 client (tools/lab/teredo_probe.py qualify: what pteredor and Microsoft's
 # Get-NatType do) qualifies against teredo-server from behind each NAT type, twice, each time
 # from a fresh socket (T = 1 s, N = 3), and must conclude:
@@ -191,7 +191,8 @@ run_case() {
   lab_say "     server classifications during $name: ${shown% }"
   local fails=$LAB_FAILURES
   chk "S10 $name: server counted it as $want" test "${delta[$want]}" -ge 1
-  # design.md §5: each client is classified once per window it was seen in.
+  # NatObserver (lib/teredo/nat_observer.h): each client is classified once per window it was
+  # seen in.
   eq "S10 $name: server classified it once per window its RSs reached" \
     "$((delta[cone] + delta[restricted] + delta[symmetric] + delta[unknown]))" \
     "$(lab_json "$out" "len({int(t) // $WINDOW for r in d['runs'] for s in r['steps'] \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The dashboards and alerting rules in deploy/ use only what the services really export
-# (design §6): teredo-controller, teredo-server and teredo-relay run as a managed fleet in
+# The dashboards and alerting rules in deploy/ use only what the services really export:
+# teredo-controller, teredo-server and teredo-relay run as a managed fleet in
 # namespaces, a Miredo client qualifies and pings through them (so traffic counters move), their
 # three /metrics are scraped, and tools/check-observability.py checks every metric name and every
 # label matcher of deploy/grafana/*.json and deploy/prometheus/*-rules.yaml against the scrapes.

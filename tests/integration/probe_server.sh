@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wire conformance of a Teredo server with crafted packets (tools/lab/teredo_probe.py):
-# qualification S1-S9 and forwarding S20-S32 of teredo-spec.md §8.2-8.3.
+# qualification S1-S9 and forwarding S20-S32 (docs/conformance.md).
 #
 # Usage: probe_server.sh [--server miredo|teredo] [--rs-policy strict|lenient] [--build-dir DIR]
 #                        [--miredo-dir DIR]
@@ -59,7 +59,7 @@ lab_attach prb eth0 pub "$PRB/24" 10.99.0.2/32
 lab_server "$impl" srv "$P" "$S"
 srv_ns=$(lab_nsname srv)
 
-# The server's link-local address: fe80::8000:f227:<~primary> (spec §1.3).
+# The server's link-local address: fe80::8000:f227:<~primary> (RFC 4380 §5.3.2; P4).
 IFS=. read -r o1 o2 o3 o4 <<<"$P"
 srv_ll=$(printf 'fe80::8000:f227:%x:%x' $(((o1 << 8 | o2) ^ 0xffff)) $(((o3 << 8 | o4) ^ 0xffff)))
 pio_prefix=$(printf '2001:0:%x:%x::' $((o1 << 8 | o2)) $((o3 << 8 | o4)))
@@ -111,7 +111,8 @@ ra_checks "S4 non-cone RS to secondary:" "$S"
 probe rs --server "$P" --bind "$PRB:40000" --timeout 0.8 --no-auth
 expect "S5 RS without auth: one RA" 'len(d["replies"])' 1
 if [[ $impl == miredo ]]; then
-  # Miredo's SendRA bug (spec §2.3): an auth header is always sent, nonce from stale bytes.
+  # Miredo's SendRA bug (docs/server-policies.md, row 1b): an auth header is always sent, nonce
+  # from stale bytes.
   expect "S5 (Miredo quirk) RA carries an auth header anyway" '"auth" in d["replies"][0]' true
 else
   expect "S5 RA to auth-less RS has no auth header" '"auth" in d["replies"][0]' false

@@ -2,9 +2,10 @@
 # teredo-relay on the wire, with a real Miredo client behind a NAT and teredo-server:
 #   1. /metrics, /healthz, /readyz during traffic: packets both directions, indirect bubbles,
 #      peers >= 1, never an address in a label.
-#   2. Bubble budget (RFC 4380 §5.2.6, spec R6): the native host pings a Teredo address nobody
-#      answers for; the relay sends at most 4 indirect bubbles (counted on the server's wire),
-#      then the host gets ICMPv6 Destination Unreachable (type 1) and the queue is dropped.
+#   2. Bubble budget (RFC 4380 §5.2.6, R6 in docs/conformance.md): the native host pings a Teredo
+#      address nobody answers for; the relay sends at most 4 indirect bubbles (counted on the
+#      server's wire), then the host gets ICMPv6 Destination Unreachable (type 1) and the queue
+#      is dropped.
 #   3. Clean shutdown: SIGTERM -> exit status 0 within 5 s; the tun device and the 2001::/32
 #      route are gone from the relay's namespace.
 #
@@ -84,7 +85,7 @@ soft lab_expect_eq "relay /readyz after traffic" "$(lab_http_code rly /readyz 95
 
 # ---------------------------------------------------------------------------------------------
 # 2. Bubble budget: a Teredo destination embedding our server whose mapping nobody answers from
-# (203.0.113.200 is unassigned on the wan segment). RFC 4380 §5.2.6 / spec R6: a bubble only when
+# (203.0.113.200 is unassigned on the wan segment). RFC 4380 §5.2.6 / R6: a bubble only when
 # a packet arrives, >= 2 s after the previous one, at most 4; then unreachable.
 phantom=$(relay_lab_teredo_addr "$LAB_SRV_PRIMARY" 203.0.113.200 4242)
 lab_say "  phantom destination $phantom (mapped 203.0.113.200:4242)"

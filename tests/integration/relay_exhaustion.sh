@@ -4,10 +4,10 @@
 #   - the native host's namespace sends IPv6 to >= 5000 distinct Teredo destinations embedding our
 #     server (mapped addresses 203.0.113.128/25 x random ports, nobody there): the relay creates an
 #     untrusted peer and sends an indirect bubble for each (RFC 4380 §5.4.1), the table is capped
-#     by relay.max_peers (spec R13) and evicts untrusted peers first;
+#     by relay.max_peers (R13 in docs/conformance.md) and evicts untrusted peers first;
 #   - a namespace on the public segment sends Teredo datagrams to the relay whose inner IPv6
 #     source is a Teredo address whose mapping is not the UDP source (the real client's address,
-#     and random ones): RFC 4380 §5.4.2 step 2 / spec R21 -> dropped as spoofed_source, never on
+#     and random ones): RFC 4380 §5.4.2 step 2 / R21 -> dropped as spoofed_source, never on
 #     the tun, never at the host.
 # Asserted: peers <= cap and queued bytes <= cap at every sample; capacity evictions grow and the
 # trusted client is never evicted; spoofed_source grows; the relay's VmRSS stays under start +

@@ -3,10 +3,10 @@
 set(_relay_test_relay services/relay/teredo-relay)
 set(_relay_test_server services/server/teredo-server)
 
-# Ours end to end, Miredo only as the client (spec §8.6 X1): qualification, ping both ways and
-# 300 kB TCP both ways through teredo-server and teredo-relay. Symmetric NAT works because the
-# relay authenticates the client's reply bubble by its token address (spec R24) and learns the
-# NAT's per-destination port instead of the embedded one.
+# Ours end to end, Miredo only as the client (X1 in docs/conformance.md): qualification, ping both
+# ways and 300 kB TCP both ways through teredo-server and teredo-relay. Symmetric NAT works because
+# the relay authenticates the client's reply bubble by its token address (R24) and learns the NAT's
+# per-destination port instead of the embedded one.
 foreach(_nat masquerade fullcone symmetric)
   teredo_integration_test(relay.all_teredo.${_nat} miredo_baseline.sh TIMEOUT 90
                           NEEDS ${_relay_test_relay} ${_relay_test_server}
@@ -17,12 +17,12 @@ teredo_integration_test(relay.miredo_server.masquerade miredo_baseline.sh TIMEOU
                         NEEDS ${_relay_test_relay}
                         ARGS --server miredo --relay teredo --nat masquerade)
 # On the wire with a real Miredo client and teredo-server: /metrics, /healthz, /readyz during
-# traffic (no address labels); the bubble budget (RFC 4380 §5.2.6, spec R6: at most 4 indirect
+# traffic (no address labels); the bubble budget (RFC 4380 §5.2.6, R6: at most 4 indirect
 # bubbles counted on the server's wire, then ICMPv6 unreachable at the native host); SIGTERM exits
 # 0 within 5 s and takes the tun device and the 2001::/32 route with it.
 teredo_integration_test(relay.behaviour relay_behaviour.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
-# Peer exhaustion and spoofed sources (spec R13, R21): 6000 distinct Teredo destinations against
+# Peer exhaustion and spoofed sources (R13, R21): 6000 distinct Teredo destinations against
 # relay.max_peers 512 and a 256 KiB queue cap, plus 2000 Teredo datagrams with spoofed inner
 # sources, while a trusted Miredo client pings: peers and queued bytes never over their caps,
 # untrusted peers evicted (never the trusted one), spoofed packets counted and never on the tun,

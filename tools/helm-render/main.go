@@ -1,7 +1,7 @@
 // helm-render renders a Helm chart the way `helm template` does, without helm: Go's
 // text/template with the sprig function library (Helm's own template engine) plus the functions
-// Helm adds (include, tpl, required, toYaml, fromYaml, toJson, fromJson, lookup). design.md §7:
-// there is no helm binary or cluster on our machines, so CI renders helm/teredo-fleet with this
+// Helm adds (include, tpl, required, toYaml, fromYaml, toJson, fromJson, lookup).
+// There is no helm binary or cluster on our machines, so CI renders helm/teredo-fleet with this
 // and validates the output (tools/check-helm.py).
 //
 //	helm-render -chart DIR [-f values.yaml ...] [-release NAME] [-namespace NS]

@@ -13,7 +13,7 @@ Commands
           server SERVER, mapped addresses drawn from PREFIX x random ports), paced to finish in
           about SECONDS: a relay must create an untrusted peer and bubble for each one
   spoof   send Teredo UDP datagrams to a relay whose inner IPv6 source is a Teredo address whose
-          mapping is NOT this socket's address/port (RFC 4380 §5.4.2 step 2, spec R21): either
+          mapping is NOT this socket's address/port (RFC 4380 §5.4.2 step 2, R21): either
           given addresses (--src, e.g. a real client's address) or random ones (--random)
 
 Examples

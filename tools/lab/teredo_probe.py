@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Crafted-packet probe for Teredo server/relay conformance on the wire (teredo-spec.md §8).
+"""Crafted-packet probe for Teredo server/relay conformance on the wire (docs/conformance.md).
 
 Run it inside a lab namespace (ip netns exec NS /usr/bin/python3 teredo_probe.py ...): it sends
 from a plain UDP socket bound to a local address/port, prints what came back (and, optionally,
@@ -58,7 +58,7 @@ from scapy.layers.inet6 import (IPv6, ICMPv6EchoRequest, ICMPv6ND_RS, ICMPv6ND_R
 from scapy.utils import rdpcap
 
 TEREDO_PORT = 3544
-# Link-local RS sources seen on the wire (teredo-spec.md §1.3).
+# Link-local RS sources seen on the wire (S6 in docs/conformance.md).
 LL_MIREDO = "fe80::ffff:ffff:ffff"
 LL_MIREDO_CONE = "fe80::8000:5445:5245:444f"
 LL_WINDOWS = "fe80::ffff:ffff:fffe"
@@ -605,11 +605,11 @@ def cmd_spray(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Qualification (RFC 4380 §5.2.1; teredo-spec.md §4.1, §8.2 S10)
+# Qualification (RFC 4380 §5.2.1; S10 in docs/conformance.md)
 
 
 def validate_ra(data, peer, nonces, rs_src, primary, servers, port):
-    """RFC 4380 §5.2.1 checks a client makes on an RA (teredo-spec.md §2.7). Returns (decoded,
+    """RFC 4380 §5.2.1 checks a client makes on an RA. Returns (decoded,
     list of reasons it is rejected: empty when valid)."""
     d = decode_teredo(data)
     why = []
@@ -718,11 +718,11 @@ def qualify_once(bind, args, servers):
 
 
 def cmd_qualify(args):
-    """Black-box NAT-type test against a server (spec S10; pteredor and Get-NatType do the same):
+    """Black-box NAT-type test against a server (S10; pteredor and Get-NatType do the same):
     --runs qualifications, each from a fresh socket (as separate invocations of those tools
     would), --gap seconds apart. A fixed --bind port P is used as P, P+1, ... per run. Bounded:
     at most 3 x --retries x --timeout seconds per run."""
-    if args.secondary is None:  # teredo-spec.md §3.1: primary + 1 in practice
+    if args.secondary is None:  # the secondary is primary + 1 in practice
         args.secondary = str(ipaddress.IPv4Address(args.server) + 1)
     servers = {args.server, args.secondary}
     host, port = parse_endpoint(args.bind, 0)

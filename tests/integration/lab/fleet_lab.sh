@@ -13,7 +13,7 @@
 #   fleet_wait_synced 20 lab-srv 3     # connected, applied == desired == 3
 #
 # Why a unix socket: a process in a network namespace cannot reach the host's 127.0.0.1, but a
-# unix socket lives in the file system and every namespace reaches it (toolchain.md). The admin
+# unix socket lives in the file system and every namespace reaches it. The admin
 # API stays on the host's 127.0.0.1 where teredoctl runs; its port (and the controller's /metrics
 # port) are picked free at fleet_init, so parallel runs never collide.
 #

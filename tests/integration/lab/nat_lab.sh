@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # More NAT behaviours for the namespace lab (sourced after lab.sh), for the RFC 4380 §5.2.1
-# NAT-type tests (teredo-spec.md §8.2 S10). lab.sh's lab_nat already has "masquerade"
+# NAT-type tests (S10 in docs/conformance.md). lab.sh's lab_nat already has "masquerade"
 # (port-restricted cone), "symmetric" (new random port per destination) and a one-port
 # "fullcone"; this adds, in RFC 3489 / RFC 4787 terms:
 #   fullcone        endpoint-independent mapping and filtering, for a range of client ports

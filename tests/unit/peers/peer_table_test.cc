@@ -65,7 +65,7 @@ TEST(PeerTable, CapIsConfigurableBeyondMiredo) {
   EXPECT_EQ(t.size(), 0u);
 }
 
-// Spec R13: untrusted entries go first, oldest first; trusted only when no untrusted is left.
+// R13: untrusted entries go first, oldest first; trusted only when no untrusted is left.
 TEST(PeerTable, EvictionUntrustedFirstThenOldest) {
   PeerTable t(smallConfig(4, 1));
   for (uint64_t i = 0; i < 4; ++i) {

@@ -1,4 +1,4 @@
-// Teredo -> IPv6 decisions (RFC 4380 §5.4.2; spec §5.4, checks R20-R27), table by table.
+// Teredo -> IPv6 decisions (RFC 4380 §5.4.2; checks R20-R27), table by table.
 #include <gtest/gtest.h>
 
 #include "relay_test_util.h"
@@ -299,7 +299,7 @@ TEST(RelayReceive, R25_BubbleConsumed) {
 }
 
 // R26: only destinations in the served ranges reach IPv6; never multicast; link-local only for
-// bubbles. Host-specific mode (spec §5.6): the served ranges are the host's own addresses.
+// bubbles. Host-specific mode (RFC 4380 §3.4): the served ranges are the host's own addresses.
 TEST(RelayReceive, R26_ServedRanges) {
   const Ipv6Prefix site[] = {{v6("2001:db8:1::"), 48}, {v6("2001:db8:ff00::"), 40}};
   const Ipv6Prefix host[] = {{v6("2001:db8::10"), 128}};

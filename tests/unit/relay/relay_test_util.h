@@ -1,5 +1,5 @@
-// Shared helpers for the relay decision tests: packet builders, spec vectors, and a harness that
-// runs decisions against a real PeerTable and records what would go on the wire.
+// Shared helpers for the relay decision tests: packet builders, reference vectors, and a harness
+// that runs decisions against a real PeerTable and records what would go on the wire.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,8 +31,9 @@ inline uint32_t v4(const char* text) {
   return a.value_or(0);
 }
 
-/// Spec §1.5 E1: 2001:0:4136:e378:8000:63bf:3fff:fdd2 (server 65.54.227.120, C=1, port 40000,
-/// client 192.0.2.45, which is global by RFC 4380's list). Pure vectors: nothing is sent.
+/// E1 (tests/unit/teredo/address_test.cc): 2001:0:4136:e378:8000:63bf:3fff:fdd2
+/// (server 65.54.227.120, C=1, port 40000, client 192.0.2.45, which is global by RFC 4380's list).
+/// Pure vectors: nothing is sent.
 inline Ipv6Addr e1() {
   return v6("2001:0:4136:e378:8000:63bf:3fff:fdd2");
 }

@@ -1,5 +1,6 @@
-// IPv6 -> Teredo decisions (RFC 4380 §5.4.1; spec §5.3, checks R1-R13), table by table.
-// The spec defines R1-R13 (this file) and R20-R27 (relay_receive_test.cc); R14-R19 do not exist.
+// IPv6 -> Teredo decisions (RFC 4380 §5.4.1; checks R1-R13), table by table.
+// docs/conformance.md lists R1-R13 (this file) and R20-R27 (relay_receive_test.cc); R14-R19
+// are not used.
 #include <gtest/gtest.h>
 
 #include "relay_test_util.h"
@@ -16,7 +17,7 @@ RelayParams params() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bubble bytes and the token address (spec §2.4).
+// Bubble bytes and the token address (docs/server-policies.md).
 
 TEST(RelayBubble, SourceAddressLayout) {
   const uint64_t epoch = tokenEpochOf(kT0, kDefaultTokenEpoch);
@@ -93,7 +94,7 @@ TEST(RelayBubble, ByteExactBubbleToE1) {
   const SendBubble* b = out.find<SendBubble>();
   ASSERT_NE(b, nullptr);
   const Ipv6Addr src = tokenFor(e1NonCone());
-  // 6000000000003b00 | fe80::<token> | 2001:0000:4136:e378:0000:63bf:3fff:fdd2 (spec §2.9).
+  // 6000000000003b00 | fe80::<token> | 2001:0000:4136:e378:0000:63bf:3fff:fdd2.
   EXPECT_EQ(hex(b->payload),
             "6000000000003b00" + hex(src.bytes) + "200100004136e378000063bf3ffffdd2");
   // Pinned once for key 00..0f at kT0 (regression guard for the token derivation).

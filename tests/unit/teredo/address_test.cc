@@ -1,4 +1,4 @@
-// Spec §1.5 vectors (E1-E5) and checks P1, P2, P4, P7.
+// Reference Teredo addresses (E1-E4) and checks P1, P2, P4, P7 (docs/conformance.md).
 #include "teredo/address.h"
 
 #include <gtest/gtest.h>
@@ -79,7 +79,7 @@ struct GlobalCase {
   bool policyGlobal;  // with the RFC 6890 blocks treated as non-global (default)
 };
 
-// P7: one case per row of spec §1.4, boundaries, and the policy blocks.
+// P7: one case per block of RFC 4380 §5.2.4's non-global list, boundaries, and the policy blocks.
 const GlobalCase kGlobalCases[] = {
     {"0.0.0.0", false, false},         {"0.255.255.255", false, false},
     {"1.0.0.0", true, true},           {"127.0.0.1", false, false},

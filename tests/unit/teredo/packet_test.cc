@@ -1,4 +1,4 @@
-// Spec §2.9 golden bytes and checks P3, P5, P6.
+// Golden bytes and checks P3, P5, P6 (docs/conformance.md).
 #include "teredo/packet.h"
 
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@ std::string hexOf(const std::vector<uint8_t>& v, size_t n) {
   return toHex(v.data(), n);
 }
 
-// An RS (spec §2.6): 40-byte IPv6 header + 8-byte ICMPv6 RS, hop limit 255, to ff02::2.
+// An RS (RFC 4861 §4.1): 40-byte IPv6 header + 8-byte ICMPv6 RS, hop limit 255, to ff02::2.
 std::vector<uint8_t> buildRs(const Ipv6Addr& src, uint8_t hopLimit = 255, bool badSum = false,
                              uint8_t code = 0) {
   std::vector<uint8_t> out(48);

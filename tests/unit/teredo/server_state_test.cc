@@ -1,4 +1,4 @@
-// Bounded per-source state: rate limiter (S35), NAT observation (design.md §5), HyperLogLog.
+// Bounded per-source state: rate limiter (S35), NAT observation (nat_observer.h), HyperLogLog.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -45,7 +45,7 @@ TEST(RateLimiter, S35_OneSourceIsCappedOthersStillServed) {
   RateLimiter rl(10, 20, 1024);
   uint64_t now = 100 * kSec;
   int allowed = 0;
-  // 10,000 RS in one second from one IPv4 (spec S35).
+  // 10,000 RS in one second from one IPv4 (S35).
   for (int i = 0; i < 10000; ++i) {
     allowed += rl.allow(0xC6336401, now + static_cast<uint64_t>(i) * (kSec / 10000)) ? 1 : 0;
   }

@@ -1,4 +1,4 @@
-// Server checks S1-S34 against decideServer / buildServerRa (spec §8.2-8.3), table-driven.
+// Server checks S1-S34 against decideServer / buildServerRa (docs/conformance.md), table-driven.
 #include "teredo/server.h"
 
 #include <gtest/gtest.h>
@@ -35,7 +35,7 @@ Ipv6Addr teredoOf(uint32_t server, const Endpoint& mapped, uint16_t flags = 0) {
 }
 const Ipv6Addr kAddrA = teredoOf(kPrimary, kClientA);
 const Ipv6Addr kAddrB = teredoOf(kPrimary, kClientB);
-// A client of another server (spec E3).
+// A client of another server (vector E3 of address_test.cc).
 const Ipv6Addr kOtherServerClient = ip6("2001:0:53aa:64c:182a:7b61:8da4:263d");
 
 ServerPolicy basePolicy() {

@@ -12,12 +12,19 @@ own engine). For the chart's defaults and for every helm/teredo-fleet/ci/*-value
   - every generated daemon config passes the daemon's own `--check-config`, and the
     PrometheusRule passes `promtool check rules`;
   - agents are on the host network with ALL capabilities dropped but NET_RAW (server) or
-    NET_ADMIN + NET_RAW (relay); pods carry a checksum of their config.
+    NET_ADMIN + NET_RAW (relay); pods carry a checksum of their config;
+  - every container runs the image the values name (repository:tag, the tag defaulting to the
+    chart's appVersion, or repository@digest) with their pull policy and a read-only root file
+    system, every pod carries the values' imagePullSecrets, and the controller runs as the
+    image's numeric user (TEREDO_UID/TEREDO_GID of deploy/container/Containerfile);
+  - the chart's appVersion is the project version (CMakeLists.txt), the tag
+    tools/build-images.sh gives the image.
 Prints every problem; exit status 1 if there is any.
 """
 import argparse
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -117,6 +124,29 @@ def check_config(binary, role, text, where, problems, tmp):
                         f"{res.stdout}{res.stderr}".rstrip())
 
 
+def image_facts(root, problems):
+    """The image's numeric user and group (Containerfile) and the project version (CMake)."""
+    text = (root / "deploy" / "container" / "Containerfile").read_text(encoding="utf-8")
+    ids = {}
+    for key in ("TEREDO_UID", "TEREDO_GID"):
+        m = re.search(rf"^ARG {key}=([0-9]+)$", text, re.M)
+        if not m:
+            problems.append(f"deploy/container/Containerfile: no 'ARG {key}=<number>'")
+        ids[key] = int(m.group(1)) if m else None
+    cmake = (root / "CMakeLists.txt").read_text(encoding="utf-8")
+    m = re.search(r"^project\(teredo_fleet VERSION ([0-9][0-9.]*)", cmake, re.M)
+    if not m:
+        problems.append("CMakeLists.txt: no project VERSION")
+    return {"uid": ids["TEREDO_UID"], "gid": ids["TEREDO_GID"], "version": m and m.group(1)}
+
+
+def expected_image(values, app_version):
+    image = values.get("image") or {}
+    if image.get("digest"):
+        return f"{image.get('repository')}@{image['digest']}"
+    return f"{image.get('repository')}:{image.get('tag') or app_version}"
+
+
 def check_render(docs, where, args, problems):
     daemons = {
         "server": args.build_dir / "services/server/teredo-server",
@@ -156,16 +186,35 @@ def check_render(docs, where, args, problems):
                 if res.returncode != 0:
                     problems.append(f"{here}: promtool: {res.stdout}{res.stderr}".rstrip())
             if key == ("apps/v1", "Deployment"):
-                check_pod(doc, here, problems)
+                check_pod(doc, here, args, problems)
 
 
-def check_pod(doc, where, problems):
+def check_pod(doc, where, args, problems):
     tmpl = field(doc, "spec.template") or {}
     role = (field(tmpl, "metadata.labels") or {}).get("app.kubernetes.io/component")
     if not field(tmpl, "metadata.annotations.checksum/config"):
         problems.append(f"{where}: no checksum/config annotation (config changes would not roll)")
+    want_secrets = args.values.get("imagePullSecrets") or None
+    if field(tmpl, "spec.imagePullSecrets") != want_secrets:
+        problems.append(f"{where}: imagePullSecrets {field(tmpl, 'spec.imagePullSecrets')}, "
+                        f"expected {want_secrets}")
+    if role == "controller":
+        psc = field(tmpl, "spec.securityContext") or {}
+        want = {"runAsNonRoot": True, "runAsUser": args.image["uid"],
+                "runAsGroup": args.image["gid"], "fsGroup": args.image["gid"]}
+        got = {k: psc.get(k) for k in want}
+        if got != want:
+            problems.append(f"{where}: pod securityContext {got}, expected the image's user {want}")
     for c in field(tmpl, "spec.containers") or []:
+        if c.get("image") != args.expected_image:
+            problems.append(f"{where}: container {c.get('name')} runs {c.get('image')}, "
+                            f"expected {args.expected_image}")
+        if c.get("imagePullPolicy") != (args.values.get("image") or {}).get("pullPolicy"):
+            problems.append(f"{where}: container {c.get('name')} imagePullPolicy "
+                            f"{c.get('imagePullPolicy')} is not the values' image.pullPolicy")
         sc = c.get("securityContext") or {}
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: container {c.get('name')} has a writable root file system")
         caps = sc.get("capabilities") or {}
         if caps.get("drop") != ["ALL"]:
             problems.append(f"{where}: container {c.get('name')} does not drop ALL capabilities")
@@ -194,6 +243,12 @@ def main():
     defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
     validator = jsonschema.Draft7Validator(schema)
     problems = []
+    args.image = image_facts(args.root, problems)
+    app_version = str(yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
+                      .get("appVersion"))
+    if app_version != args.image["version"]:
+        problems.append(f"Chart.yaml: appVersion {app_version} is not the project version "
+                        f"{args.image['version']} (CMakeLists.txt) the image is tagged with")
     cases = [("defaults", None)] + [(p.name, p) for p in sorted((chart / "ci").glob("*-values.yaml"))]
     objects = 0
     for label, path in cases:
@@ -207,6 +262,8 @@ def main():
         if err:
             problems.append(f"{label}: render failed: {err}")
             continue
+        args.values = values
+        args.expected_image = expected_image(values, app_version)
         objects += len(docs)
         check_render(docs, label, args, problems)
     refused = 0

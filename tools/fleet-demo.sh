@@ -12,21 +12,31 @@
 # everything running until Ctrl-C and tears it all down.
 #
 # Usage: tools/fleet-demo.sh [--once] [--nat masquerade|fullcone|symmetric] [--no-build]
-#   --once      run the check and exit (status 0 only if the pings went through both ways, both
-#               agents run the pushed config and the fleet statistics count the client)
-#   --no-build  use the binaries already built in $BUILD_DIR (default: build/)
+#                            [--containers [--image REF]]
+#   --once        run the check and exit (status 0 only if the pings went through both ways, both
+#                 agents run the pushed config and the fleet statistics count the client)
+#   --no-build    use the binaries already built in $BUILD_DIR (default: build/)
+#   --containers  run controller, server and relay as podman containers of the project's image,
+#                 as the Helm chart runs them (non-root, read-only root, only their capabilities;
+#                 tests/integration/lab/container_lab.sh), the image built first from the
+#                 binaries of $BUILD_DIR (tools/build-images.sh --prebuilt; docs/containers.md)
+#   --image REF   with --containers: run this local image instead (never pulled)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 once=0
 build=1
 nat=masquerade
+containers=0
+image=""
 while (($# > 0)); do
   case $1 in
     --once) once=1; shift ;;
     --no-build) build=0; shift ;;
     --nat) nat=$2; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    --containers) containers=1; shift ;;
+    --image) image=$2; shift 2 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "fleet-demo: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +44,10 @@ case $nat in
   masquerade | fullcone | symmetric) ;;
   *) echo "fleet-demo: --nat must be masquerade, fullcone or symmetric" >&2; exit 2 ;;
 esac
+if [[ -n $image ]] && ((!containers)); then
+  echo "fleet-demo: --image needs --containers" >&2
+  exit 2
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "fleet-demo: run as root (it creates network namespaces)" >&2
   exit 1
@@ -44,16 +58,27 @@ if ((build)); then
   cmake -S . -B "$TEREDO_BUILD_DIR" -G Ninja >/dev/null
   ninja -C "$TEREDO_BUILD_DIR" teredo-server teredo-relay teredo-controller teredoctl
 fi
+if ((containers)) && [[ -z $image ]]; then
+  bash tools/build-images.sh --prebuilt "$TEREDO_BUILD_DIR" --no-archive
+  image=$(bash tools/build-images.sh --print-ref)
+fi
 export LAB_MIREDO_DIR=${LAB_MIREDO_DIR:-$TEREDO_BUILD_DIR/third_party/miredo}
 
 # shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/lab.sh
 source "$root/tests/integration/lab/lab.sh"
 # shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/fleet_lab.sh
 source "$root/tests/integration/lab/fleet_lab.sh"
+# shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/container_lab.sh
+source "$root/tests/integration/lab/container_lab.sh"
 
 SRV=demo-server
 RLY=demo-relay
 fleet_init
+how="processes"
+if ((containers)); then
+  ctr_init "$image"
+  how="podman containers of $image"
+fi
 # The well-known ports when they are free, so `teredoctl --token-file ...` needs no --controller.
 [[ -n $(ss -Htln "sport = :9548" 2>/dev/null) ]] || FLEET_ADMIN_PORT=9548
 [[ -n $(ss -Htln "sport = :9547" 2>/dev/null) ]] || FLEET_METRICS_PORT=9547
@@ -65,12 +90,13 @@ fail() {
   ok=0
 }
 
-lab_say "== Teredo Fleet demo: controller + teredo-server + teredo-relay, Miredo client behind a $nat NAT"
+lab_say "== Teredo Fleet demo: controller + teredo-server + teredo-relay ($how)," \
+  "Miredo client behind a $nat NAT"
 lab_std_core
 lab_std_client 1 "$nat" 40001
 
 lab_say "== teredo-controller: agents on unix:$FLEET_SOCK, admin API on 127.0.0.1:$FLEET_ADMIN_PORT"
-fleet_controller_start
+if ((containers)); then ctr_controller_start; else fleet_controller_start; fi
 lab_say "== teredoctl config set: role defaults for servers and relays"
 printf 'server:\n  rate_limit:\n    rs_per_second: 50\n    rs_burst: 100\n' \
   >"$LAB_DIR/server-defaults.yaml"
@@ -85,8 +111,14 @@ done
 lab_say "== teredo-server ($SRV) and teredo-relay ($RLY), controller.address unix:$FLEET_SOCK"
 # A short NAT observation window in the bootstrap file (it is sized at start), so the client is
 # classified within seconds rather than after the default 60 s.
-fleet_server srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$SRV" $'  nat_observation:\n    window: 5s'
-fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$RLY"
+server_start=fleet_server
+relay_start=fleet_relay
+if ((containers)); then
+  server_start=ctr_server
+  relay_start=ctr_relay
+fi
+"$server_start" srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$SRV" $'  nat_observation:\n    window: 5s'
+"$relay_start" rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$RLY"
 lab_wait_for 15 fleet_synced "$SRV" 1 || fail "$SRV did not apply config version 1"
 lab_wait_for 15 fleet_synced "$RLY" 2 || fail "$RLY did not apply config version 2"
 lab_say "   $SRV: $(fleet_agent_versions "$SRV")"
@@ -135,6 +167,16 @@ lab_say "== Fleet statistics: teredoctl stats fleet"
 fleet_ctl stats fleet >&2 || fail "teredoctl stats fleet"
 lab_say "== NAT classes and distinct clients: teredoctl stats nat"
 fleet_ctl stats nat >&2 || fail "teredoctl stats nat"
+if ((containers)); then
+  lab_say "== Containers (podman ps; user and capabilities of each daemon, from /proc)"
+  podman ps --filter "label=teredo-fleet.lab=$LAB_PREFIX" \
+    --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}' >&2
+  for c in controller teredo-server-srv teredo-relay-rly; do
+    lab_say "   $(ctr_name "$c"): uid $(ctr_status "$c" Uid)," \
+      "CapEff $(ctr_status "$c" CapEff), CapPrm $(ctr_status "$c" CapPrm)," \
+      "read-only root $(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$(ctr_name "$c")")"
+  done
+fi
 
 if ((ok)); then
   lab_say "RESULT: the Miredo client reached the native IPv6 host through the fleet and back;" \
@@ -150,6 +192,9 @@ lab_say "Fleet running; namespaces: $(ip netns list | grep -o "^$LAB_PREFIX-[a-z
 lab_say "Try: ip netns exec $(lab_nsname cli1) ping -6 $LAB_HOST6"
 lab_say "     $teredoctl agents list"
 lab_say "     $teredoctl stats fleet"
+if ((containers)); then
+  lab_say "     podman ps --filter label=teredo-fleet.lab=$LAB_PREFIX"
+fi
 lab_say "Ctrl-C to stop and tear everything down."
 # Ctrl-C or SIGTERM ends the demo normally: lab.sh's exit handler stops every process it started
 # (by PID), deletes the namespaces, the unix socket and the work dir.

@@ -22,6 +22,9 @@ packages=(
   # the Helm chart's check: Go text/template + sprig renderer, Kubernetes models, JSON schema
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   python3-kubernetes python3-jsonschema
+  # container images and the fleet in containers (tools/build-images.sh, fleet-demo --containers,
+  # integration.container_fleet): rootful podman with runc, the base image from debootstrap
+  podman runc debootstrap debian-archive-keyring
 )
 # buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
 if ! command -v npm >/dev/null 2>&1; then

@@ -21,8 +21,14 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The image: repository@digest when a digest pins it, else repository:tag (tag defaults to
+the chart's appVersion, the version tools/build-images.sh tags the image with). */}}
 {{- define "teredo-fleet.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{/* The controller's in-cluster address for agents (they run with ClusterFirstWithHostNet DNS). */}}

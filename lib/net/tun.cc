@@ -135,12 +135,48 @@ Status Tun::setIpv6Sysctl(std::string_view key, std::string_view value) {
   return {};
 }
 
-Status Tun::applyTunnelSysctls() {
-  static constexpr std::pair<const char*, const char*> kSettings[] = {
-      {"disable_ipv6", "0"}, {"accept_ra", "0"}, {"accept_redirects", "0"}, {"autoconf", "0"}};
-  for (const auto& [key, value] : kSettings) {
-    if (Status s = setIpv6Sysctl(key, value); !s.ok()) {
-      return s;
+StatusOr<std::string> Tun::ipv6Sysctl(std::string_view key) const {
+  std::string path = "/proc/sys/net/ipv6/conf/" + name_ + "/" + std::string(key);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Status::fromErrno(errno, "open " + path);
+  }
+  char buf[64];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n < 0) {
+    return Status::fromErrno(errno, "read " + path);
+  }
+  std::string value(buf, static_cast<size_t>(n));
+  while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
+    value.pop_back();
+  }
+  return value;
+}
+
+Status Tun::applyTunnelSysctls(std::vector<std::string>* notApplied) {
+  struct Setting {
+    const char* key;
+    const char* value;
+    bool required;
+  };
+  static constexpr Setting kSettings[] = {{"disable_ipv6", "0", true},
+                                          {"accept_ra", "0", false},
+                                          {"accept_redirects", "0", false},
+                                          {"autoconf", "0", false}};
+  for (const Setting& s : kSettings) {
+    StatusOr<std::string> current = ipv6Sysctl(s.key);
+    if (current.ok() && current.value() == s.value) {
+      continue;  // nothing to write (and nothing to fail on a read-only /proc/sys)
+    }
+    Status st = setIpv6Sysctl(s.key, s.value);
+    if (st.ok()) {
+      continue;
+    }
+    if (s.required) {
+      return st;
+    }
+    if (notApplied != nullptr) {
+      notApplied->push_back(std::string(s.key) + ": " + st.message());
     }
   }
   return {};

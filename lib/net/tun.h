@@ -114,9 +114,15 @@ class Tun {
                      uint8_t fromLen = 0);
   /// Writes /proc/sys/net/ipv6/conf/<name>/<key>, e.g. ("accept_ra", "0").
   Status setIpv6Sysctl(std::string_view key, std::string_view value);
+  /// Reads /proc/sys/net/ipv6/conf/<name>/<key> (trailing newline removed).
+  StatusOr<std::string> ipv6Sysctl(std::string_view key) const;
   /// What a tunnel wants (Miredo sets the same on its interface): disable_ipv6=0, accept_ra=0,
-  /// accept_redirects=0, autoconf=0.
-  Status applyTunnelSysctls();
+  /// accept_redirects=0, autoconf=0. A setting that already holds its value is not written, so
+  /// this works where /proc/sys is read-only (containers) as long as IPv6 is enabled on the
+  /// device: that one is required; the other three are hardening only (the relay never writes
+  /// router advertisements, redirects or link-local traffic to the tun), so one that cannot be
+  /// written is reported in `*notApplied` ("key: reason") and skipped.
+  Status applyTunnelSysctls(std::vector<std::string>* notApplied = nullptr);
 
   /// Reads up to batch.capacity() packets from `queue` with repeated read() until EAGAIN (at most
   /// twice the capacity reads). Returns the number of whole packets in the batch (0 when none is

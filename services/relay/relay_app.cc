@@ -189,8 +189,9 @@ int runRelay(const std::string& configPath) {
   // RFC 4380 §3.4: a host-specific relay carries only the host's own traffic, so it adds no
   // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
   // forwarded through this host can reach the tun.
+  std::vector<std::string> sysctlsNotApplied;  // a read-only /proc/sys (containers)
   std::vector<std::function<net::Status()>> steps = {
-      [&] { return tun.setMtu(s.mtu); }, [&] { return tun.applyTunnelSysctls(); },
+      [&] { return tun.setMtu(s.mtu); }, [&] { return tun.applyTunnelSysctls(&sysctlsNotApplied); },
       [&] { return tun.setUp(true); }, [&] { return tun.addAddress(linkLocal, 64); }};
   if (s.mode == config::RelayMode::kHostSpecific) {
     for (const Ipv6Addr& host : s.hostAddresses) {
@@ -205,6 +206,12 @@ int runRelay(const std::string& configPath) {
                  {"interface", s.interface}, {"error", st.message()});
       return 2;
     }
+  }
+  for (const std::string& what : sysctlsNotApplied) {
+    TEREDO_LOG(LogLevel::Warn,
+               "a hardening sysctl of the tun device could not be set (read-only /proc/sys?); the "
+               "relay never writes router advertisements, redirects or link-local traffic to it",
+               {"interface", s.interface}, {"sysctl", what});
   }
   if (s.mode == config::RelayMode::kRelay && !ipv6ForwardingEnabled()) {
     TEREDO_LOG(LogLevel::Warn,

@@ -2,10 +2,13 @@
 // namespace of a forked child (netns_helper.h); they skip when not root.
 #include "net/tun.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -206,6 +209,47 @@ TEST(Tun, PacketsLongerThanTheSlotAreCountedNeverReturned) {
     EXPECT_GE(cut, 1u);
     EXPECT_EQ(PacketBatch::slotSizeFor(1280), PacketBatch::kDefaultSlotSize);
     EXPECT_EQ(PacketBatch::slotSizeFor(9000), 9001u);
+  });
+}
+
+// /proc/sys read-only, as container runtimes mount it: settings that already hold their value
+// are not written; the hardening ones that cannot be written are reported and skipped; IPv6
+// disabled on the device (the one setting the relay cannot do without) is still an error.
+TEST(Tun, SysctlsOnAReadOnlyProcSys) {
+  runInNetns([] {
+    // A private mount namespace, so the read-only remount is this child's alone.
+    ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+    ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+    for (const char* disable : {"0", "1"}) {
+      SCOPED_TRACE(disable);
+      // New devices take conf/default; set it while /proc/sys is still writable.
+      {
+        Fd f(::open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY | O_CLOEXEC));
+        ASSERT_TRUE(f.valid());
+        ASSERT_EQ(::write(f.get(), disable, 1), 1);
+      }
+      StatusOr<Tun> t = Tun::open(kName, 1);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      Tun tun = std::move(t).value();
+      ASSERT_EQ(::mount("/proc/sys", "/proc/sys", nullptr, MS_BIND, nullptr), 0);
+      ASSERT_EQ(::mount(nullptr, "/proc/sys", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
+                0);
+      std::vector<std::string> notApplied;
+      const Status st = tun.applyTunnelSysctls(&notApplied);
+      if (disable[0] == '0') {
+        EXPECT_TRUE(st.ok()) << st.message();
+        // accept_ra, accept_redirects and autoconf default to 1: reported, not fatal.
+        EXPECT_EQ(notApplied.size(), 3u);
+        for (const std::string& w : notApplied) {
+          EXPECT_NE(w.find("Read-only file system"), std::string::npos) << w;
+        }
+      } else {
+        EXPECT_FALSE(st.ok());
+        EXPECT_NE(st.message().find("disable_ipv6"), std::string::npos) << st.message();
+      }
+      ASSERT_EQ(::umount("/proc/sys"), 0) << std::strerror(errno);
+      tun.close();
+    }
   });
 }
 

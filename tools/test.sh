@@ -32,5 +32,16 @@ ninja -C "$build" -j"$jobs"
 echo "== running every test"
 cd "$build"
 # Unit, style and fuzz tests run in parallel; integration tests are RUN_SERIAL.
+# A test that skips itself says why in a "NAME: SKIPPED: reason" line: those are repeated after
+# the run, and then ctest's summary line once more, so the output still ends with it.
+set +e
 # shellcheck disable=SC2086
-exec ctest --output-on-failure -j"$jobs" --timeout 900 ${CTEST_ARGS:-}
+ctest --output-on-failure -j"$jobs" --timeout 900 ${CTEST_ARGS:-} 2>&1 | tee ctest-output.txt
+rc=${PIPESTATUS[0]}
+set -e
+if grep -q ': SKIPPED: ' Testing/Temporary/LastTest.log 2>/dev/null; then
+  echo "Why they were skipped:"
+  grep -h ': SKIPPED: ' Testing/Temporary/LastTest.log | sed 's/^/\t/'
+  grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' ctest-output.txt | tail -1
+fi
+exit "$rc"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Renders helm/teredo-fleet and validates the output (design §7; ctest deploy.helm_chart).
+"""Renders helm/teredo-fleet and validates the output (ctest deploy.helm_chart).
 
   check-helm.py --renderer BIN --build-dir DIR [--root SRC] [--promtool BIN]
 

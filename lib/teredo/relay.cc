@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace teredo {
 namespace {
@@ -35,6 +36,24 @@ bool served(const RelayParams& p, const Ipv6Addr& dst) {
     }
   }
   return false;
+}
+
+// Why the relay will not deliver a packet to native destination `dst` (R26), or nullopt when it
+// will: never multicast; never a Teredo address (written to the tun, it would be routed straight
+// back into this relay, and the served ranges may well contain the Teredo prefix, e.g. ::/0);
+// never another non-global scope (link-local is only for bubbles to our token address); only
+// inside the served ranges.
+std::optional<DropReason> deliveryRefusal(const RelayParams& p, const Ipv6Addr& dst) {
+  if (dst.isMulticast()) {
+    return DropReason::DstMulticast;
+  }
+  if (isTeredo(dst, p.prefix)) {
+    return DropReason::DstTeredo;
+  }
+  if (!dst.isGlobalScope() || !served(p, dst)) {
+    return DropReason::DstNotServed;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -255,34 +274,20 @@ void decideReceive(const TeredoPacket& pkt, const Endpoint& udpSrc, const RelayP
     // token, or a native address it serves), at most once per bubble spacing per peer; the
     // answer is no larger than the solicitation, so it amplifies nothing.
     if (pkt.trailer.hasDiscovery && pkt.trailer.discoveryType == kDiscoverySolicitation &&
-        (dst.isLinkLocal() ||
-         (dst.isGlobalScope() && !isTeredo(dst, p.prefix) && served(p, dst))) &&
+        (dst.isLinkLocal() || !deliveryRefusal(p, dst)) &&
         (lastAnswer == RelayTime{} || now - lastAnswer >= p.bubbleSpacing)) {
-      writeBubble(out.bubble, dst, src);
-      writeDiscoveryTrailer(MutableBytes(out.bubble).subspan(kIpv6HeaderSize),
-                            kDiscoveryAdvertisement);
-      out.push(
-          SendBubble{BubbleKind::Direct, udpSrc, Bytes(out.bubble.data(), kIpv6HeaderSize + 6)});
+      const size_t size = writeBubble(out.bubble, dst, src) +
+                          writeDiscoveryTrailer(MutableBytes(out.bubble).subspan(kIpv6HeaderSize),
+                                                kDiscoveryAdvertisement);
+      out.push(SendBubble{BubbleKind::Direct, udpSrc, Bytes(out.bubble.data(), size)});
       peer.lastBubble = now;
       peer.lastTx = now;
     }
     out.push(ConsumeBubble{});
     return;
   }
-  if (dst.isMulticast()) {
-    out.push(Drop{DropReason::DstMulticast});
-    return;
-  }
-  // A Teredo destination is never delivered: written to the tun, it would be routed straight
-  // back into this relay (the served ranges may well contain the Teredo prefix, e.g. ::/0).
-  if (isTeredo(dst, p.prefix)) {
-    out.push(Drop{DropReason::DstTeredo});
-    return;
-  }
-  // Link-local destinations are only for bubbles (our token address); other non-global scopes
-  // and destinations outside the served ranges are not ours to deliver (R26).
-  if (!dst.isGlobalScope() || !served(p, dst)) {
-    out.push(Drop{DropReason::DstNotServed});
+  if (const std::optional<DropReason> r = deliveryRefusal(p, dst)) {
+    out.push(Drop{*r});
     return;
   }
   out.push(WriteTun{pkt.ipv6});

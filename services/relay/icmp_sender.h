@@ -13,7 +13,6 @@
 // Thread-safety: send() from any thread. Ownership: owns the socket.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 

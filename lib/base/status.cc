@@ -105,11 +105,12 @@ std::string errnoText(int err) {
   return std::error_code(err, std::system_category()).message();
 }
 
-Status Status::error(StatusCode code, std::string message) {
+Status Status::error(StatusCode code, std::string message, std::vector<Violation> violations) {
   assert(code != StatusCode::kOk);
   Status s;
   s.code_ = code == StatusCode::kOk ? StatusCode::kUnknown : code;
   s.message_ = std::move(message);
+  s.violations_ = std::move(violations);
   return s;
 }
 
@@ -131,9 +132,7 @@ Status Status::invalid(std::vector<Violation> violations, std::string summary) {
       summary += v.format();
     }
   }
-  Status s = error(StatusCode::kInvalidArgument, std::move(summary));
-  s.violations_ = std::move(violations);
-  return s;
+  return error(StatusCode::kInvalidArgument, std::move(summary), std::move(violations));
 }
 
 Status Status::withContext(std::string_view context) const& {

@@ -69,8 +69,9 @@ class [[nodiscard]] Status {
   /// OK.
   Status() = default;
 
-  /// An error with `code` and a full message. `code` must not be kOk.
-  static Status error(StatusCode code, std::string message);
+  /// An error with `code`, a full message and the violations behind it, if any. `code` must
+  /// not be kOk.
+  static Status error(StatusCode code, std::string message, std::vector<Violation> violations = {});
   /// A system call's failure: "<context>: <strerror(err)>", code derived from errno.
   static Status fromErrno(int err, std::string_view context);
   /// kInvalidArgument carrying `violations`; the message is `summary`, or every violation

@@ -1,12 +1,12 @@
 // teredo-relay: an RFC 4380 Teredo relay. See docs/configuration.md and README.md.
-#include "common/daemon.h"
-#include "relay_app.h"
+#include "agent/agent_host.h"
+#include "relay_agent.h"
 
 int main(int argc, char** argv) {
-  const teredo::daemon::DaemonInfo info{
+  const teredo::agent::AgentInfo info{
       "teredo-relay",
       "A Teredo relay (RFC 4380 §5.4): carries IPv6 between the IPv6 Internet and Teredo\n"
-      "clients through a tun device routed for the Teredo prefix (2001::/32).",
-      teredo::config::Role::kRelay};
-  return teredo::daemon::daemonMain(argc, argv, info, teredo::relay::runRelay);
+      "clients through a tun device routed for the Teredo prefix (2001::/32)."};
+  return teredo::agent::runAgent<teredo::config::RelayConfig>(argc, argv, info,
+                                                              teredo::relay::openRelayAgent);
 }

@@ -6,11 +6,11 @@
 // RelayParams spans point into, so it is neither copyable nor movable.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "agent/runtime_holder.h"
 #include "config/config.h"
 #include "teredo/keyed_hash.h"
 #include "teredo/relay.h"
@@ -35,22 +35,7 @@ struct RelayRuntime {
 std::shared_ptr<const RelayRuntime> makeRuntime(const config::RelayConfig& c, const SipKey& key,
                                                 uint64_t version);
 
-class RuntimeHolder {
- public:
-  explicit RuntimeHolder(std::shared_ptr<const RelayRuntime> initial)
-      : current_(std::move(initial)) {}
-  std::shared_ptr<const RelayRuntime> load() const {
-    return current_.load(std::memory_order_acquire);
-  }
-  void store(std::shared_ptr<const RelayRuntime> next) {
-    current_.store(std::move(next), std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-
- private:
-  std::atomic<std::shared_ptr<const RelayRuntime>> current_;
-  std::atomic<uint64_t> generation_{1};
-};
+/// The workers' view of the live config (agent/runtime_holder.h).
+using RuntimeHolder = agent::RuntimeHolder<RelayRuntime>;
 
 }  // namespace teredo::relay

@@ -1,7 +1,7 @@
 // teredo-relay's per-worker metrics, declared once, in the X-macro below (lib/agent/stats.h).
 // Labels are bounded enums only: direction, kind, reason. Never an address.
 // Peer-table metrics (peers, capacity, evictions, queued bytes) are read from the table at
-// scrape time by RelayTableCollectable (relay_app.cc).
+// scrape time by TableCollectable (relay_agent.cc).
 #pragma once
 
 #include <cstddef>

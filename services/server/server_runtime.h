@@ -6,10 +6,10 @@
 // Ownership: snapshots are shared (std::shared_ptr<const ServerRuntime>).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
+#include "agent/runtime_holder.h"
 #include "config/config.h"
 #include "teredo/server.h"
 
@@ -31,23 +31,7 @@ struct ServerRuntime {
 /// Resolves a validated config into the workers' view.
 ServerRuntime makeRuntime(const config::ServerConfig& c, uint64_t version);
 
-class RuntimeHolder {
- public:
-  explicit RuntimeHolder(std::shared_ptr<const ServerRuntime> initial)
-      : current_(std::move(initial)) {}
-  std::shared_ptr<const ServerRuntime> load() const {
-    return current_.load(std::memory_order_acquire);
-  }
-  void store(std::shared_ptr<const ServerRuntime> next) {
-    current_.store(std::move(next), std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  /// Bumped on every store(); workers compare it per batch (cheaper than loading the pointer).
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-
- private:
-  std::atomic<std::shared_ptr<const ServerRuntime>> current_;
-  std::atomic<uint64_t> generation_{1};
-};
+/// The workers' view of the live config (agent/runtime_holder.h).
+using RuntimeHolder = agent::RuntimeHolder<ServerRuntime>;
 
 }  // namespace teredo::server

@@ -1,4 +1,4 @@
-#include "relay_app.h"
+#include "relay_agent.h"
 
 #include <sys/random.h>
 
@@ -13,11 +13,9 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
-#include "agent/admin_server.h"
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
-#include "common/daemon.h"
 #include "config/config.h"
 #include "net/tun.h"
 #include "net/udp.h"
@@ -159,33 +157,102 @@ bool ipv6ForwardingEnabled() {
   return v == 1;
 }
 
-}  // namespace
-
-int runRelay(const std::string& configPath) {
-  int exitCode = 0;
-  // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
-  auto boot = daemon::bootstrap<config::RelayConfig>(configPath, &exitCode);
-  if (!boot) {
-    return exitCode;
+class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
+ public:
+  RelayAgent(const config::RelayConfig& cfg, uint64_t version, net::Tun tun,
+             std::vector<net::UdpSocket> sockets, std::unique_ptr<IcmpSender> icmp)
+      : settings_(cfg.relay),
+        admin_(cfg.admin.listen),
+        tun_(std::move(tun)),
+        sockets_(std::move(sockets)),
+        icmp_(std::move(icmp)),
+        bubbleKey_(randomKey()),
+        table_(tableConfig(settings_, randomKey())),
+        runtime_(makeRuntime(cfg, bubbleKey_, version)),
+        stats_(std::make_shared<agent::StatsCollectable<RelayStats>>(sockets_.size())) {
+    icmp_->setRate(runtime_.load()->icmpErrorsPerSecond, runtime_.load()->icmpErrorsBurst);
   }
-  auto& agentMetrics = boot->metrics;
-  auto& readiness = boot->readiness;
-  auto& managed = *boot->managed;
-  const std::shared_ptr<const config::RelayConfig> cfg = boot->config;
-  const config::RelaySettings& s = cfg->relay;
-  const size_t workers = daemon::workerCount(s.workers);
 
-  // The tun device: one queue per worker (IFF_MULTI_QUEUE), MTU 1280, the prefix routed to it.
-  auto tunOr = net::Tun::open(s.interface, workers);
+  size_t lanes() const override { return stats_->workerCount(); }
+
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables() override {
+    return {stats_, std::make_shared<TableCollectable>(table_)};
+  }
+
+  std::vector<std::string> addresses() const override {
+    return {formatEndpoint(Endpoint{settings_.bindAddress, settings_.port})};
+  }
+
+  void start(agent::Heartbeats& heartbeats) override {
+    WorkerShared shared;
+    shared.runtime = &runtime_;
+    shared.table = &table_;
+    shared.tun = &tun_;
+    shared.icmp = icmp_->valid() ? icmp_.get() : nullptr;
+    shared.heartbeats = &heartbeats;
+    shared.draining = &draining_;
+    shared.mtu = settings_.mtu;
+    for (size_t i = 0; i < sockets_.size(); ++i) {
+      pool_.push_back(
+          std::make_unique<RelayWorker>(i, std::move(sockets_[i]), shared, stats_->worker(i)));
+    }
+    sockets_.clear();  // the workers own them now
+    threads_.start(pool_);
+    Ipv6Addr prefix;
+    prefix.setWord(0, settings_.prefix);
+    TEREDO_LOG(LogLevel::Info, "teredo-relay running",
+               {"udp", formatEndpoint(Endpoint{settings_.bindAddress, settings_.port})},
+               {"interface", settings_.interface}, {"prefix", formatIpv6(prefix) + "/32"},
+               {"mode", std::string(config::toString(settings_.mode))},
+               {"workers", static_cast<unsigned long>(pool_.size())},
+               {"admin", formatEndpoint(admin_)});
+  }
+
+  void apply(const config::RelayConfig& next, uint64_t version) override {
+    auto runtime = makeRuntime(next, bubbleKey_, version);  // same key: tokens stay valid
+    icmp_->setRate(runtime->icmpErrorsPerSecond, runtime->icmpErrorsBurst);
+    runtime_.store(std::move(runtime));
+  }
+
+  void fillStats(v1::StatsReport* report) override { fillStatsReport(*stats_, table_, report); }
+
+  void setDraining(bool draining) override { draining_.store(draining, std::memory_order_relaxed); }
+
+  void tick() override { table_.expire(peers::Clock::now()); }
+
+  void stop() override {
+    threads_.stop();
+    tun_.close();  // removes the route and the device, without any capability
+  }
+
+ private:
+  const config::RelaySettings settings_;
+  const Endpoint admin_;
+  net::Tun tun_;
+  std::vector<net::UdpSocket> sockets_;  // until start() hands them to the workers
+  std::unique_ptr<IcmpSender> icmp_;
+  const SipKey bubbleKey_;
+  peers::PeerTable table_;
+  RuntimeHolder runtime_;
+  std::atomic<bool> draining_{false};
+  std::shared_ptr<agent::StatsCollectable<RelayStats>> stats_;
+  std::vector<std::unique_ptr<RelayWorker>> pool_;
+  agent::WorkerThreads<RelayWorker> threads_;
+};
+
+/// The tun device configured for `s`: MTU, hardening sysctls, up, Miredo's link-local address,
+/// and the Teredo prefix routed to it.
+StatusOr<net::Tun> openTun(const config::RelaySettings& s, size_t queues) {
+  auto tunOr = net::Tun::open(s.interface, queues);
   if (!tunOr.ok()) {
-    TEREDO_LOG(LogLevel::Error, "cannot open the tun device (relay.interface; needs CAP_NET_ADMIN)",
-               {"error", tunOr.status().message()});
-    return 2;
+    return Status::error(StatusCode::kPermissionDenied,
+                         "relay.interface: cannot open the tun device (needs CAP_NET_ADMIN): " +
+                             tunOr.status().message());
   }
   net::Tun tun = std::move(tunOr.value());
   Ipv6Addr prefixAddr;
   prefixAddr.setWord(0, s.prefix);
-  Ipv6Addr linkLocal = *parseIpv6("fe80::ffff:ffff:ffff");  // Miredo's tun address
+  const Ipv6Addr linkLocal = *parseIpv6("fe80::ffff:ffff:ffff");  // Miredo's tun address
   // RFC 4380 §3.4: a host-specific relay carries only the host's own traffic, so it adds no
   // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
   // forwarded through this host can reach the tun.
@@ -202,9 +269,9 @@ int runRelay(const std::string& configPath) {
   }
   for (const auto& step : steps) {
     if (const net::Status st = step(); !st.ok()) {
-      TEREDO_LOG(LogLevel::Error, "cannot configure the tun device (relay.interface)",
-                 {"interface", s.interface}, {"error", st.message()});
-      return 2;
+      return Status::error(
+          StatusCode::kUnavailable,
+          "relay.interface: cannot configure the tun device " + s.interface + ": " + st.message());
     }
   }
   for (const std::string& what : sysctlsNotApplied) {
@@ -213,21 +280,34 @@ int runRelay(const std::string& configPath) {
                "relay never writes router advertisements, redirects or link-local traffic to it",
                {"interface", s.interface}, {"sysctl", what});
   }
+  return tun;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<agent::RoleAgent<config::RelayConfig>>> openRelayAgent(
+    const config::RelayConfig& cfg, uint64_t version, agent::Readiness& readiness) {
+  const config::RelaySettings& s = cfg.relay;
+  const size_t workers = agent::workerCount(s.workers);
+  // The tun device: one queue per worker (IFF_MULTI_QUEUE), the prefix routed to it.
+  auto tun = openTun(s, workers);
+  if (!tun.ok()) {
+    return tun.status();
+  }
   if (s.mode == config::RelayMode::kRelay && !ipv6ForwardingEnabled()) {
     TEREDO_LOG(LogLevel::Warn,
                "net.ipv6.conf.all.forwarding is 0: IPv6 hosts cannot reach Teredo clients "
                "through this relay until it is enabled");
   }
-
   const net::UdpOptions opts =
-      daemon::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
+      agent::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
   std::vector<net::UdpSocket> sockets;
   for (size_t i = 0; i < workers; ++i) {
     auto sock = net::UdpSocket::open(Endpoint{s.bindAddress, s.port}, opts);
     if (!sock.ok()) {
-      TEREDO_LOG(LogLevel::Error, "cannot open the UDP socket (relay.bind_address, relay.port)",
-                 {"error", sock.status().message()});
-      return 2;
+      return Status::error(
+          StatusCode::kUnavailable,
+          "relay.bind_address, relay.port: cannot open the UDP socket: " + sock.status().message());
     }
     sockets.push_back(std::move(sock.value()));
   }
@@ -237,79 +317,9 @@ int runRelay(const std::string& configPath) {
                "no ICMPv6 error socket (needs CAP_NET_RAW): unreachable peers are dropped silently",
                {"error", err});
   }
-
-  const SipKey bubbleKey = randomKey();
-  peers::PeerTable table(tableConfig(s, randomKey()));
-  RuntimeHolder runtime(makeRuntime(*cfg, bubbleKey, managed.version()));
-  icmp->setRate(runtime.load()->icmpErrorsPerSecond, runtime.load()->icmpErrorsBurst);
-  std::atomic<bool> draining{false};
-
-  auto stats = std::make_shared<agent::StatsCollectable<RelayStats>>(workers);
-  agentMetrics->setAppliedConfig(managed.version(), agent::unixNowSeconds());
-  auto heartbeats = std::make_shared<agent::Heartbeats>(workers + 1, std::chrono::seconds(10));
-  const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
-  const size_t tunUp = readiness->addCondition(agent::Readiness::kTunUp);
-  const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
-  readiness->set(socketsBound, true);
-  readiness->set(tunUp, true);
-  readiness->set(configApplied, true);
-
-  auto admin = daemon::startAdmin(cfg->admin.listen,
-                                  {agentMetrics, stats, std::make_shared<TableCollectable>(table)},
-                                  heartbeats, readiness);
-  if (!admin) {
-    return 2;
-  }
-  // Tun, route, sockets and the admin listener exist; closing the tun at exit removes the device
-  // and its route without any capability.
-  daemon::dropPrivileges();
-
-  WorkerShared shared;
-  shared.runtime = &runtime;
-  shared.table = &table;
-  shared.tun = &tun;
-  shared.icmp = icmp->valid() ? icmp.get() : nullptr;
-  shared.heartbeats = heartbeats.get();
-  shared.draining = &draining;
-  shared.mtu = s.mtu;
-  std::vector<std::unique_ptr<RelayWorker>> pool;
-  for (size_t i = 0; i < workers; ++i) {
-    pool.push_back(
-        std::make_unique<RelayWorker>(i, std::move(sockets[i]), shared, stats->worker(i)));
-  }
-  daemon::WorkerThreads<RelayWorker> threads(pool);
-  TEREDO_LOG(LogLevel::Info, "teredo-relay running",
-             {"udp", formatEndpoint(Endpoint{s.bindAddress, s.port})}, {"interface", s.interface},
-             {"prefix", formatIpv6(prefixAddr) + "/32"},
-             {"mode", std::string(config::toString(s.mode))},
-             {"workers", static_cast<unsigned long>(workers)},
-             {"admin", formatEndpoint(cfg->admin.listen)});
-
-  managed.start(
-      [&](const config::RelayConfig& next, uint64_t version) {
-        daemon::applyLogConfig(next.log);
-        auto nextRuntime = makeRuntime(next, bubbleKey, version);
-        icmp->setRate(nextRuntime->icmpErrorsPerSecond, nextRuntime->icmpErrorsBurst);
-        runtime.store(std::move(nextRuntime));
-        agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
-      },
-      [&](v1::StatsReport* report) { fillStatsReport(*stats, table, report); },
-      [&](bool drain) { draining.store(drain, std::memory_order_relaxed); },
-      {formatEndpoint(Endpoint{s.bindAddress, s.port})});
-
-  const size_t mainSlot = workers;
-  const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
-                                          [&] {
-                                            heartbeats->beat(mainSlot);
-                                            table.expire(peers::Clock::now());
-                                          });
-  readiness->set(socketsBound, false);
-  managed.stop();
-  threads.stop();
-  admin.reset();
-  tun.close();  // removes the route and the device
-  TEREDO_LOG(LogLevel::Info, "teredo-relay stopped");
-  return looped ? 0 : 2;
+  readiness.set(readiness.addCondition(agent::Readiness::kTunUp), true);
+  return std::unique_ptr<agent::RoleAgent<config::RelayConfig>>(std::make_unique<RelayAgent>(
+      cfg, version, std::move(tun).value(), std::move(sockets), std::move(icmp)));
 }
 
 }  // namespace teredo::relay

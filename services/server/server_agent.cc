@@ -1,4 +1,4 @@
-#include "server_app.h"
+#include "server_agent.h"
 
 #include <time.h>
 
@@ -11,11 +11,9 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
-#include "agent/admin_server.h"
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
-#include "common/daemon.h"
 #include "config/config.h"
 #include "net/raw.h"
 #include "net/udp.h"
@@ -104,10 +102,6 @@ class NatCollectable : public prometheus::Collectable {
   const NatObserver& nat_;
 };
 
-std::string endpointText(const Endpoint& e) {
-  return formatEndpoint(e);
-}
-
 /// The periodic StatsReport for the controller: cumulative counters since start (the controller
 /// computes deltas per instance uid), NAT classes and the distinct-client sketch.
 void fillStatsReport(const agent::StatsCollectable<ServerStats>& st, const NatObserver& nat,
@@ -163,135 +157,126 @@ void fillStatsReport(const agent::StatsCollectable<ServerStats>& st, const NatOb
       std::string(reinterpret_cast<const char*>(regs.data()), regs.size()));
 }
 
+class ServerAgent final : public agent::RoleAgent<config::ServerConfig> {
+ public:
+  ServerAgent(const config::ServerConfig& cfg, uint64_t version,
+              std::vector<std::shared_ptr<SocketPair>> sockets, std::unique_ptr<RawSender> raw)
+      : settings_(cfg.server),
+        admin_(cfg.admin.listen),
+        workers_(sockets.size()),
+        sockets_(std::move(sockets)),
+        raw_(std::move(raw)),
+        nat_(settings_.natObservation.tableSize, settings_.natObservation.window),
+        runtime_(std::make_shared<const ServerRuntime>(makeRuntime(cfg, version))),
+        // One forwarding budget for every lane (reflection bound, RFC 4380 §7.4).
+        forwardBudget_(SharedRateLimiter::ZeroRate::Unlimited,
+                       runtime_.load()->forwardGlobalPerSecond,
+                       runtime_.load()->forwardGlobalBurst),
+        stats_(std::make_shared<agent::StatsCollectable<ServerStats>>(lanes())) {}
+
+  size_t lanes() const override { return workers_ * kSocketCount; }
+
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables() override {
+    return {stats_, std::make_shared<NatCollectable>(nat_)};
+  }
+
+  std::vector<std::string> addresses() const override {
+    return {formatIpv4(settings_.primaryAddress), formatIpv4(settings_.secondaryAddress)};
+  }
+
+  void start(agent::Heartbeats& heartbeats) override {
+    WorkerShared shared;
+    shared.runtime = &runtime_;
+    shared.nat = &nat_;
+    shared.ipv6 = raw_.get();
+    shared.heartbeats = &heartbeats;
+    shared.forwardBudget = &forwardBudget_;
+    shared.rateLimitTableSize = settings_.rateLimit.tableSize;
+    for (size_t i = 0; i < workers_; ++i) {
+      for (size_t k = 0; k < kSocketCount; ++k) {
+        const size_t lane = i * kSocketCount + k;
+        pool_.push_back(std::make_unique<ServerWorker>(lane, static_cast<ServerSocket>(k),
+                                                       sockets_[i], shared, stats_->worker(lane)));
+      }
+    }
+    sockets_.clear();  // the lanes own the pairs now
+    threads_.start(pool_);
+    TEREDO_LOG(LogLevel::Info, "teredo-server running",
+               {"primary", formatEndpoint(Endpoint{settings_.primaryAddress, settings_.port})},
+               {"secondary", formatEndpoint(Endpoint{settings_.secondaryAddress, settings_.port})},
+               {"workers", static_cast<unsigned long>(workers_)},
+               {"admin", formatEndpoint(admin_)});
+  }
+
+  void apply(const config::ServerConfig& next, uint64_t version) override {
+    auto runtime = std::make_shared<const ServerRuntime>(makeRuntime(next, version));
+    forwardBudget_.configure(runtime->forwardGlobalPerSecond, runtime->forwardGlobalBurst);
+    runtime_.store(std::move(runtime));
+  }
+
+  void fillStats(v1::StatsReport* report) override { fillStatsReport(*stats_, nat_, report); }
+
+  void tick() override { nat_.rotate(monotonicMs()); }
+
+  void stop() override { threads_.stop(); }
+
+ private:
+  const config::ServerSettings settings_;
+  const Endpoint admin_;
+  const size_t workers_;
+  std::vector<std::shared_ptr<SocketPair>> sockets_;  // until start() hands them to the lanes
+  std::unique_ptr<RawSender> raw_;
+  NatObserver nat_;
+  RuntimeHolder runtime_;
+  SharedRateLimiter forwardBudget_;
+  std::shared_ptr<agent::StatsCollectable<ServerStats>> stats_;
+  std::vector<std::unique_ptr<ServerWorker>> pool_;
+  agent::WorkerThreads<ServerWorker> threads_;
+};
+
 }  // namespace
 
-int runServer(const std::string& configPath) {
-  int exitCode = 0;
-  // Bootstrap YAML, overlaid with the controller's last-known-good snapshot when there is one.
-  auto boot = daemon::bootstrap<config::ServerConfig>(configPath, &exitCode);
-  if (!boot) {
-    return exitCode;
-  }
-  auto& agentMetrics = boot->metrics;
-  auto& readiness = boot->readiness;
-  auto& managed = *boot->managed;
-  const std::shared_ptr<const config::ServerConfig> cfg = boot->config;
-  const config::ServerSettings& s = cfg->server;
-  const size_t workers = daemon::workerCount(s.workers);
+StatusOr<std::unique_ptr<agent::RoleAgent<config::ServerConfig>>> openServerAgent(
+    const config::ServerConfig& cfg, uint64_t version, agent::Readiness& readiness) {
+  (void)readiness;  // sockets_bound and config_applied are the host's; the server adds none
+  const config::ServerSettings& s = cfg.server;
+  const size_t workers = agent::workerCount(s.workers);
   net::UdpOptions opts =
-      daemon::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
+      agent::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
   // Each lane waits in recvmmsg itself (server_worker.h): blocking sockets with a receive
   // timeout. Sends still never block (SendBatch passes MSG_DONTWAIT).
   opts.nonBlocking = false;
   opts.receiveTimeoutMs = ServerWorker::kReceiveTimeoutMs;
   std::vector<std::shared_ptr<SocketPair>> sockets;
   for (size_t i = 0; i < workers; ++i) {
-    auto primary = net::UdpSocket::open(Endpoint{s.primaryAddress, s.port}, opts);
-    if (!primary.ok()) {
-      TEREDO_LOG(LogLevel::Error, "cannot open the primary socket (server.primary_address)",
-                 {"error", primary.status().message()});
-      return 2;
-    }
-    auto secondary = net::UdpSocket::open(Endpoint{s.secondaryAddress, s.port}, opts);
-    if (!secondary.ok()) {
-      TEREDO_LOG(LogLevel::Error, "cannot open the secondary socket (server.secondary_address)",
-                 {"error", secondary.status().message()});
-      return 2;
-    }
     auto pair = std::make_shared<SocketPair>();
-    pair->sockets[static_cast<size_t>(ServerSocket::Primary)] = std::move(primary.value());
-    pair->sockets[static_cast<size_t>(ServerSocket::Secondary)] = std::move(secondary.value());
+    for (ServerSocket which : {ServerSocket::Primary, ServerSocket::Secondary}) {
+      const bool primary = which == ServerSocket::Primary;
+      auto sock = net::UdpSocket::open(
+          Endpoint{primary ? s.primaryAddress : s.secondaryAddress, s.port}, opts);
+      if (!sock.ok()) {
+        return Status::error(
+            StatusCode::kUnavailable,
+            std::string(primary ? "server.primary_address" : "server.secondary_address") +
+                ": cannot open the socket: " + sock.status().message());
+      }
+      pair->sockets[static_cast<size_t>(which)] = std::move(sock.value());
+    }
     sockets.push_back(std::move(pair));
   }
-
   std::unique_ptr<RawSender> raw;
   if (s.ipv6Forward.enabled) {
     auto r = net::RawIpv6Socket::open();
     if (!r.ok()) {
-      TEREDO_LOG(LogLevel::Error,
-                 "cannot open the raw IPv6 socket needed by server.ipv6_forward.enabled "
-                 "(needs CAP_NET_RAW)",
-                 {"error", r.status().message()});
-      return 2;
+      return Status::error(StatusCode::kPermissionDenied,
+                           "server.ipv6_forward.enabled: cannot open the raw IPv6 socket (needs "
+                           "CAP_NET_RAW): " +
+                               r.status().message());
     }
     raw = std::make_unique<RawSender>(std::move(r.value()));
   }
-
-  auto nat = std::make_unique<NatObserver>(s.natObservation.tableSize, s.natObservation.window);
-  RuntimeHolder runtime(
-      std::make_shared<const ServerRuntime>(makeRuntime(*cfg, managed.version())));
-  // One forwarding budget for every lane (reflection bound, RFC 4380 §7.4); reloads resize it.
-  SharedRateLimiter forwardBudget(SharedRateLimiter::ZeroRate::Unlimited,
-                                  runtime.load()->forwardGlobalPerSecond,
-                                  runtime.load()->forwardGlobalBurst);
-  // Two receive lanes (threads) per worker, one per socket of its pair.
-  const size_t lanes = workers * kSocketCount;
-  auto stats = std::make_shared<agent::StatsCollectable<ServerStats>>(lanes);
-  agentMetrics->setAppliedConfig(managed.version(), agent::unixNowSeconds());
-  auto heartbeats = std::make_shared<agent::Heartbeats>(lanes + 1, std::chrono::seconds(10));
-  const size_t socketsBound = readiness->addCondition(agent::Readiness::kSocketsBound);
-  const size_t configApplied = readiness->addCondition(agent::Readiness::kConfigApplied);
-  readiness->set(socketsBound, true);
-  readiness->set(configApplied, true);
-
-  auto admin = daemon::startAdmin(cfg->admin.listen,
-                                  {agentMetrics, stats, std::make_shared<NatCollectable>(*nat)},
-                                  heartbeats, readiness);
-  if (!admin) {
-    return 2;
-  }
-  // Every socket (and the admin listener) is open: no capability is needed any more (port 3544
-  // is unprivileged; CAP_NET_RAW only matters when the raw socket is created). Rebinding needs a
-  // restart, which the service manager does with the original privileges.
-  daemon::dropPrivileges();
-
-  WorkerShared shared;
-  shared.runtime = &runtime;
-  shared.nat = nat.get();
-  shared.ipv6 = raw.get();
-  shared.heartbeats = heartbeats.get();
-  shared.forwardBudget = &forwardBudget;
-  shared.rateLimitTableSize = s.rateLimit.tableSize;
-  std::vector<std::unique_ptr<ServerWorker>> pool;
-  for (size_t i = 0; i < workers; ++i) {
-    for (size_t k = 0; k < kSocketCount; ++k) {
-      const size_t lane = i * kSocketCount + k;
-      pool.push_back(std::make_unique<ServerWorker>(lane, static_cast<ServerSocket>(k), sockets[i],
-                                                    shared, stats->worker(lane)));
-    }
-  }
-  sockets.clear();  // the lanes own the pairs now
-  daemon::WorkerThreads<ServerWorker> threads(pool);
-  TEREDO_LOG(LogLevel::Info, "teredo-server running",
-             {"primary", endpointText(Endpoint{s.primaryAddress, s.port})},
-             {"secondary", endpointText(Endpoint{s.secondaryAddress, s.port})},
-             {"workers", static_cast<unsigned long>(workers)},
-             {"admin", endpointText(cfg->admin.listen)});
-
-  managed.start(
-      [&](const config::ServerConfig& next, uint64_t version) {
-        daemon::applyLogConfig(next.log);
-        auto nextRuntime = std::make_shared<const ServerRuntime>(makeRuntime(next, version));
-        forwardBudget.configure(nextRuntime->forwardGlobalPerSecond,
-                                nextRuntime->forwardGlobalBurst);
-        runtime.store(std::move(nextRuntime));
-        agentMetrics->setAppliedConfig(version, agent::unixNowSeconds());
-      },
-      [&](v1::StatsReport* report) { fillStatsReport(*stats, *nat, report); }, nullptr,
-      {formatIpv4(s.primaryAddress), formatIpv4(s.secondaryAddress)});
-
-  const size_t mainSlot = lanes;
-  const bool looped = daemon::runMainLoop([&] { managed.reloadFile(); },
-                                          [&] {
-                                            heartbeats->beat(mainSlot);
-                                            nat->rotate(monotonicMs());
-                                          });
-  readiness->set(socketsBound, false);
-  managed.stop();
-  threads.stop();
-  admin.reset();
-  TEREDO_LOG(LogLevel::Info, "teredo-server stopped");
-  return looped ? 0 : 2;
+  return std::unique_ptr<agent::RoleAgent<config::ServerConfig>>(
+      std::make_unique<ServerAgent>(cfg, version, std::move(sockets), std::move(raw)));
 }
 
 }  // namespace teredo::server

@@ -1,5 +1,7 @@
 #include "agent/agent_metrics.h"
 
+#include "agent/metric_family.h"
+
 #include <chrono>
 
 #include "agent/log.h"
@@ -19,15 +21,7 @@ void AgentMetrics::setAppliedConfig(uint64_t version, double unixSeconds) {
   appliedAt_.store(unixSeconds, std::memory_order_relaxed);
 }
 
-namespace {
-
-prometheus::MetricFamily gaugeFamily(const char* name, const char* help, double value) {
-  prometheus::ClientMetric m;
-  m.gauge.value = value;
-  return prometheus::MetricFamily{name, help, prometheus::MetricType::Gauge, {m}};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
   std::vector<prometheus::MetricFamily> out;
@@ -48,21 +42,12 @@ std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
       "1 while the controller stream is up. Forwarding does not depend on it; alert only when "
       "it stays 0 across the fleet.",
       controllerConnected() ? 1 : 0));
-  {
-    prometheus::MetricFamily f{"teredo_config_updates_total",
-                               "Config snapshots from the controller, by result (ack: applied; "
-                               "nack: rejected, the previous config kept serving).",
-                               prometheus::MetricType::Counter,
-                               {}};
-    prometheus::ClientMetric ack;
-    ack.label = {{"result", "ack"}};
-    ack.counter.value = static_cast<double>(configAcks());
-    prometheus::ClientMetric nack;
-    nack.label = {{"result", "nack"}};
-    nack.counter.value = static_cast<double>(configNacks());
-    f.metric = {ack, nack};
-    out.push_back(std::move(f));
-  }
+  out.push_back(labeledFamily(
+      "teredo_config_updates_total",
+      "Config snapshots from the controller, by result (ack: applied; "
+      "nack: rejected, the previous config kept serving).",
+      prometheus::MetricType::Counter, "result",
+      {{"ack", static_cast<double>(configAcks())}, {"nack", static_cast<double>(configNacks())}}));
   out.push_back(gaugeFamily("teredo_config_applied_version",
                             "Version of the config snapshot now serving (0: bootstrap YAML). "
                             "Compare with the controller's desired version.",

@@ -16,6 +16,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
+#include "agent/metric_family.h"
 #include "config/config.h"
 #include "net/tun.h"
 #include "net/udp.h"
@@ -51,22 +52,16 @@ class TableCollectable : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> out;
     const peers::PeerTableCounters& c = table_.counters();
     auto gauge = [&](const char* name, const char* help, double v) {
-      prometheus::MetricFamily f{name, help, prometheus::MetricType::Gauge, {}};
-      prometheus::ClientMetric m;
-      m.gauge.value = v;
-      f.metric.push_back(std::move(m));
-      out.push_back(std::move(f));
+      out.push_back(agent::gaugeFamily(name, help, v));
     };
     auto labeled = [&](const char* name, const char* help, const char* label,
                        std::initializer_list<std::pair<const char*, uint64_t>> values) {
-      prometheus::MetricFamily f{name, help, prometheus::MetricType::Counter, {}};
+      std::vector<std::pair<std::string, double>> samples;
       for (const auto& [value, count] : values) {
-        prometheus::ClientMetric m;
-        m.label = {{label, value}};
-        m.counter.value = static_cast<double>(count);
-        f.metric.push_back(std::move(m));
+        samples.emplace_back(value, static_cast<double>(count));
       }
-      out.push_back(std::move(f));
+      out.push_back(
+          agent::labeledFamily(name, help, prometheus::MetricType::Counter, label, samples));
     };
     gauge("teredo_relay_peers", "Peers in the table.", static_cast<double>(table_.size()));
     gauge("teredo_relay_peer_table_capacity", "Hard cap on peers (relay.max_peers).",

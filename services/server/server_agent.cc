@@ -14,6 +14,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/health.h"
 #include "agent/log.h"
+#include "agent/metric_family.h"
 #include "config/config.h"
 #include "net/raw.h"
 #include "net/udp.h"
@@ -57,19 +58,12 @@ class NatCollectable : public prometheus::Collectable {
     const NatCounts totals = nat_.totals();
     auto byClass = [&](const char* name, const char* help, prometheus::MetricType type,
                        const NatCounts& counts) {
-      prometheus::MetricFamily f{name, help, type, {}};
+      std::vector<std::pair<std::string, double>> values;
       for (size_t i = 0; i < kNatClassCount; ++i) {
-        prometheus::ClientMetric m;
-        m.label = {{"nat_type", natClassLabel(static_cast<NatClass>(i))}};
-        const double v = static_cast<double>(counts.byClass[i]);
-        if (type == prometheus::MetricType::Counter) {
-          m.counter.value = v;
-        } else {
-          m.gauge.value = v;
-        }
-        f.metric.push_back(std::move(m));
+        values.emplace_back(natClassLabel(static_cast<NatClass>(i)),
+                            static_cast<double>(counts.byClass[i]));
       }
-      out.push_back(std::move(f));
+      out.push_back(agent::labeledFamily(name, help, type, "nat_type", values));
     };
     byClass("teredo_server_nat_clients",
             "Clients seen in the last closed observation window, by the NAT type the server "
@@ -78,23 +72,21 @@ class NatCollectable : public prometheus::Collectable {
     byClass("teredo_server_nat_classifications_total",
             "Per-window client classifications since start, by NAT type.",
             prometheus::MetricType::Counter, totals);
-    auto gauge = [&](const char* name, const char* help, double v) {
-      prometheus::MetricFamily f{name, help, prometheus::MetricType::Gauge, {}};
-      prometheus::ClientMetric m;
-      m.gauge.value = v;
-      f.metric.push_back(std::move(m));
-      out.push_back(std::move(f));
-    };
-    gauge("teredo_server_distinct_clients",
-          "Distinct client mapped addresses and ports in the last closed window (HyperLogLog "
-          "estimate, about 1.6 % error).",
-          nat_.lastWindowClients());
-    gauge("teredo_server_nat_window_seconds", "Length of the NAT observation window.",
-          static_cast<double>(nat_.window().count()) / 1000.0);
-    gauge("teredo_server_nat_clients_tracked", "Clients in the bounded NAT observation table.",
-          static_cast<double>(nat_.trackedClients()));
-    gauge("teredo_server_nat_table_capacity", "Capacity of the NAT observation table.",
-          static_cast<double>(nat_.capacity()));
+    using agent::gaugeFamily;
+    out.push_back(gaugeFamily(
+        "teredo_server_distinct_clients",
+        "Distinct client mapped addresses and ports in the last closed window (HyperLogLog "
+        "estimate, about 1.6 % error).",
+        nat_.lastWindowClients()));
+    out.push_back(gaugeFamily("teredo_server_nat_window_seconds",
+                              "Length of the NAT observation window.",
+                              static_cast<double>(nat_.window().count()) / 1000.0));
+    out.push_back(gaugeFamily("teredo_server_nat_clients_tracked",
+                              "Clients in the bounded NAT observation table.",
+                              static_cast<double>(nat_.trackedClients())));
+    out.push_back(gaugeFamily("teredo_server_nat_table_capacity",
+                              "Capacity of the NAT observation table.",
+                              static_cast<double>(nat_.capacity())));
     return out;
   }
 

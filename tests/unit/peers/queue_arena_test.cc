@@ -1,0 +1,149 @@
+// ChunkPool (lib/peers/queue_arena.h): the bounded chunk pool behind the per-peer queues. All or
+// nothing under the cap, chains linked head to tail, freed chunks reused, slabs carved lazily.
+#include "peers/queue_arena.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace teredo::peers {
+namespace {
+
+constexpr size_t kChunk = ChunkPool::kChunkSize;
+constexpr size_t kSlabBytes = ChunkPool::kChunksPerSlab * kChunk;
+
+/// Follows a chain of `n` chunks from `head`; returns its chunks (empty if it is not `n` long or
+/// does not end at `tail`).
+std::vector<uint32_t> walk(ChunkPool& pool, uint32_t head, uint32_t tail, size_t n) {
+  std::vector<uint32_t> chain;
+  for (uint32_t c = head; c != kNoChunk && chain.size() <= n; c = pool.next(c)) {
+    chain.push_back(c);
+  }
+  if (chain.size() != n || chain.back() != tail) {
+    return {};
+  }
+  return chain;
+}
+
+TEST(ChunkPool, CapIsRoundedDownToWholeChunks) {
+  struct Row {
+    size_t maxBytes;
+    size_t chunks;
+  };
+  for (const Row& r : {Row{0, 0}, Row{kChunk - 1, 0}, Row{kChunk, 1}, Row{3 * kChunk + 63, 3},
+                       Row{64 << 20, (64u << 20) / kChunk}}) {
+    SCOPED_TRACE(r.maxBytes);
+    ChunkPool pool(r.maxBytes);
+    EXPECT_EQ(pool.maxChunks(), r.chunks);
+    EXPECT_EQ(pool.chunksInUse(), 0u);
+    EXPECT_EQ(pool.bytesReserved(), 0u);  // nothing carved before the first allocation
+  }
+}
+
+TEST(ChunkPool, AllocationsAreAllOrNothingUnderTheCap) {
+  ChunkPool pool(10 * kChunk);
+  // Steps: allocate n (expect ok?) or release chain #i; then chunks in use.
+  struct Step {
+    std::string what;
+    bool allocate;
+    size_t n;  // allocate: chunks; release: index of the chain in `chains`
+    bool ok;   // allocate only
+    size_t inUse;
+  };
+  const std::vector<Step> steps = {
+      {"four", true, 4, true, 4},
+      {"seven do not fit", true, 7, false, 4},
+      {"six fit exactly", true, 6, true, 10},
+      {"one more does not", true, 1, false, 10},
+      {"release the four", false, 0, true, 6},
+      {"four again", true, 4, true, 10},
+      {"release the six", false, 1, true, 4},
+      {"release the last four", false, 2, true, 0},
+      {"the whole pool", true, 10, true, 10},
+  };
+  struct Chain {
+    uint32_t head;
+    uint32_t tail;
+    size_t n;
+  };
+  std::vector<Chain> chains;
+  for (const Step& s : steps) {
+    SCOPED_TRACE(s.what);
+    if (s.allocate) {
+      uint32_t head = 12345;
+      uint32_t tail = 12345;
+      ASSERT_EQ(pool.allocate(s.n, &head, &tail), s.ok);
+      if (s.ok) {
+        EXPECT_EQ(walk(pool, head, tail, s.n).size(), s.n);
+        EXPECT_EQ(pool.next(tail), kNoChunk);
+        chains.push_back({head, tail, s.n});
+      } else {
+        EXPECT_EQ(head, 12345u);  // untouched on failure
+        EXPECT_EQ(tail, 12345u);
+      }
+    } else {
+      pool.release(chains[s.n].head, chains[s.n].n);
+    }
+    EXPECT_EQ(pool.chunksInUse(), s.inUse);
+  }
+  // Ten chunks were ever carved: released ones were reused, one slab was enough.
+  EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
+}
+
+TEST(ChunkPool, ChunksHoldTheirBytesAndNeverOverlap) {
+  ChunkPool pool(64 * kChunk);
+  uint32_t headA = 0;
+  uint32_t tailA = 0;
+  uint32_t headB = 0;
+  uint32_t tailB = 0;
+  ASSERT_TRUE(pool.allocate(20, &headA, &tailA));
+  ASSERT_TRUE(pool.allocate(30, &headB, &tailB));
+  const std::vector<uint32_t> a = walk(pool, headA, tailA, 20);
+  const std::vector<uint32_t> b = walk(pool, headB, tailB, 30);
+  ASSERT_EQ(a.size(), 20u);
+  ASSERT_EQ(b.size(), 30u);
+  std::set<uint32_t> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  EXPECT_EQ(all.size(), 50u);
+  uint8_t v = 0;
+  for (uint32_t c : all) {
+    for (size_t i = 0; i < ChunkPool::kChunkPayload; ++i) {
+      pool.data(c)[i] = static_cast<uint8_t>(v + i);
+    }
+    ++v;
+  }
+  v = 0;
+  for (uint32_t c : all) {
+    for (size_t i = 0; i < ChunkPool::kChunkPayload; ++i) {
+      ASSERT_EQ(pool.data(c)[i], static_cast<uint8_t>(v + i)) << "chunk " << c;
+    }
+    ++v;
+  }
+  // The links survived the payload writes.
+  EXPECT_EQ(walk(pool, headA, tailA, 20), a);
+  EXPECT_EQ(walk(pool, headB, tailB, 30), b);
+}
+
+TEST(ChunkPool, SlabsAreCarvedOnlyWhenNeeded) {
+  ChunkPool pool(3 * ChunkPool::kChunksPerSlab * kChunk);
+  uint32_t head = 0;
+  uint32_t tail = 0;
+  ASSERT_TRUE(pool.allocate(1, &head, &tail));
+  EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
+  // A chain that crosses into a second slab.
+  uint32_t head2 = 0;
+  uint32_t tail2 = 0;
+  ASSERT_TRUE(pool.allocate(ChunkPool::kChunksPerSlab, &head2, &tail2));
+  EXPECT_EQ(pool.bytesReserved(), 2 * kSlabBytes);
+  EXPECT_EQ(walk(pool, head2, tail2, ChunkPool::kChunksPerSlab).size(), ChunkPool::kChunksPerSlab);
+  // Released chunks are reused before a third slab is carved.
+  pool.release(head2, ChunkPool::kChunksPerSlab);
+  ASSERT_TRUE(pool.allocate(ChunkPool::kChunksPerSlab, &head2, &tail2));
+  EXPECT_EQ(pool.bytesReserved(), 2 * kSlabBytes);
+  EXPECT_EQ(pool.chunksInUse(), ChunkPool::kChunksPerSlab + 1);
+}
+
+}  // namespace
+}  // namespace teredo::peers

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "agent/log.h"
+#include "config/proto_translate.h"
 #include "teredo/build_info.h"
 #include "teredo/v1/agent.grpc.pb.h"
 
@@ -52,17 +53,6 @@ uint64_t seedOf(uint64_t configured) {
   }
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-}
-
-const char* roleName(v1::Role r) {
-  switch (r) {
-    case v1::ROLE_SERVER:
-      return "server";
-    case v1::ROLE_RELAY:
-      return "relay";
-    default:
-      return "unspecified";
-  }
 }
 
 }  // namespace
@@ -349,7 +339,8 @@ void ControllerClient::handleSnapshot(const v1::ConfigSnapshot& snapshot, v1::Ag
       (options_.role == v1::ROLE_UNSPECIFIED && cfg.role_case() != v1::AgentConfig::ROLE_NOT_SET);
   if (!roleMatches) {
     ok = false;
-    error.set_message(std::string("snapshot has no config for role ") + roleName(options_.role));
+    error.set_message(
+        std::string("snapshot has no config for role ").append(config::roleName(options_.role)));
   } else if (version != 0 && version == appliedVersion()) {
     // Already running it (e.g. restored from last-known-good): acknowledge, do not re-apply.
   } else if (callbacks_.validate && !callbacks_.validate(cfg, &error)) {

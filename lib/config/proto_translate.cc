@@ -345,6 +345,17 @@ LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_vie
   return protoFromYamlImpl<teredo::v1::ControllerConfig>(detail::controllerSchema(), text, name);
 }
 
+std::string_view roleName(teredo::v1::Role role) {
+  switch (role) {
+    case teredo::v1::ROLE_SERVER:
+      return "server";
+    case teredo::v1::ROLE_RELAY:
+      return "relay";
+    default:
+      return "unspecified";
+  }
+}
+
 std::vector<ConfigError> validateAgentConfig(const teredo::v1::AgentConfig& config) {
   switch (config.role_case()) {
     case teredo::v1::AgentConfig::kServer: {

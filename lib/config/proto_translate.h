@@ -50,6 +50,10 @@ LoadResult<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text,
 LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
                                                                  std::string_view name);
 
+/// "server", "relay" or "unspecified": how logs, history descriptions and metric labels name a
+/// role (the YAML section names of the two agent roles).
+std::string_view roleName(teredo::v1::Role role);
+
 /// The errors a server or relay agent would report for `config` (empty = it would apply it).
 /// Keys are relative to the role message ("server.mtu"). An AgentConfig with no role set is an
 /// error with key "role".

@@ -2,14 +2,15 @@
 
 #include <algorithm>
 #include <deque>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+
+#include "base/file.h"
 
 namespace teredo::controller {
 namespace {
@@ -18,16 +19,7 @@ namespace {
 // at a time, so a full queue means a stuck stream: it is cancelled.
 constexpr size_t kMaxQueuedMessages = 64;
 
-bool readFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
+constexpr const char* kBadRequestType = "type.googleapis.com/google.rpc.BadRequest";
 
 // Queues messages from the Controller (under its lock) for the stream's writer thread.
 class StreamSink final : public AgentSink {
@@ -40,14 +32,14 @@ class StreamSink final : public AgentSink {
       return;
     }
     if (queue_.size() >= kMaxQueuedMessages) {
-      closeLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "agent not reading"));
+      closeLocked(Status::error(StatusCode::kResourceExhausted, "agent not reading"));
       return;
     }
     queue_.push_back(msg);
     cv_.notify_one();
   }
 
-  void close(const grpc::Status& status) override {
+  void close(const Status& status) override {
     std::lock_guard lock(mu_);
     closeLocked(status);
   }
@@ -67,7 +59,7 @@ class StreamSink final : public AgentSink {
       const bool ok = stream->Write(msg);
       lock.lock();
       if (!ok) {
-        closeLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+        closeLocked(Status::error(StatusCode::kUnavailable, "write failed"));
         return;
       }
     }
@@ -80,13 +72,13 @@ class StreamSink final : public AgentSink {
   }
 
   /// The status set by close(), if any.
-  std::optional<grpc::Status> closeStatus() {
+  std::optional<Status> closeStatus() {
     std::lock_guard lock(mu_);
     return closeStatus_;
   }
 
  private:
-  void closeLocked(const grpc::Status& status) {
+  void closeLocked(const Status& status) {
     if (!closeStatus_) {
       closeStatus_ = status;
     }
@@ -100,10 +92,48 @@ class StreamSink final : public AgentSink {
   std::condition_variable cv_;
   std::deque<teredo::v1::ControllerMessage> queue_;
   bool done_ = false;
-  std::optional<grpc::Status> closeStatus_;
+  std::optional<Status> closeStatus_;
 };
 
 }  // namespace
+
+grpc::Status toGrpcStatus(const Status& status) {
+  if (status.ok()) {
+    return grpc::Status::OK;
+  }
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  if (status.violations().empty()) {
+    return grpc::Status(code, status.message());
+  }
+  teredo::v1::BadRequest bad;
+  for (const Violation& v : status.violations()) {
+    teredo::v1::FieldViolation* out = bad.add_field_violations();
+    out->set_field(v.key);
+    out->set_description(v.message);
+  }
+  teredo::v1::RpcStatus rpc;
+  rpc.set_code(static_cast<int32_t>(code));
+  rpc.set_message(status.message());
+  auto* any = rpc.add_details();
+  any->set_type_url(kBadRequestType);
+  any->set_value(bad.SerializeAsString());
+  return grpc::Status(code, status.message(), rpc.SerializeAsString());
+}
+
+std::vector<teredo::v1::FieldViolation> fieldViolations(const grpc::Status& status) {
+  std::vector<teredo::v1::FieldViolation> out;
+  teredo::v1::RpcStatus rpc;
+  if (status.error_details().empty() || !rpc.ParseFromString(status.error_details())) {
+    return out;
+  }
+  for (const auto& any : rpc.details()) {
+    teredo::v1::BadRequest bad;
+    if (any.type_url() == kBadRequestType && bad.ParseFromString(any.value())) {
+      out.insert(out.end(), bad.field_violations().begin(), bad.field_violations().end());
+    }
+  }
+  return out;
+}
 
 bool bearerTokenMatches(const std::string& header, const std::string& token) {
   static constexpr std::string_view kPrefix = "Bearer ";
@@ -153,10 +183,11 @@ grpc::Status AgentServiceImpl::Connect(
     }
   }
   StreamSink sink(context);
-  SessionId session = 0;
-  if (grpc::Status s = controller_.hello(first.hello(), &sink, &session); !s.ok()) {
-    return s;
+  const StatusOr<SessionId> hello = controller_.hello(first.hello(), &sink);
+  if (!hello.ok()) {
+    return toGrpcStatus(hello.status());
   }
+  const SessionId session = *hello;
   std::thread writer([&] { sink.run(stream); });
   teredo::v1::AgentMessage msg;
   grpc::Status result = grpc::Status::OK;
@@ -186,7 +217,7 @@ grpc::Status AgentServiceImpl::Connect(
   sink.stop();
   writer.join();
   if (auto closed = sink.closeStatus()) {
-    return *closed;
+    return toGrpcStatus(*closed);
   }
   return result;
 }
@@ -213,7 +244,7 @@ grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) 
     if (grpc::Status s = authenticate(*context); !s.ok()) {                 \
       return s;                                                             \
     }                                                                       \
-    return controller_.method(*req, resp);                                  \
+    return toGrpcStatus(controller_.method(*req, resp));                    \
   }
 TEREDO_ADMIN_IMPL(ListAgents, listAgents)
 TEREDO_ADMIN_IMPL(GetAgent, getAgent)
@@ -234,12 +265,12 @@ ControllerServer::~ControllerServer() {
   shutdown();
 }
 
-std::shared_ptr<grpc::ServerCredentials> ControllerServer::credentials(std::string* error) const {
+StatusOr<std::shared_ptr<grpc::ServerCredentials>> ControllerServer::credentials() const {
   const TlsFiles& tls = options_.tls;
   if (tls.certFile.empty()) {
     if (tls.requireClientCert) {
-      *error = "tls.require_client_cert needs tls.cert_file and tls.key_file";
-      return nullptr;
+      return Status::error(StatusCode::kInvalidArgument,
+                           "tls.require_client_cert needs tls.cert_file and tls.key_file");
     }
     return grpc::InsecureServerCredentials();
   }
@@ -256,19 +287,17 @@ std::shared_ptr<grpc::ServerCredentials> ControllerServer::credentials(std::stri
     if (f.path->empty()) {
       continue;
     }
-    std::string text;
-    if (!readFile(*f.path, &text)) {
-      *error = std::string("cannot read ") + f.key + " " + *f.path;
-      return nullptr;
+    const StatusOr<std::string> text = readFile(*f.path);
+    if (!text.ok()) {
+      return text.status().withContext(std::string("cannot read ") + f.key);
     }
-    if (text.find("-----BEGIN ") == std::string::npos) {
-      *error = std::string(f.key) + " " + *f.path + " holds no PEM data";
-      return nullptr;
+    if (text->find("-----BEGIN ") == std::string::npos) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           std::string(f.key) + " " + *f.path + " holds no PEM data");
     }
   }
   if (tls.caFile.empty() && tls.requireClientCert) {
-    *error = "tls.require_client_cert needs tls.ca_file";
-    return nullptr;
+    return Status::error(StatusCode::kInvalidArgument, "tls.require_client_cert needs tls.ca_file");
   }
   const auto refresh = static_cast<unsigned>(std::max<int64_t>(1, tls.refresh.count()));
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
@@ -286,10 +315,10 @@ std::shared_ptr<grpc::ServerCredentials> ControllerServer::credentials(std::stri
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-bool ControllerServer::start(std::string* error) {
-  auto creds = credentials(error);
-  if (creds == nullptr) {
-    return false;
+Status ControllerServer::start() {
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = credentials();
+  if (!creds.ok()) {
+    return creds.status();
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -297,24 +326,24 @@ bool ControllerServer::start(std::string* error) {
   adminService_ = std::make_unique<AdminServiceImpl>(controller_, options_.adminToken);
   {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.agentListen, creds, &agentPort_);
+    builder.AddListeningPort(options_.agentListen, *creds, &agentPort_);
     builder.RegisterService(agentService_.get());
     agentServer_ = builder.BuildAndStart();
     if (agentServer_ == nullptr) {
-      *error = "cannot listen on controller.agent_listen " + options_.agentListen;
-      return false;
+      return Status::error(StatusCode::kUnavailable,
+                           "cannot listen on controller.agent_listen " + options_.agentListen);
     }
   }
   {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.adminListen, creds, &adminPort_);
+    builder.AddListeningPort(options_.adminListen, *creds, &adminPort_);
     builder.RegisterService(adminService_.get());
     adminServer_ = builder.BuildAndStart();
     if (adminServer_ == nullptr) {
-      *error = "cannot listen on controller.admin_listen " + options_.adminListen;
       agentServer_->Shutdown();
       agentServer_.reset();
-      return false;
+      return Status::error(StatusCode::kUnavailable,
+                           "cannot listen on controller.admin_listen " + options_.adminListen);
     }
   }
   ticker_ = std::thread([this] {
@@ -326,7 +355,7 @@ bool ControllerServer::start(std::string* error) {
       cv_.wait_for(lock, options_.tickInterval, [this] { return stopping_; });
     }
   });
-  return true;
+  return Status();
 }
 
 void ControllerServer::shutdown() {

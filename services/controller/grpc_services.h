@@ -3,6 +3,10 @@
 // that owns two grpc::Server instances (agent port, admin port), the health and reflection
 // services, and the tick thread that drives debouncing and ACK timeouts.
 //
+// This is the controller's gRPC edge: the core returns teredo::Status, and toGrpcStatus() is
+// where it becomes a grpc::Status (same code, same message, violations as the
+// google.rpc.BadRequest details clients decode).
+//
 // Thread-safety: ControllerServer::start/shutdown from one thread; the services are called by
 // gRPC's threads and only use the thread-safe Controller. Each agent stream uses the handler
 // thread for reads and one writer thread for writes.
@@ -21,6 +25,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "base/status.h"
 #include "controller.h"
 #include "teredo/v1/admin.grpc.pb.h"
 #include "teredo/v1/agent.grpc.pb.h"
@@ -49,6 +54,14 @@ struct ServerOptions {
   std::string adminToken;
   std::chrono::milliseconds tickInterval{50};
 };
+
+/// The gRPC status of a core status: the same code (the numbers are gRPC's) and message. When
+/// `status` carries violations, the binary details hold an RpcStatus (admin.proto) with a
+/// BadRequest whose field violations are {field = key, description = message} (requests do not
+/// come from files, so violations carry no file position here).
+grpc::Status toGrpcStatus(const Status& status);
+/// Decodes the violations of a status built by toGrpcStatus() (empty if none).
+std::vector<teredo::v1::FieldViolation> fieldViolations(const grpc::Status& status);
 
 /// True when `header` is exactly "Bearer <token>", compared in constant time.
 bool bearerTokenMatches(const std::string& header, const std::string& token);
@@ -104,8 +117,8 @@ class ControllerServer {
   ControllerServer(Controller& controller, ServerOptions options);
   ~ControllerServer();
 
-  /// Binds both listeners and starts serving. False with `error` (naming the setting) on failure.
-  bool start(std::string* error);
+  /// Binds both listeners and starts serving. An error naming the setting on failure.
+  Status start();
   /// Stops accepting, ends streams, joins threads. Idempotent.
   void shutdown();
   /// Block until shutdown() is called from another thread.
@@ -116,7 +129,7 @@ class ControllerServer {
   int adminPort() const { return adminPort_; }
 
  private:
-  std::shared_ptr<grpc::ServerCredentials> credentials(std::string* error) const;
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials() const;
 
   Controller& controller_;
   const ServerOptions options_;

@@ -4,14 +4,15 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include <prometheus/exposer.h>
 
+#include "base/file.h"
+#include "base/status.h"
 #include "config/config.h"
 #include "controller.h"
 #include "grpc_services.h"
@@ -30,24 +31,20 @@ constexpr const char* kUsage =
     "(controller.admin_listen) and /metrics (admin.listen); keeps config and history in\n"
     "controller.state_dir.\n";
 
-bool readToken(const std::string& path, std::string* token, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = "cannot read controller.auth.token_file " + path;
-    return false;
+teredo::StatusOr<std::string> readToken(const std::string& path) {
+  teredo::StatusOr<std::string> read = teredo::readFile(path);
+  if (!read.ok()) {
+    return read.status().withContext("cannot read controller.auth.token_file");
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
+  std::string t = std::move(read).value();
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) {
     t.pop_back();
   }
   if (t.empty()) {
-    *error = "controller.auth.token_file " + path + " is empty";
-    return false;
+    return teredo::Status::error(teredo::StatusCode::kInvalidArgument,
+                                 "controller.auth.token_file " + path + " is empty");
   }
-  *token = t;
-  return true;
+  return t;
 }
 
 std::string randomNonce() {
@@ -68,26 +65,28 @@ int run(const std::string& path) {
     return 1;
   }
   const cfg::ControllerConfig& config = *loaded;
-  std::string error;
   std::string token;
-  if (!config.controller.authTokenFile.empty() &&
-      !readToken(config.controller.authTokenFile, &token, &error)) {
-    std::cerr << "teredo-controller: " << error << "\n";
-    return 1;
+  if (!config.controller.authTokenFile.empty()) {
+    teredo::StatusOr<std::string> read = readToken(config.controller.authTokenFile);
+    if (!read.ok()) {
+      std::cerr << "teredo-controller: " << read.status().message() << "\n";
+      return 1;
+    }
+    token = std::move(read).value();
   }
-  auto store = teredo::controller::openFileStateStore(config.controller.stateDir, &error);
-  if (store == nullptr) {
-    std::cerr << "teredo-controller: " << error << "\n";
+  auto store = teredo::controller::openFileStateStore(config.controller.stateDir);
+  if (!store.ok()) {
+    std::cerr << "teredo-controller: " << store.status().message() << "\n";
     return 1;
   }
   teredo::controller::ControllerOptions options;
   options.debounce = config.controller.debounce;
   options.statsInterval = config.controller.statsInterval;
   teredo::controller::Controller controller(
-      options, std::move(store), teredo::controller::validateAgentConfig,
+      options, std::move(store).value(), teredo::controller::validateAgentConfig,
       [] { return std::chrono::system_clock::now(); }, randomNonce);
-  if (!controller.load(&error)) {
-    std::cerr << "teredo-controller: " << error << "\n";
+  if (teredo::Status s = controller.load(); !s.ok()) {
+    std::cerr << "teredo-controller: " << s.message() << "\n";
     return 1;
   }
 
@@ -111,8 +110,8 @@ int run(const std::string& path) {
                  "(set controller.auth.token_file or tls.require_client_cert)\n";
   }
   teredo::controller::ControllerServer server(controller, serverOptions);
-  if (!server.start(&error)) {
-    std::cerr << "teredo-controller: " << error << "\n";
+  if (teredo::Status s = server.start(); !s.ok()) {
+    std::cerr << "teredo-controller: " << s.message() << "\n";
     return 1;
   }
   const std::string metricsListen = teredo::formatEndpoint(config.admin.listen);

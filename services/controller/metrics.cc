@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "config/proto_translate.h"
 #include "teredo/build_info.h"
 #include "teredo/drop_reason.h"
 
@@ -13,17 +14,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-std::string roleLabel(teredo::v1::Role role) {
-  switch (role) {
-    case teredo::v1::ROLE_SERVER:
-      return "server";
-    case teredo::v1::ROLE_RELAY:
-      return "relay";
-    default:
-      return "unspecified";
-  }
-}
 
 class Families {
  public:
@@ -57,7 +47,7 @@ class Families {
 };
 
 void addRole(Families& f, const teredo::v1::RoleStats& rs) {
-  const std::string role = roleLabel(rs.role());
+  const std::string role(config::roleName(rs.role()));
   const auto& c = rs.counters();
   const auto& t = c.traffic();
   const std::pair<const char*, const teredo::v1::PacketCounters*> dirs[] = {
@@ -184,7 +174,7 @@ std::vector<MetricFamily> FleetCollectable::Collect() const {
     lag[role] = 0;
   }
   for (const auto& a : s.agents) {
-    const std::string role = roleLabel(a.role());
+    const std::string role(config::roleName(a.role()));
     if (role == "unspecified") {
       continue;
     }

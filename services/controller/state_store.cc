@@ -1,135 +1,68 @@
 #include "state_store.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <cerrno>
-#include <cstring>
+#include <cstdint>
+#include <limits>
+
+#include "base/file.h"
 
 namespace teredo::controller {
 namespace {
 
-std::string errnoText(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
-
-bool writeAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 class FileStateStore : public StateStore {
  public:
-  explicit FileStateStore(std::string dir)
-      : dir_(std::move(dir)), path_(dir_ + "/state.pb"), tmp_(path_ + ".tmp") {}
+  explicit FileStateStore(const std::string& dir) : path_(dir + "/state.pb") {}
 
-  bool load(teredo::v1::ControllerState* state, std::string* error) override {
-    state->Clear();
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        return true;
+  StatusOr<teredo::v1::ControllerState> load() override {
+    teredo::v1::ControllerState state;
+    // Bounded only by what protobuf can parse at all: every state ever saved can be read back.
+    StatusOr<std::string> data = readFile(path_, std::numeric_limits<int32_t>::max());
+    if (!data.ok()) {
+      if (data.status().sysErrno() == ENOENT) {
+        return state;
       }
-      *error = errnoText("cannot open", path_);
-      return false;
+      return data.status();
     }
-    std::string data;
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        *error = errnoText("cannot read", path_);
-        ::close(fd);
-        return false;
-      }
-      if (n == 0) {
-        break;
-      }
-      data.append(buf, static_cast<size_t>(n));
+    if (!state.ParseFromString(*data)) {
+      return Status::error(StatusCode::kDataLoss,
+                           "corrupt state file " + path_ + " (not a teredo.v1.ControllerState)");
     }
-    ::close(fd);
-    if (!state->ParseFromString(data)) {
-      *error = "corrupt state file " + path_ + " (not a teredo.v1.ControllerState)";
-      return false;
-    }
-    return true;
+    return state;
   }
 
-  bool save(const teredo::v1::ControllerState& state, std::string* error) override {
+  Status save(const teredo::v1::ControllerState& state) override {
     std::string data;
     if (!state.SerializeToString(&data)) {
-      *error = "cannot serialize controller state";
-      return false;
+      return Status::error(StatusCode::kInternal, "cannot serialize controller state");
     }
-    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      *error = errnoText("cannot create", tmp_);
-      return false;
-    }
-    if (!writeAll(fd, data) || ::fsync(fd) != 0) {
-      *error = errnoText("cannot write", tmp_);
-      ::close(fd);
-      ::unlink(tmp_.c_str());
-      return false;
-    }
-    ::close(fd);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      *error = errnoText("cannot rename onto", path_);
-      ::unlink(tmp_.c_str());
-      return false;
-    }
-    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || ::fsync(dfd) != 0) {
-      *error = errnoText("cannot fsync directory", dir_);
-      if (dfd >= 0) {
-        ::close(dfd);
-      }
-      return false;
-    }
-    ::close(dfd);
-    return true;
+    return writeFileDurably(path_, data, 0600);
   }
 
  private:
-  const std::string dir_;
   const std::string path_;
-  const std::string tmp_;
 };
 
 }  // namespace
 
-std::unique_ptr<StateStore> openFileStateStore(const std::string& dir, std::string* error) {
+StatusOr<std::unique_ptr<StateStore>> openFileStateStore(const std::string& dir) {
   if (dir.empty()) {
-    *error = "controller.state_dir is empty";
-    return nullptr;
+    return Status::error(StatusCode::kInvalidArgument, "controller.state_dir is empty");
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    *error = errnoText("cannot create controller.state_dir", dir);
-    return nullptr;
+    return Status::fromErrno(errno, "cannot create controller.state_dir " + dir);
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    *error = "controller.state_dir " + dir + " is not a directory";
-    return nullptr;
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "controller.state_dir " + dir + " is not a directory");
   }
   if (::access(dir.c_str(), W_OK) != 0) {
-    *error = errnoText("controller.state_dir not writable:", dir);
-    return nullptr;
+    return Status::fromErrno(errno, "controller.state_dir not writable: " + dir);
   }
-  return std::make_unique<FileStateStore>(dir);
+  return std::unique_ptr<StateStore>(std::make_unique<FileStateStore>(dir));
 }
 
 }  // namespace teredo::controller

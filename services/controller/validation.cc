@@ -6,9 +6,18 @@ namespace teredo::controller {
 
 // The same function an agent runs before it ACKs or NACKs a snapshot, so the admin API rejects
 // exactly what agents would reject, with the same keys and messages.
-std::vector<teredo::v1::FieldViolation> validateAgentConfig(const teredo::v1::AgentConfig& config) {
-  const auto detail = teredo::config::toProto(teredo::config::validateAgentConfig(config));
-  return {detail.field_violations().begin(), detail.field_violations().end()};
+std::vector<Violation> validateAgentConfig(const teredo::v1::AgentConfig& config) {
+  std::vector<Violation> out;
+  for (const auto& e : teredo::config::validateAgentConfig(config)) {
+    Violation v;
+    v.file = e.file;
+    v.line = e.line;
+    v.column = e.column;
+    v.key = e.key;
+    v.message = e.message;
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 }  // namespace teredo::controller

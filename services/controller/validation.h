@@ -6,13 +6,14 @@
 
 #include <vector>
 
+#include "base/status.h"
 #include "teredo/v1/agent.pb.h"
 #include "teredo/v1/config.pb.h"
 
 namespace teredo::controller {
 
-/// Violations of `config` (field = the lib/config key, e.g. "relay.mtu", as in agent NACKs); empty
-/// when the config is valid.
-std::vector<teredo::v1::FieldViolation> validateAgentConfig(const teredo::v1::AgentConfig& config);
+/// Violations of `config` (key = the lib/config key, e.g. "relay.mtu", and message as in agent
+/// NACKs); empty when the config is valid.
+std::vector<Violation> validateAgentConfig(const teredo::v1::AgentConfig& config);
 
 }  // namespace teredo::controller

@@ -1,17 +1,18 @@
-// Controller core: push state machine, config validation and history, persistence, stats
-// aggregation. Deterministic: fake clock, counting nonces, no threads or sockets.
+// The Controller as its parts compose: Hello -> registry -> push, admin changes -> config store
+// -> debounced pushes, ACK/NACK, drain, persistence across a restart, stats on the stream into
+// fleet stats and /metrics. Deterministic: fake clock, counting nonces, no threads or sockets.
+// Each part also has its own test file (agent_registry_test.cc, config_push_test.cc, ...).
 #include "controller.h"
 #include "metrics.h"
 #include "teredo/drop_reason.h"
 
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
+
+#include "temp_dir.h"
 
 namespace teredo::controller {
 namespace {
@@ -23,9 +24,9 @@ using teredo::v1::ControllerMessage;
 class FakeSink : public AgentSink {
  public:
   void send(const ControllerMessage& msg) override { messages.push_back(msg); }
-  void close(const grpc::Status& status) override {
+  void close(const Status& status) override {
     closed = true;
-    closeCode = status.error_code();
+    closeCode = status.code();
   }
   std::vector<teredo::v1::ConfigSnapshot> snapshots() const {
     std::vector<teredo::v1::ConfigSnapshot> out;
@@ -38,24 +39,18 @@ class FakeSink : public AgentSink {
   }
   std::vector<ControllerMessage> messages;
   bool closed = false;
-  grpc::StatusCode closeCode = grpc::StatusCode::OK;
+  StatusCode closeCode = StatusCode::kOk;
 };
 
 // Rejects max_peers == 0 and relays without a bind address, like lib/config would.
-std::vector<teredo::v1::FieldViolation> fakeValidator(const AgentConfig& c) {
-  std::vector<teredo::v1::FieldViolation> out;
+std::vector<Violation> fakeValidator(const AgentConfig& c) {
+  std::vector<Violation> out;
   if (c.has_relay()) {
     if (c.relay().relay().has_max_peers() && c.relay().relay().max_peers() == 0) {
-      teredo::v1::FieldViolation v;
-      v.set_field("relay.relay.max_peers");
-      v.set_description("must be > 0");
-      out.push_back(v);
+      out.push_back(fieldViolation("relay.relay.max_peers", "must be > 0"));
     }
     if (!c.relay().relay().has_bind_address()) {
-      teredo::v1::FieldViolation v;
-      v.set_field("relay.relay.bind_address");
-      v.set_description("required");
-      out.push_back(v);
+      out.push_back(fieldViolation("relay.relay.bind_address", "required"));
     }
   }
   return out;
@@ -99,8 +94,21 @@ class ControllerTest : public ::testing::Test {
     ctl_ = std::make_unique<Controller>(
         opts, std::move(store), fakeValidator, [this] { return now_; },
         [this] { return "n" + std::to_string(++nonce_); });
-    std::string error;
-    ASSERT_TRUE(ctl_->load(&error)) << error;
+    const Status loaded = ctl_->load();
+    ASSERT_TRUE(loaded.ok()) << loaded.toString();
+  }
+
+  std::unique_ptr<StateStore> openStore(const std::string& dir) {
+    StatusOr<std::unique_ptr<StateStore>> store = openFileStateStore(dir);
+    EXPECT_TRUE(store.ok()) << store.status().toString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  // hello() with the session written to `*session` (0 on error).
+  Status connect(const teredo::v1::Hello& h, AgentSink* sink, SessionId* session) {
+    StatusOr<SessionId> s = ctl_->hello(h, sink);
+    *session = s.ok() ? *s : 0;
+    return s.status();
   }
 
   void advance(milliseconds d) {
@@ -108,7 +116,7 @@ class ControllerTest : public ::testing::Test {
     ctl_->tick();
   }
 
-  grpc::Status setRole(teredo::v1::Role role, const AgentConfig& c, bool dryRun = false) {
+  Status setRole(teredo::v1::Role role, const AgentConfig& c, bool dryRun = false) {
     teredo::v1::SetConfigRequest req;
     req.set_role(role);
     *req.mutable_config() = c;
@@ -119,7 +127,7 @@ class ControllerTest : public ::testing::Test {
     return s;
   }
 
-  grpc::Status setAgent(const std::string& id, const AgentConfig& c) {
+  Status setAgent(const std::string& id, const AgentConfig& c) {
     teredo::v1::SetConfigRequest req;
     req.set_agent_id(id);
     *req.mutable_config() = c;
@@ -162,7 +170,7 @@ class ControllerTest : public ::testing::Test {
 TEST_F(ControllerTest, HelloGetsSettingsAndDrainButNoSnapshotWithoutConfig) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_EQ(sink.messages.size(), 2u);
   EXPECT_TRUE(sink.messages[0].has_settings());
   EXPECT_TRUE(sink.messages[1].has_drain());
@@ -173,15 +181,19 @@ TEST_F(ControllerTest, HelloGetsSettingsAndDrainButNoSnapshotWithoutConfig) {
 TEST_F(ControllerTest, InvalidHelloRefused) {
   FakeSink sink;
   SessionId s = 0;
-  auto st = ctl_->hello(hello("", teredo::v1::ROLE_UNSPECIFIED), &sink, &s);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(fieldViolations(st).size(), 2u);
+  auto st = connect(hello("", teredo::v1::ROLE_UNSPECIFIED), &sink, &s);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(st.violations().size(), 2u);
+  EXPECT_EQ(st.violations()[0].key, "agent_id");
+  EXPECT_EQ(st.violations()[1].key, "role");
+  EXPECT_EQ(st.message(), "invalid Hello");
+  EXPECT_TRUE(sink.messages.empty());
 }
 
 TEST_F(ControllerTest, ChangeIsDebouncedThenPushedAndAcked) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
   EXPECT_EQ(lastSet_.version(), 1u);
   advance(milliseconds(50));
@@ -201,7 +213,7 @@ TEST_F(ControllerTest, ChangeIsDebouncedThenPushedAndAcked) {
 TEST_F(ControllerTest, DebounceCeilingBoundsContinuousChanges) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   int ms = 0;
   for (uint32_t i = 1; sink.snapshots().empty() && i < 1000; ++i) {
     ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(i)).ok());
@@ -215,7 +227,7 @@ TEST_F(ControllerTest, DebounceCeilingBoundsContinuousChanges) {
 TEST_F(ControllerTest, StaleAckByNonceIgnored) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
   advance(milliseconds(100));
   teredo::v1::Ack ack;
@@ -229,7 +241,7 @@ TEST_F(ControllerTest, StaleAckByNonceIgnored) {
 TEST_F(ControllerTest, NackedVersionIsNeverResent) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
   advance(milliseconds(100));
   nackLast(s, sink, 0);
@@ -244,7 +256,7 @@ TEST_F(ControllerTest, NackedVersionIsNeverResent) {
   advance(milliseconds(100));
   ctl_->disconnect(s);
   FakeSink sink2;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
   EXPECT_EQ(sink.snapshots().size(), 1u);
   EXPECT_TRUE(sink2.snapshots().empty());
   EXPECT_GT(ctl_->snapshot().pushes.nackResendsSuppressed, 0u);
@@ -258,7 +270,7 @@ TEST_F(ControllerTest, NackedVersionIsNeverResent) {
 TEST_F(ControllerTest, NewerSnapshotReplacesPendingOneAndWaitsForAck) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(1)).ok());
   advance(milliseconds(100));
   ASSERT_EQ(sink.snapshots().size(), 1u);
@@ -277,7 +289,7 @@ TEST_F(ControllerTest, NewerSnapshotReplacesPendingOneAndWaitsForAck) {
 TEST_F(ControllerTest, AckTimeoutAllowsTheNextPush) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(1)).ok());
   advance(milliseconds(100));
   advance(milliseconds(29999));
@@ -291,8 +303,8 @@ TEST_F(ControllerTest, AckTimeoutAllowsTheNextPush) {
 TEST_F(ControllerTest, RelayChangeDoesNotPushServers) {
   FakeSink relay, server;
   SessionId rs = 0, ss = 0;
-  ASSERT_TRUE(ctl_->hello(hello("s1", teredo::v1::ROLE_SERVER), &server, &ss).ok());
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &relay, &rs).ok());
+  ASSERT_TRUE(connect(hello("s1", teredo::v1::ROLE_SERVER), &server, &ss).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &relay, &rs).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_SERVER, serverConfig(1280)).ok());
   advance(milliseconds(100));
   ackLast(ss, server);
@@ -309,7 +321,7 @@ TEST_F(ControllerTest, RelayChangeDoesNotPushServers) {
 TEST_F(ControllerTest, OverrideMergesOverRoleDefaults) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(100)).ok());
   AgentConfig override;
   override.mutable_relay()->mutable_relay()->set_mtu(1400);
@@ -328,40 +340,40 @@ TEST_F(ControllerTest, SetConfigValidationErrors) {
   struct Case {
     const char* name;
     teredo::v1::SetConfigRequest req;
-    grpc::StatusCode code;
+    StatusCode code;
     std::string field;
   };
   std::vector<Case> cases;
   {
-    Case c{"invalid value", {}, grpc::StatusCode::INVALID_ARGUMENT, "config.relay.relay.max_peers"};
+    Case c{"invalid value", {}, StatusCode::kInvalidArgument, "config.relay.relay.max_peers"};
     c.req.set_role(teredo::v1::ROLE_RELAY);
     *c.req.mutable_config() = relayConfig(0);
     cases.push_back(c);
   }
   {
-    Case c{"role mismatch", {}, grpc::StatusCode::INVALID_ARGUMENT, "config"};
+    Case c{"role mismatch", {}, StatusCode::kInvalidArgument, "config"};
     c.req.set_role(teredo::v1::ROLE_SERVER);
     *c.req.mutable_config() = relayConfig(5);
     cases.push_back(c);
   }
   {
-    Case c{"no target", {}, grpc::StatusCode::INVALID_ARGUMENT, "target"};
+    Case c{"no target", {}, StatusCode::kInvalidArgument, "target"};
     *c.req.mutable_config() = relayConfig(5);
     cases.push_back(c);
   }
   {
-    Case c{"unspecified role", {}, grpc::StatusCode::INVALID_ARGUMENT, "role"};
+    Case c{"unspecified role", {}, StatusCode::kInvalidArgument, "role"};
     c.req.set_role(teredo::v1::ROLE_UNSPECIFIED);
     cases.push_back(c);
   }
   {
-    Case c{"remove missing override", {}, grpc::StatusCode::NOT_FOUND, ""};
+    Case c{"remove missing override", {}, StatusCode::kNotFound, ""};
     c.req.set_agent_id("ghost");
     c.req.set_remove_override(true);
     cases.push_back(c);
   }
   {
-    Case c{"stale expected_version", {}, grpc::StatusCode::FAILED_PRECONDITION, ""};
+    Case c{"stale expected_version", {}, StatusCode::kFailedPrecondition, ""};
     c.req.set_role(teredo::v1::ROLE_RELAY);
     *c.req.mutable_config() = relayConfig(5);
     c.req.set_expected_version(7);
@@ -370,7 +382,7 @@ TEST_F(ControllerTest, SetConfigValidationErrors) {
   {
     Case c{"override makes it invalid",
            {},
-           grpc::StatusCode::INVALID_ARGUMENT,
+           StatusCode::kInvalidArgument,
            "config.relay.relay.bind_address"};
     c.req.set_agent_id("r9");
     *c.req.mutable_config() = relayConfig(5, "");
@@ -380,11 +392,11 @@ TEST_F(ControllerTest, SetConfigValidationErrors) {
     SCOPED_TRACE(c.name);
     teredo::v1::SetConfigResponse resp;
     auto st = ctl_->setConfig(c.req, &resp);
-    EXPECT_EQ(st.error_code(), c.code) << st.error_message();
+    EXPECT_EQ(st.code(), c.code) << st.message();
     if (!c.field.empty()) {
-      auto v = fieldViolations(st);
+      const auto& v = st.violations();
       ASSERT_EQ(v.size(), 1u);
-      EXPECT_EQ(v[0].field(), c.field);
+      EXPECT_EQ(v[0].key, c.field);
     }
   }
   EXPECT_EQ(ctl_->currentVersion(), 0u);
@@ -404,7 +416,7 @@ TEST_F(ControllerTest, DryRunPublishesNothing) {
 TEST_F(ControllerTest, RollbackRepublishesOldContentUnderNewVersion) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(10)).ok());
   advance(milliseconds(100));
   ackLast(s, sink);
@@ -426,16 +438,16 @@ TEST_F(ControllerTest, RollbackRepublishesOldContentUnderNewVersion) {
   EXPECT_EQ(versions.versions(0).version(), 3u);
   EXPECT_EQ(versions.versions(0).rollback_of(), 1u);
   req.set_to_version(42);
-  EXPECT_EQ(ctl_->rollback(req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ctl_->rollback(req, &resp).code(), StatusCode::kNotFound);
 }
 
 TEST_F(ControllerTest, NewStreamReplacesOldOne) {
   FakeSink a, b;
   SessionId sa = 0, sb = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &a, &sa).ok());
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY, 0, "uid-2"), &b, &sb).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &a, &sa).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY, 0, "uid-2"), &b, &sb).ok());
   EXPECT_TRUE(a.closed);
-  EXPECT_EQ(a.closeCode, grpc::StatusCode::ABORTED);
+  EXPECT_EQ(a.closeCode, StatusCode::kAborted);
   ctl_->disconnect(sa);  // the old stream's late disconnect must not affect the new one
   EXPECT_EQ(status("r1").state(), teredo::v1::AGENT_STATE_CONNECTED);
   EXPECT_EQ(status("r1").instance_uid(), "uid-2");
@@ -444,7 +456,7 @@ TEST_F(ControllerTest, NewStreamReplacesOldOne) {
 TEST_F(ControllerTest, DrainSendsStateToAgent) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   teredo::v1::DrainRequest req;
   req.set_role(teredo::v1::ROLE_RELAY);
   teredo::v1::DrainResponse resp;
@@ -456,7 +468,7 @@ TEST_F(ControllerTest, DrainSendsStateToAgent) {
   teredo::v1::UndrainRequest un;
   un.set_agent_id("nobody");
   teredo::v1::UndrainResponse unResp;
-  EXPECT_EQ(ctl_->undrain(un, &unResp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ctl_->undrain(un, &unResp).code(), StatusCode::kNotFound);
   un.set_agent_id("r1");
   ASSERT_TRUE(ctl_->undrain(un, &unResp).ok());
   EXPECT_FALSE(sink.messages.back().drain().draining());
@@ -464,26 +476,12 @@ TEST_F(ControllerTest, DrainSendsStateToAgent) {
 
 // ----- Persistence ----------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/teredo-ctl-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 TEST_F(ControllerTest, StateSurvivesRestart) {
   TempDir dir;
-  std::string error;
-  make(openFileStateStore(dir.path(), &error));
+  make(openStore(dir.path()));
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(10)).ok());
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(20)).ok());
   advance(milliseconds(100));
@@ -494,7 +492,7 @@ TEST_F(ControllerTest, StateSurvivesRestart) {
   ASSERT_TRUE(ctl_->drain(drain, &drainResp).ok());
 
   // "Restart": a new controller on the same directory.
-  make(openFileStateStore(dir.path(), &error));
+  make(openStore(dir.path()));
   EXPECT_EQ(ctl_->currentVersion(), 2u);
   teredo::v1::GetConfigResponse cfg;
   ASSERT_TRUE(ctl_->getConfig({}, &cfg).ok());
@@ -504,33 +502,13 @@ TEST_F(ControllerTest, StateSurvivesRestart) {
   EXPECT_EQ(versions.versions_size(), 2);
   // The remembered NACK still blocks a resend of version 2, and drain is still on.
   FakeSink sink2;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink2, &s).ok());
   EXPECT_TRUE(sink2.snapshots().empty());
   EXPECT_TRUE(sink2.messages[1].drain().draining());
   EXPECT_EQ(status("r1").sync_state(), teredo::v1::SYNC_STATE_NACKED);
   // Versions keep counting from the persisted counter.
   ASSERT_TRUE(setRole(teredo::v1::ROLE_RELAY, relayConfig(30)).ok());
   EXPECT_EQ(lastSet_.version(), 3u);
-}
-
-TEST(StateStoreTest, CorruptFileIsAnErrorAndMissingFileIsEmpty) {
-  TempDir dir;
-  std::string error;
-  auto store = openFileStateStore(dir.path(), &error);
-  ASSERT_NE(store, nullptr) << error;
-  teredo::v1::ControllerState state;
-  ASSERT_TRUE(store->load(&state, &error));
-  EXPECT_EQ(state.last_version(), 0u);
-  std::ofstream(dir.path() + "/state.pb") << "\xff\xff\xff garbage";
-  EXPECT_FALSE(store->load(&state, &error));
-  EXPECT_NE(error.find("corrupt"), std::string::npos);
-  state.set_last_version(9);
-  ASSERT_TRUE(store->save(state, &error)) << error;
-  EXPECT_EQ(::access((dir.path() + "/state.pb.tmp").c_str(), F_OK), -1);
-  teredo::v1::ControllerState back;
-  ASSERT_TRUE(store->load(&back, &error));
-  EXPECT_EQ(back.last_version(), 9u);
-  EXPECT_EQ(openFileStateStore("/proc/no-such-dir/x", &error), nullptr);
 }
 
 // ----- Aggregation ----------------------------------------------------------------------------
@@ -548,71 +526,10 @@ teredo::v1::StatsReport report(const std::string& uid, uint64_t packets, uint64_
   return r;
 }
 
-TEST(StatsAggregatorTest, DeltasAcrossRestartsAndRoles) {
-  StatsAggregator agg;
-  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("a", 100, 5, 10));
-  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("a", 150, 7, 20));
-  EXPECT_DOUBLE_EQ(agg.udpPacketsPerSecond("r1"), 5.0);
-  // Restart: new instance counts from zero.
-  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("b", 30, 1, 30));
-  // Same instance but counters went down: also a restart.
-  agg.addReport("r1", teredo::v1::ROLE_RELAY, report("b", 10, 0, 40));
-  agg.addReport("s1", teredo::v1::ROLE_SERVER, report("c", 1000, 0, 40));
-  EXPECT_EQ(agg.restarts(), 2u);
-
-  auto relay = agg.roleStats(teredo::v1::ROLE_RELAY);
-  EXPECT_EQ(relay.counters().traffic().udp_received().packets(), 150u + 30u + 10u);
-  EXPECT_EQ(relay.counters().drops().at("spoofed_source"), 7u + 1u);
-  EXPECT_EQ(relay.counters().drops().count("made_up_reason"), 0u);
-  EXPECT_EQ(relay.counters().nat().cone(), 15u + 3u + 1u);
-  EXPECT_EQ(relay.gauges().relay_peers(), 10u);
-  auto fleet = agg.roleStats(teredo::v1::ROLE_UNSPECIFIED);
-  EXPECT_EQ(fleet.counters().traffic().udp_received().packets(), 190u + 1000u);
-  EXPECT_EQ(fleet.agents_connected(), 2u);
-  agg.disconnect("s1");
-  fleet = agg.roleStats(teredo::v1::ROLE_UNSPECIFIED);
-  EXPECT_EQ(fleet.agents_connected(), 1u);
-  EXPECT_EQ(fleet.agents_total(), 2u);
-  EXPECT_EQ(fleet.gauges().relay_peers(), 10u);  // disconnected agents' gauges do not count
-}
-
-TEST(StatsAggregatorTest, HyperLogLogMergesAsUnion) {
-  Hll a, b;
-  for (uint32_t i = 0; i < 30000; ++i) {
-    a.addEndpoint(0xcb007100 + i, 1000);
-  }
-  for (uint32_t i = 20000; i < 50000; ++i) {
-    b.addEndpoint(0xcb007100 + i, 1000);
-  }
-  StatsAggregator agg;
-  teredo::v1::StatsReport r1, r2;
-  r1.set_instance_uid("x");
-  r1.mutable_distinct_clients()->set_precision(12);
-  r1.mutable_distinct_clients()->set_registers(registerString(a));
-  r2.set_instance_uid("y");
-  r2.mutable_distinct_clients()->set_precision(12);
-  r2.mutable_distinct_clients()->set_registers(registerString(b));
-  agg.addReport("s1", teredo::v1::ROLE_SERVER, r1);
-  agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);
-  agg.addReport("s2", teredo::v1::ROLE_SERVER, r2);  // re-merging is idempotent
-  const uint64_t est = agg.roleStats(teredo::v1::ROLE_SERVER).distinct_clients();
-  EXPECT_NEAR(static_cast<double>(est), 50000.0, 50000.0 * 0.05);
-  // A sketch with other parameters is ignored rather than corrupting the merge.
-  Hll c;
-  const std::string other(16384, '\x01');
-  EXPECT_FALSE(c.merge(14, registerBytes(other)));
-  EXPECT_EQ(c.estimate(), 0.0);
-  Hll small;
-  for (uint32_t i = 0; i < 100; ++i) {
-    small.addEndpoint(0xc6336400 + i, 3544);
-  }
-  EXPECT_NEAR(static_cast<double>(small.estimate()), 100.0, 3.0);
-}
-
 TEST_F(ControllerTest, StatsOnStreamReachFleetStats) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ctl_->stats(s, report("uid-1", 10, 1, 1));
   auto bad = report("uid-1", 999, 1, 2);
   bad.set_agent_id("someone-else");
@@ -631,7 +548,7 @@ TEST_F(ControllerTest, StatsOnStreamReachFleetStats) {
 TEST_F(ControllerTest, FleetDropsExportEveryReasonAndOnlyKnownOnes) {
   FakeSink sink;
   SessionId s = 0;
-  ASSERT_TRUE(ctl_->hello(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
   ctl_->stats(s, report("uid-1", 10, 3, 1));  // spoofed_source 3, made_up_reason 1000
   std::map<std::string, std::map<std::string, double>> drops;  // role -> reason -> value
   for (const auto& family : FleetCollectable(*ctl_).Collect()) {

@@ -1,6 +1,7 @@
-// The controller's gRPC wiring, in process on 127.0.0.1 port 0: admin token auth, the agent
-// stream end to end (Hello -> Settings/Drain/snapshot -> ACK), refusals, and the mTLS identity
-// check with a throwaway CA made by the openssl CLI.
+// The controller's gRPC wiring, in process on 127.0.0.1 port 0: the Status -> grpc::Status edge
+// conversion (codes 1:1, violations as BadRequest details), admin token auth, the agent stream
+// end to end (Hello -> Settings/Drain/snapshot -> ACK), refusals, and the mTLS identity check
+// with a throwaway CA made by the openssl CLI.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,24 +21,32 @@
 namespace teredo::controller {
 namespace {
 
-std::vector<teredo::v1::FieldViolation> noViolations(const teredo::v1::AgentConfig&) {
+std::vector<Violation> noViolations(const teredo::v1::AgentConfig&) {
+  return {};
+}
+
+// Relays need max_peers > 0.
+std::vector<Violation> maxPeersValidator(const teredo::v1::AgentConfig& c) {
+  if (c.has_relay() && c.relay().relay().max_peers() == 0) {
+    return {fieldViolation("relay.relay.max_peers", "must be > 0")};
+  }
   return {};
 }
 
 class Fixture {
  public:
-  explicit Fixture(ServerOptions options) {
+  explicit Fixture(ServerOptions options, ConfigValidator validator = noViolations) {
     ControllerOptions opts;
     opts.debounce = std::chrono::milliseconds(1);
     controller = std::make_unique<Controller>(
-        opts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
+        opts, nullptr, std::move(validator), [] { return std::chrono::system_clock::now(); },
         [this] { return "nonce-" + std::to_string(++nonce); });
-    std::string error;
-    EXPECT_TRUE(controller->load(&error));
+    EXPECT_TRUE(controller->load().ok());
     options.tickInterval = std::chrono::milliseconds(5);
     server = std::make_unique<ControllerServer>(*controller, options);
-    started = server->start(&error);
-    EXPECT_TRUE(started) << error;
+    const Status s = server->start();
+    started = s.ok();
+    EXPECT_TRUE(started) << s.toString();
   }
   std::unique_ptr<Controller> controller;
   std::unique_ptr<ControllerServer> server;
@@ -52,15 +61,111 @@ std::string startError(const ServerOptions& opts) {
       copts, nullptr, noViolations, [] { return std::chrono::system_clock::now(); },
       [] { return std::string("n"); });
   ControllerServer server(controller, opts);
-  std::string error;
-  EXPECT_FALSE(server.start(&error));
-  return error;
+  const Status s = server.start();
+  EXPECT_FALSE(s.ok());
+  return s.message();
 }
 
 std::unique_ptr<teredo::v1::AdminService::Stub> adminStub(int port) {
   return teredo::v1::AdminService::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
 }
+
+// ----- The edge conversion ----------------------------------------------------------------------
+
+TEST(GrpcStatusTest, CodesConvertOneToOne) {
+  for (int code = 1; code <= 16; ++code) {
+    SCOPED_TRACE(code);
+    const Status s = Status::error(static_cast<StatusCode>(code), "boom " + std::to_string(code));
+    const grpc::Status g = toGrpcStatus(s);
+    EXPECT_EQ(static_cast<int>(g.error_code()), code);
+    EXPECT_EQ(g.error_message(), "boom " + std::to_string(code));
+    EXPECT_TRUE(g.error_details().empty()) << "no violations, no details";
+  }
+  EXPECT_TRUE(toGrpcStatus(Status()).ok());
+  EXPECT_EQ(toGrpcStatus(Status::error(StatusCode::kNotFound, "x")).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(toGrpcStatus(Status::error(StatusCode::kUnauthenticated, "x")).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(GrpcStatusTest, ViolationsBecomeBadRequestDetails) {
+  struct Case {
+    const char* name;
+    std::vector<Violation> violations;
+  } cases[] = {
+      {"one", {fieldViolation("role", "must be ROLE_SERVER or ROLE_RELAY")}},
+      {"two",
+       {fieldViolation("agent[r1].relay.mtu", "must be >= 1280"),
+        fieldViolation("config", "must set `server` or `relay`")}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const grpc::Status g = toGrpcStatus(Status::invalid(c.violations, "config rejected"));
+    EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(g.error_message(), "config rejected");
+    // The details are an RpcStatus (code, message, one BadRequest), as clients decode them.
+    teredo::v1::RpcStatus rpc;
+    ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
+    EXPECT_EQ(rpc.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_EQ(rpc.message(), "config rejected");
+    ASSERT_EQ(rpc.details_size(), 1);
+    EXPECT_EQ(rpc.details(0).type_url(), "type.googleapis.com/google.rpc.BadRequest");
+    const auto decoded = fieldViolations(g);
+    ASSERT_EQ(decoded.size(), c.violations.size());
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      EXPECT_EQ(decoded[i].field(), c.violations[i].key);
+      EXPECT_EQ(decoded[i].description(), c.violations[i].message);
+    }
+  }
+  EXPECT_TRUE(fieldViolations(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "x")).empty());
+  EXPECT_TRUE(
+      fieldViolations(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "x", "\xff\xff")).empty());
+}
+
+TEST(GrpcTest, RejectedSetConfigCarriesFieldViolations) {
+  Fixture f(ServerOptions{}, maxPeersValidator);
+  ASSERT_TRUE(f.started);
+  auto admin = adminStub(f.server->adminPort());
+  grpc::ClientContext ctx;
+  teredo::v1::SetConfigRequest req;
+  req.set_role(teredo::v1::ROLE_RELAY);
+  req.mutable_config()->mutable_relay()->mutable_relay()->set_max_peers(0);
+  teredo::v1::SetConfigResponse resp;
+  const grpc::Status s = admin->SetConfig(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "config rejected");
+  const auto v = fieldViolations(s);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].field(), "config.relay.relay.max_peers");
+  EXPECT_EQ(v[0].description(), "must be > 0");
+  EXPECT_EQ(f.controller->currentVersion(), 0u);
+}
+
+TEST(GrpcTest, InvalidHelloEndsTheStreamWithViolations) {
+  Fixture f(ServerOptions{});
+  ASSERT_TRUE(f.started);
+  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = agent->Connect(&ctx);
+  teredo::v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id("relay-1");
+  hello.mutable_hello()->set_role(teredo::v1::ROLE_RELAY);  // no instance_uid
+  ASSERT_TRUE(stream->Write(hello));
+  stream->WritesDone();
+  teredo::v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+  }
+  const grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto v = fieldViolations(s);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].field(), "instance_uid");
+}
+
+// ----- Authentication and streams ---------------------------------------------------------------
 
 TEST(BearerTokenTest, ComparesExactly) {
   EXPECT_TRUE(bearerTokenMatches("Bearer abc", "abc"));

@@ -374,7 +374,7 @@ ParseResult parseError(const CLI::App& app, const CLI::ParseError& e) {
 }
 
 // The request of the command `t` parsed into `v`, or a usage error.
-ParseResult toInvocation(const Tree& t, Values& v) {
+ParseResult toInvocation(const Tree& t, const Values& v) {
   ParseResult r;
   Invocation inv{v.global, Command{}};
   if (!v.timeout.empty()) {

@@ -53,7 +53,7 @@ TEST_P(ValidCommandLine, YieldsTheRequest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Commands, ValidCommandLine,
+    TeredoctlCommands, ValidCommandLine,
     testing::Values(
         Valid{{"agents", "list"}, "ListAgents {}"},
         Valid{{"agents", "list", "--role", "relay", "--state", "disconnected"},
@@ -109,7 +109,7 @@ GlobalOptions globalsOf(const std::vector<std::string>& args,
   return r.invocation ? r.invocation->global : GlobalOptions{};
 }
 
-TEST(GlobalOptions, AsTheLabPassesThem) {
+TEST(TeredoctlGlobalOptions, AsTheLabPassesThem) {
   // tests/integration/lab/fleet_lab.sh: fleet_ctl with FLEET_TLS=1.
   const GlobalOptions g =
       globalsOf({"--controller", "127.0.0.1:19548", "--timeout", "5", "--tls-ca", "ca.pem",
@@ -127,20 +127,20 @@ TEST(GlobalOptions, AsTheLabPassesThem) {
   EXPECT_EQ(g, want);
 }
 
-TEST(GlobalOptions, Defaults) {
+TEST(TeredoctlGlobalOptions, Defaults) {
   EXPECT_EQ(globalsOf({"stats", "nat"}), GlobalOptions{});
   EXPECT_EQ(globalsOf({"stats", "nat"}).controller, "127.0.0.1:9548");
   EXPECT_EQ(globalsOf({"stats", "nat"}).timeoutSeconds, 10);
 }
 
-TEST(GlobalOptions, EnvironmentDefaultAndCommandLineWins) {
+TEST(TeredoctlGlobalOptions, EnvironmentDefaultAndCommandLineWins) {
   EXPECT_EQ(globalsOf({"stats", "nat"}, "unix:/run/teredo/admin.sock").controller,
             "unix:/run/teredo/admin.sock");
   EXPECT_EQ(globalsOf({"--controller", "10.0.0.1:9548", "stats", "nat"}, "unix:/x").controller,
             "10.0.0.1:9548");
 }
 
-TEST(GlobalOptions, AfterTheCommandAndRepeated) {
+TEST(TeredoctlGlobalOptions, AfterTheCommandAndRepeated) {
   const GlobalOptions g = globalsOf({"--token-file", "a", "--timeout", "5", "config", "history",
                                      "--json", "--token-file", "b", "--timeout", "7"});
   EXPECT_TRUE(g.json);
@@ -172,7 +172,7 @@ TEST_P(InvalidCommandLine, IsAUsageError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Versions, InvalidCommandLine,
+    TeredoctlVersions, InvalidCommandLine,
     testing::Values(
         Invalid{{"config", "rollback", "v12"}, "config rollback: VERSION: 'v12' is not a decimal"},
         Invalid{{"config", "rollback", "-1"}, "VERSION: '-1' is not a decimal number"},
@@ -198,7 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{{"--timeout", "ten", "stats", "nat"}, "--timeout: 'ten' is not a decimal"}));
 
 INSTANTIATE_TEST_SUITE_P(
-    Commands, InvalidCommandLine,
+    TeredoctlCommands, InvalidCommandLine,
     testing::Values(
         Invalid{{}, "a command is required (agents, stats, config, drain, undrain)"},
         Invalid{{"frob"}, "unknown command 'frob' (agents, stats, config, drain, undrain)"},
@@ -232,7 +232,7 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{{"--tls-cert", "c.pem", "stats", "nat"}, "--tls-key"},
         Invalid{{"stats", "nat", "--controller"}, "--controller"}));
 
-TEST(UsageError, NamesTheCommandToAskForHelp) {
+TEST(TeredoctlUsageError, NamesTheCommandToAskForHelp) {
   const ParseResult r = parseCommandLine({"config", "rollback", "v12"});
   EXPECT_EQ(r.err,
             "teredoctl: config rollback: VERSION: 'v12' is not a decimal number\n"
@@ -250,7 +250,7 @@ ParseResult expectHelp(const std::vector<std::string>& args) {
   return r;
 }
 
-TEST(Help, TopLevelListsCommandsGlobalOptionsAndExitStatuses) {
+TEST(TeredoctlHelp, TopLevelListsCommandsGlobalOptionsAndExitStatuses) {
   for (const auto& args : std::vector<std::vector<std::string>>{{"--help"}, {"-h"}}) {
     const std::string out = expectHelp(args).out;
     for (const char* want : {"--controller", "--token-file", "--tls-ca", "--tls-cert", "--tls-key",
@@ -262,7 +262,7 @@ TEST(Help, TopLevelListsCommandsGlobalOptionsAndExitStatuses) {
   }
 }
 
-TEST(Help, PerCommand) {
+TEST(TeredoctlHelp, PerCommand) {
   const std::string config = expectHelp({"config", "--help"}).out;
   for (const char* want : {"get", "set", "remove", "history", "rollback", "from-miredo"}) {
     EXPECT_NE(config.find(want), std::string::npos) << want << " missing in\n" << config;
@@ -277,7 +277,7 @@ TEST(Help, PerCommand) {
   EXPECT_NE(set.find("--expected-version"), std::string::npos) << set;
 }
 
-TEST(Help, Version) {
+TEST(TeredoctlHelp, Version) {
   const ParseResult r = expectHelp({"--version"});
   EXPECT_EQ(r.out.rfind("teredoctl ", 0), 0u) << r.out;
   // config get's --version is the config version, not the program's.
@@ -286,7 +286,7 @@ TEST(Help, Version) {
   EXPECT_EQ(describe(get.invocation->command), "GetConfig {version: 2}");
 }
 
-TEST(ParseDecimal, DigitsOnlyWithinRange) {
+TEST(TeredoctlParseDecimal, DigitsOnlyWithinRange) {
   EXPECT_EQ(parseDecimal("0", 0, 10), 0u);
   EXPECT_EQ(parseDecimal("10", 0, 10), 10u);
   EXPECT_EQ(parseDecimal("18446744073709551615", 1, UINT64_MAX), UINT64_MAX);

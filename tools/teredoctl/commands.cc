@@ -1,0 +1,186 @@
+// teredoctl's commands: one RPC each (config set with --agent makes two); see commands.h.
+#include "commands.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "base/file.h"
+#include "client.h"
+#include "config/miredo_import.h"
+#include "output.h"
+
+#ifdef TEREDO_HAVE_CONFIG_PROTO
+#include "config/proto_translate.h"
+#endif
+
+namespace teredoctl {
+
+namespace {
+
+int fail(std::ostream& err, const std::string& message) {
+  err << "teredoctl: " << message << "\n";
+  return kExitFailure;
+}
+
+// Calls `method` and prints the response as JSON or through `print(out, response)`.
+template <class Req, class Resp, class Print>
+int callAndPrint(AdminClient& client, const GlobalOptions& global, std::ostream& out,
+                 std::ostream& err,
+                 grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                Resp*),
+                 const Req& request, Print print) {
+  Resp response;
+  const grpc::Status status = client.call(method, request, &response);
+  if (!status.ok()) {
+    return reportRpcError(err, status);
+  }
+  if (global.json) {
+    out << toJson(response);
+  } else {
+    print(out, response);
+  }
+  return kExitOk;
+}
+
+// Reads `path` as YAML (lib/config keys of `role`) or, when it ends in .json, AgentConfig JSON.
+teredo::Status loadConfigFile(const std::string& path, v1::Role role, v1::AgentConfig* config) {
+  auto text = teredo::readFile(path);
+  if (!text.ok()) {
+    return text.status();
+  }
+  if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
+    const auto s = google::protobuf::util::JsonStringToMessage(*text, config);
+    if (!s.ok()) {
+      return teredo::Status::error(teredo::StatusCode::kInvalidArgument,
+                                   path + ": " + s.ToString());
+    }
+    return {};
+  }
+#ifdef TEREDO_HAVE_CONFIG_PROTO
+  if (role == v1::ROLE_SERVER) {
+    auto r = teredo::config::serverProtoFromYaml(*text, path);
+    if (!r) {
+      return teredo::Status::error(teredo::StatusCode::kInvalidArgument, r.errorText());
+    }
+    *config->mutable_server() = *r;
+  } else {
+    auto r = teredo::config::relayProtoFromYaml(*text, path);
+    if (!r) {
+      return teredo::Status::error(teredo::StatusCode::kInvalidArgument, r.errorText());
+    }
+    *config->mutable_relay() = *r;
+  }
+  return {};
+#else
+  (void)role;
+  return teredo::Status::error(
+      teredo::StatusCode::kUnimplemented,
+      "this teredoctl was built without lib/config's YAML translation; use a .json file");
+#endif
+}
+
+// config set: the role is needed to read a YAML file; with --agent it is the agent's.
+int setConfig(AdminClient& client, const GlobalOptions& global, const SetConfig& cmd,
+              std::ostream& out, std::ostream& err) {
+  v1::SetConfigRequest request = cmd.request;
+  v1::Role role = request.role();
+  if (request.has_agent_id()) {
+    v1::GetAgentRequest get;
+    get.set_agent_id(request.agent_id());
+    v1::GetAgentResponse agent;
+    if (const auto s = client.call(&v1::AdminService::Stub::GetAgent, get, &agent); !s.ok()) {
+      return fail(err, "cannot tell the role of agent " + request.agent_id() + " (" +
+                           s.error_message() + "); a .json AgentConfig file names it");
+    }
+    role = agent.agent().role();
+  }
+  if (const teredo::Status s = loadConfigFile(cmd.file, role, request.mutable_config()); !s.ok()) {
+    return fail(err, s.message());
+  }
+  return callAndPrint(client, global, out, err, &v1::AdminService::Stub::SetConfig, request,
+                      printSetConfig);
+}
+
+// config from-miredo: local, no controller involved.
+int fromMiredo(const FromMiredo& cmd, std::ostream& out, std::ostream& err) {
+  auto text = teredo::readFile(cmd.file);
+  if (!text.ok()) {
+    return fail(err, text.status().message());
+  }
+  const teredo::config::MiredoImport r = teredo::config::importMiredoConfig(
+      *text, cmd.file,
+      cmd.role == v1::ROLE_SERVER ? teredo::config::MiredoRole::Server
+                                  : teredo::config::MiredoRole::Relay);
+  for (const std::string& note : r.notes) {
+    err << "note: " << note << "\n";
+  }
+  for (const teredo::config::ConfigError& e : r.errors) {
+    err << "teredoctl: " << e.format() << "\n";
+  }
+  if (!r.ok()) {
+    return kExitFailure;
+  }
+  out << r.yaml;
+  return kExitOk;
+}
+
+// The commands that talk to the controller.
+int remote(AdminClient& client, const GlobalOptions& g, const Command& command, std::ostream& out,
+           std::ostream& err) {
+  using Stub = v1::AdminService::Stub;
+  if (const auto* c = std::get_if<ListAgents>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::ListAgents, c->request, printAgents);
+  }
+  if (const auto* c = std::get_if<GetAgent>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::GetAgent, c->request, printAgent);
+  }
+  if (const auto* c = std::get_if<FleetStats>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::GetFleetStats, c->request, printFleetStats);
+  }
+  if (const auto* c = std::get_if<NatStats>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::GetNatStats, c->request, printNatStats);
+  }
+  if (const auto* c = std::get_if<GetConfig>(&command)) {
+    const bool scoped = !c->request.agent_id().empty() || c->request.role() != v1::ROLE_UNSPECIFIED;
+    return callAndPrint(
+        client, g, out, err, &Stub::GetConfig, c->request,
+        [scoped](std::ostream& o, const v1::GetConfigResponse& r) { printConfig(o, r, scoped); });
+  }
+  if (const auto* c = std::get_if<SetConfig>(&command)) {
+    return setConfig(client, g, *c, out, err);
+  }
+  if (const auto* c = std::get_if<RemoveOverride>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::SetConfig, c->request, printRemoveOverride);
+  }
+  if (const auto* c = std::get_if<ConfigHistory>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::ListConfigVersions, c->request, printHistory);
+  }
+  if (const auto* c = std::get_if<Rollback>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::Rollback, c->request, printRollback);
+  }
+  if (const auto* c = std::get_if<Drain>(&command)) {
+    return callAndPrint(client, g, out, err, &Stub::Drain, c->request,
+                        [](std::ostream& o, const v1::DrainResponse& r) {
+                          printDrained(o, "drain", r.agent_ids());
+                        });
+  }
+  const auto& c = std::get<Undrain>(command);
+  return callAndPrint(client, g, out, err, &Stub::Undrain, c.request,
+                      [](std::ostream& o, const v1::UndrainResponse& r) {
+                        printDrained(o, "undrain", r.agent_ids());
+                      });
+}
+
+}  // namespace
+
+int run(const Invocation& invocation, std::ostream& out, std::ostream& err) {
+  if (const auto* c = std::get_if<FromMiredo>(&invocation.command)) {
+    return fromMiredo(*c, out, err);
+  }
+  auto client = AdminClient::create(invocation.global);
+  if (!client.ok()) {
+    return fail(err, client.status().message());
+  }
+  return remote(**client, invocation.global, invocation.command, out, err);
+}
+
+}  // namespace teredoctl

@@ -93,12 +93,7 @@ eq "pushed limits: the rest counted as rate limited" "$(($(limited) - l1))" \
 
 # --- 3. A real client through the fleet ----------------------------------------------------------
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" 40001
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 chk "client qualified: $addr" true
 chk "ping client -> native host through the fleet" fleet_ping cli1 "$LAB_HOST6" 5
 chk "ping native host -> client" fleet_ping host6 "$addr" 5

@@ -46,12 +46,7 @@ v=$(fleet_set relay $'relay:\n  icmp_errors_per_second: 20') || lab_die "config 
 chk "server synced at v$vs" lab_wait_for 15 fleet_synced "$SRV" "$vs"
 chk "relay synced at v$v" lab_wait_for 15 fleet_synced "$RLY" "$v"
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" 40001
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 chk "client qualified: $addr" true
 chk "ping client -> native host" fleet_ping cli1 "$LAB_HOST6" 3
 chk "ping native host -> client" fleet_ping host6 "$addr" 3

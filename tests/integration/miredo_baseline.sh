@@ -70,12 +70,7 @@ lab_relay "$relay_impl" rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT"
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
 
 # 1. Qualification: the Teredo address embeds the server's primary address and the NAT mapping.
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 lab_check "qualified: $addr" true
 read -r t_server t_flags t_port t_client <<<"$(lab_teredo_decode "$addr")"
 lab_expect_eq "address embeds server primary" "$t_server" "$LAB_SRV_PRIMARY"

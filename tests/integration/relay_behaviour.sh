@@ -36,12 +36,7 @@ m0="$LAB_DIR/relay-metrics-0.txt"
 lab_check "relay /metrics before traffic" relay_lab_scrape rly "$m0"
 
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 lab_check "qualified: $addr" true
 
 # ---------------------------------------------------------------------------------------------

@@ -48,12 +48,7 @@ relay_lab_start rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" 1 "  max_peers: $max_peers
   queue_bytes_per_peer: 1280
   queue_bytes_total: $queue_total"
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 lab_check "qualified: $addr" true
 lab_check "client reaches the native host (trusted peer)" \
   lab_wait_for 20 lab_exec cli1 ping -6 -n -c 1 -W 1 "$LAB_HOST6"

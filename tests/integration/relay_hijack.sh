@@ -160,12 +160,8 @@ lab_attach atk eth0 pub "$atk_ip/24"
 lab_teredo_server srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY"
 relay_lab_start rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" 1
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-victim=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
+victim=$addr
 read -r v_server v_flags v_port v_ip <<<"$(lab_teredo_decode "$victim")"
 lab_check "victim qualified: $victim (server $v_server, flags $v_flags, mapping $v_ip:$v_port)" true
 must lab_expect_eq "victim's mapping is its NAT's public address" "$v_ip:$v_port" \

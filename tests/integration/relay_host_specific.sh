@@ -52,12 +52,7 @@ m2="$LAB_DIR/relay-metrics-2.txt"
 relay_lab_scrape hst "$m0" || lab_die "relay /metrics"
 
 lab_miredo_client cli1 "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$client_port"
-if ! lab_wait_qualified cli1 20; then
-  lab_fail qualified "no Teredo address on cli1 within 20 s"
-  lab_result "$title"
-  exit 1
-fi
-addr=$(lab_teredo_addr cli1)
+lab_require_qualified cli1 20 "$title"
 lab_check "qualified: $addr" true
 
 ping6_ok() {   # ping6_ok NS DST [PING ARGS]: one reply within 20 s, then 5 of 5

@@ -961,6 +961,18 @@ lab_wait_qualified() {
   lab_wait_for "$2" lab_teredo_addr "$1" "${3:-teredo}"
 }
 
+# lab_require_qualified NS SECONDS TITLE: waits for NS's Miredo client to qualify; without an
+# address the run cannot go on, so it fails the check, prints the result of TITLE and exits 1.
+# Sets `addr` to the Teredo address.
+lab_require_qualified() {
+  if ! lab_wait_qualified "$1" "$2"; then
+    lab_fail qualified "no Teredo address on $1 within $2 s"
+    lab_result "$3"
+    exit 1
+  fi
+  addr=$(lab_teredo_addr "$1")
+}
+
 # lab_teredo_decode ADDR: prints "SERVER FLAGS PORT CLIENT" (flags as 0xhhhh), RFC 4380 §4.
 lab_teredo_decode() {
   "$LAB_PYTHON" - "$1" <<'EOF'

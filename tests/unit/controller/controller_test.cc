@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "stats_report.h"
 #include "temp_dir.h"
 
 namespace teredo::controller {
@@ -512,19 +513,6 @@ TEST_F(ControllerTest, StateSurvivesRestart) {
 }
 
 // ----- Aggregation ----------------------------------------------------------------------------
-
-teredo::v1::StatsReport report(const std::string& uid, uint64_t packets, uint64_t spoofed,
-                               int64_t seconds) {
-  teredo::v1::StatsReport r;
-  r.set_instance_uid(uid);
-  r.mutable_timestamp()->set_seconds(seconds);
-  r.mutable_counters()->mutable_traffic()->mutable_udp_received()->set_packets(packets);
-  (*r.mutable_counters()->mutable_drops())["spoofed_source"] = spoofed;
-  (*r.mutable_counters()->mutable_drops())["made_up_reason"] = 1000;
-  r.mutable_counters()->mutable_nat()->set_cone(packets / 10);
-  r.mutable_gauges()->set_relay_peers(packets);
-  return r;
-}
 
 TEST_F(ControllerTest, StatsOnStreamReachFleetStats) {
   FakeSink sink;

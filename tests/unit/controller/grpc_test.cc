@@ -48,6 +48,11 @@ class Fixture {
     started = s.ok();
     EXPECT_TRUE(started) << s.toString();
   }
+  /// An agent's stub on the plaintext agent listener.
+  std::unique_ptr<teredo::v1::AgentService::Stub> agentStub() const {
+    return teredo::v1::AgentService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server->agentPort()), grpc::InsecureChannelCredentials()));
+  }
   std::unique_ptr<Controller> controller;
   std::unique_ptr<ControllerServer> server;
   bool started = false;
@@ -145,8 +150,7 @@ TEST(GrpcTest, RejectedSetConfigCarriesFieldViolations) {
 TEST(GrpcTest, InvalidHelloEndsTheStreamWithViolations) {
   Fixture f(ServerOptions{});
   ASSERT_TRUE(f.started);
-  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  auto agent = f.agentStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto stream = agent->Connect(&ctx);
@@ -214,8 +218,7 @@ TEST(GrpcTest, AgentStreamReceivesSnapshotAndAcks) {
     ASSERT_TRUE(admin->SetConfig(&ctx, req, &resp).ok());
     EXPECT_EQ(resp.version(), 1u);
   }
-  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  auto agent = f.agentStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto stream = agent->Connect(&ctx);
@@ -267,8 +270,7 @@ TEST(GrpcTest, AgentStreamReceivesSnapshotAndAcks) {
 TEST(GrpcTest, StreamMustStartWithHello) {
   Fixture f(ServerOptions{});
   ASSERT_TRUE(f.started);
-  auto agent = teredo::v1::AgentService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(f.server->agentPort()), grpc::InsecureChannelCredentials()));
+  auto agent = f.agentStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto stream = agent->Connect(&ctx);

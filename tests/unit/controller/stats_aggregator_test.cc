@@ -2,6 +2,7 @@
 // (new instance, counters going down) counting from zero, bounded drop labels, gauges of
 // connected agents only, and the distinct-client HyperLogLog merged as a union.
 #include "stats_aggregator.h"
+#include "stats_report.h"
 
 #include <map>
 #include <string>
@@ -10,19 +11,6 @@
 
 namespace teredo::controller {
 namespace {
-
-teredo::v1::StatsReport report(const std::string& uid, uint64_t packets, uint64_t spoofed,
-                               int64_t seconds) {
-  teredo::v1::StatsReport r;
-  r.set_instance_uid(uid);
-  r.mutable_timestamp()->set_seconds(seconds);
-  r.mutable_counters()->mutable_traffic()->mutable_udp_received()->set_packets(packets);
-  (*r.mutable_counters()->mutable_drops())["spoofed_source"] = spoofed;
-  (*r.mutable_counters()->mutable_drops())["made_up_reason"] = 1000;
-  r.mutable_counters()->mutable_nat()->set_cone(packets / 10);
-  r.mutable_gauges()->set_relay_peers(packets);
-  return r;
-}
 
 TEST(StatsAggregatorTest, DeltasAcrossRestartsAndRoles) {
   StatsAggregator agg;

@@ -26,20 +26,7 @@ lab_args 2,19 "$@"
 source "$here/lab/fleet_lab.sh"
 
 title="controller config push (teredoctl -> controller -> server and relay)"
-SRV=lab-srv
-RLY=lab-rly
-PRB=198.51.100.50
-SP=$FLEET_SERVER_ADMIN_PORT
-RP=$FLEET_RELAY_ADMIN_PORT
-chk() { lab_check "$@" || true; }
-eq() { lab_expect_eq "$@" || true; }
-fleet_init
-lab_say "== $title"
-SECONDS=0
-
-fleet_std_fleet "$SRV" "$RLY"
-lab_ns prb
-lab_attach prb eth0 pub "$PRB/24"
+fleet_std_run "$title"
 
 # --- 1. Connected, bootstrap config --------------------------------------------------------------
 chk "server agent connected" lab_wait_for 10 fleet_connected "$SRV"

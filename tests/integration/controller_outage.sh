@@ -24,20 +24,7 @@ lab_args 2,15 "$@"
 source "$here/lab/fleet_lab.sh"
 
 title="controller outage (SIGKILL, data plane unaffected, restart and resync)"
-SRV=lab-srv
-RLY=lab-rly
-PRB=198.51.100.50
-SP=$FLEET_SERVER_ADMIN_PORT
-RP=$FLEET_RELAY_ADMIN_PORT
-chk() { lab_check "$@" || true; }
-eq() { lab_expect_eq "$@" || true; }
-fleet_init
-lab_say "== $title"
-SECONDS=0
-
-fleet_std_fleet "$SRV" "$RLY"
-lab_ns prb
-lab_attach prb eth0 pub "$PRB/24"
+fleet_std_run "$title"
 
 # --- 1. Synced fleet, client pinging -------------------------------------------------------------
 vs=$(fleet_set server $'server:\n  rate_limit:\n    rs_per_second: 1\n    rs_burst: 3') ||

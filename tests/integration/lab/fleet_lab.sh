@@ -338,6 +338,25 @@ fleet_std_fleet() {
   fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$2"
 }
 
+# fleet_std_run TITLE: the start the controller scenarios share. Sets SRV and RLY (the agent
+# ids), SP and RP (their admin ports), PRB (a probe address on the public link, in namespace
+# prb), the soft checks chk and eq; starts the lab and the standard fleet; says TITLE.
+fleet_std_run() {
+  SRV=lab-srv
+  RLY=lab-rly
+  PRB=198.51.100.50
+  SP=$FLEET_SERVER_ADMIN_PORT
+  RP=$FLEET_RELAY_ADMIN_PORT
+  chk() { lab_check "$@" || true; }
+  eq() { lab_expect_eq "$@" || true; }
+  fleet_init
+  lab_say "== $1"
+  SECONDS=0
+  fleet_std_fleet "$SRV" "$RLY"
+  lab_ns prb
+  lab_attach prb eth0 pub "$PRB/24"
+}
+
 # fleet_server NS PRIMARY SECONDARY ID [EXTRA_SERVER_YAML] [TLS_CERT_NAME]: teredo-server managed
 # by the controller (controller.address = the unix socket). EXTRA lines go inside server:
 # (indented two spaces). TLS_CERT_NAME (FLEET_TLS=1): the client certificate to present

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "agent/log.h"
 #include "net/caps.h"
@@ -53,11 +54,29 @@ bool runMainLoop(AgentHost<Config>& host) {
     return false;
   }
   net::EventLoop& main = *loop.value();
+  // The first SIGTERM/SIGINT withdraws and starts the role's grace; the loop (and the workers)
+  // keep running until it ends. A second signal stops at once.
+  std::optional<std::chrono::steady_clock::time_point> stopAt;
   (void)main.addSignals(kSignals, [&](int signo) {
     if (signo == SIGHUP) {
       (void)host.reload();  // logged by ManagedConfig
-    } else {
-      TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo});
+      return;
+    }
+    if (stopAt) {
+      TEREDO_LOG(LogLevel::Info, "stopping now", {"signal", signo});
+      main.stop();
+      return;
+    }
+    const std::chrono::milliseconds grace = host.beginStop();
+    TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo},
+               {"grace_ms", static_cast<long>(grace.count())});
+    stopAt = std::chrono::steady_clock::now() + grace;
+    if (grace.count() <= 0) {
+      main.stop();
+    }
+  });
+  (void)main.addTimer(std::chrono::milliseconds(100), [&] {
+    if (stopAt && std::chrono::steady_clock::now() >= *stopAt) {
       main.stop();
     }
   });
@@ -212,6 +231,12 @@ template <class Config>
 void AgentHost<Config>::tick() {
   heartbeats_->beat(role_->lanes());
   role_->tick();
+}
+
+template <class Config>
+std::chrono::milliseconds AgentHost<Config>::beginStop() {
+  readiness_->set(socketsBound_, false);
+  return role_->beginStop();
 }
 
 template <class Config>

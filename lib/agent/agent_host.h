@@ -27,6 +27,7 @@
 // the admin server.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -79,6 +80,10 @@ class RoleAgent {
   virtual void setDraining(bool draining) { (void)draining; }
   /// Once a second, on the main thread (table expiry, window rotation).
   virtual void tick() {}
+  /// SIGTERM, on the main thread: the role withdraws what attracts traffic to it (an anycast
+  /// announcement) and returns how long to keep serving so that traffic can move away; the host
+  /// then stops. Zero: stop at once.
+  virtual std::chrono::milliseconds beginStop() { return std::chrono::milliseconds(0); }
   /// Stops and joins the workers, then releases what open() created. Idempotent.
   virtual void stop() = 0;
 };
@@ -114,6 +119,9 @@ class AgentHost {
   Status reload();
   /// Once a second from the main loop.
   void tick();
+  /// SIGTERM: not ready from now on (/readyz 503), the role's beginStop(); returns the grace to
+  /// keep serving before shutdown().
+  std::chrono::milliseconds beginStop();
   /// Not ready, controller client stopped, workers joined, admin closed. Idempotent.
   void shutdown();
 

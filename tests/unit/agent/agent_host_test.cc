@@ -34,7 +34,7 @@ struct RoleLog {
   int started = 0;
   int stopped = 0;
   int ticks = 0;
-  size_t heartbeatSlots = 0;
+  int stopsBegun = 0;
 
   template <class F>
   auto with(F f) {
@@ -85,6 +85,10 @@ class FakeRole final : public RoleAgent<config::ServerConfig> {
   }
   void tick() override {
     log_->with([](RoleLog& l) { return ++l.ticks; });
+  }
+  std::chrono::milliseconds beginStop() override {
+    log_->with([](RoleLog& l) { return ++l.stopsBegun; });
+    return std::chrono::milliseconds(250);
   }
   void stop() override {
     log_->with([](RoleLog& l) { return ++l.stopped; });
@@ -258,6 +262,22 @@ TEST_F(AgentHostTest, ControllerPushDrainAndLastKnownGood) {
   EXPECT_EQ(bootMtu_, 1360u);
   EXPECT_EQ(bootVersion_, 5u);
   EXPECT_EQ(again->metrics().appliedVersion(), 5u);
+}
+
+TEST_F(AgentHostTest, SigtermBeginsWithTheRolesGraceAndNotReady) {
+  dir_.write("  mtu: 1400\n");
+  auto host = boot();
+  ASSERT_NE(host, nullptr);
+  host->start();
+  EXPECT_EQ(httpGet(host->adminPort(), "/readyz").status, 200);
+  EXPECT_EQ(host->beginStop(), std::chrono::milliseconds(250));
+  EXPECT_EQ(log_->with([](RoleLog& l) { return l.stopsBegun; }), 1);
+  // Still serving (workers running, metrics up) but no longer ready for new traffic.
+  EXPECT_EQ(httpGet(host->adminPort(), "/readyz").status, 503);
+  EXPECT_EQ(httpGet(host->adminPort(), "/metrics").status, 200);
+  EXPECT_EQ(log_->with([](RoleLog& l) { return l.stopped; }), 0);
+  host->shutdown();
+  EXPECT_EQ(log_->with([](RoleLog& l) { return l.stopped; }), 1);
 }
 
 TEST_F(AgentHostTest, ShutdownStopsTheRoleOnceAndClosesAdmin) {

@@ -66,7 +66,8 @@ Status reduceBoundingAndAmbient(uint64_t keepMask) {
   }
   for (int cap = 0; cap < 64; ++cap) {
     if ((keepMask >> cap & 1) != 0 && (now.permitted >> cap & 1) == 0) {
-      return Status::error(EPERM, "cannot keep " + capabilityName(cap) + ": not permitted");
+      return Status::error(StatusCode::kPermissionDenied,
+                           "cannot keep " + capabilityName(cap) + ": not permitted");
     }
   }
   // EINVAL: a kernel without ambient capabilities (< 4.3) has nothing to clear.
@@ -154,7 +155,8 @@ Status dropToUser(std::string_view user, std::span<const int> keep) {
   std::vector<char> buf(16384);
   int err = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
   if (found == nullptr) {
-    return Status::error(err != 0 ? err : ENOENT, "unknown user \"" + name + "\"");
+    return err != 0 ? Status::fromErrno(err, "look up user \"" + name + "\"")
+                    : Status::error(StatusCode::kNotFound, "unknown user \"" + name + "\"");
   }
   uint64_t mask = capabilityMask(keep);
   if (Status s = reduceBoundingAndAmbient(mask); !s.ok()) {

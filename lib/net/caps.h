@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "net/status.h"
+#include "base/status.h"
 
 namespace teredo::net {
 

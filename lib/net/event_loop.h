@@ -24,8 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 
 namespace teredo::net {
 

@@ -14,8 +14,8 @@
 
 #include <cstdint>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 #include "teredo/packet.h"
 
 namespace teredo::net {

@@ -23,9 +23,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
 #include "net/netlink.h"
-#include "net/status.h"
 #include "teredo/address.h"
 #include "teredo/packet.h"
 

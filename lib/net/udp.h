@@ -21,8 +21,8 @@
 #include <span>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 #include "teredo/address.h"
 #include "teredo/packet.h"
 

@@ -28,7 +28,8 @@ Status pinThreadToCpu(pthread_t thread, int index) {
   }
   int count = CPU_COUNT(&allowed);
   if (count == 0 || index < 0) {
-    return Status::error(EINVAL, "pin worker " + std::to_string(index) + ": no CPU to pick");
+    return Status::error(StatusCode::kInvalidArgument,
+                         "pin worker " + std::to_string(index) + ": no CPU to pick");
   }
   int wanted = index % count;
   int cpu = -1;

@@ -7,7 +7,7 @@
 
 #include <pthread.h>
 
-#include "net/status.h"
+#include "base/status.h"
 
 namespace teredo::net {
 

@@ -190,7 +190,7 @@ int runRelay(const std::string& configPath) {
   // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
   // forwarded through this host can reach the tun.
   std::vector<std::string> sysctlsNotApplied;  // a read-only /proc/sys (containers)
-  std::vector<std::function<net::Status()>> steps = {
+  std::vector<std::function<teredo::Status()>> steps = {
       [&] { return tun.setMtu(s.mtu); }, [&] { return tun.applyTunnelSysctls(&sysctlsNotApplied); },
       [&] { return tun.setUp(true); }, [&] { return tun.addAddress(linkLocal, 64); }};
   if (s.mode == config::RelayMode::kHostSpecific) {
@@ -201,7 +201,7 @@ int runRelay(const std::string& configPath) {
     steps.push_back([&] { return tun.addRoute(prefixAddr, 32); });
   }
   for (const auto& step : steps) {
-    if (const net::Status st = step(); !st.ok()) {
+    if (const teredo::Status st = step(); !st.ok()) {
       TEREDO_LOG(LogLevel::Error, "cannot configure the tun device (relay.interface)",
                  {"interface", s.interface}, {"error", st.message()});
       return 2;

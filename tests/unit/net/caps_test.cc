@@ -49,12 +49,12 @@ TEST(Capabilities, KeepOnlyNetRaw) {
     EXPECT_TRUE(RawIpv6Socket::open().ok()) << "CAP_NET_RAW was kept";
     StatusOr<Tun> tun = Tun::open("teredo0", 1);
     ASSERT_FALSE(tun.ok()) << "CAP_NET_ADMIN was dropped";
-    EXPECT_EQ(tun.status().code(), EPERM);
+    EXPECT_EQ(tun.status().sysErrno(), EPERM);
     EXPECT_NE(tun.status().message().find("teredo0"), std::string::npos);
 
     std::array<int, 1> admin = {CAP_NET_ADMIN};
     Status again = keepOnlyCapabilities(admin);
-    EXPECT_EQ(again.code(), EPERM);
+    EXPECT_EQ(again.code(), StatusCode::kPermissionDenied);
     EXPECT_EQ(again.message(), "cannot keep CAP_NET_ADMIN: not permitted");
   });
 }

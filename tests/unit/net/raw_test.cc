@@ -90,7 +90,7 @@ TEST(RawIpv6Socket, OpenNeedsCapNetRaw) {
   if (!testing::isRoot()) {
     StatusOr<RawIpv6Socket> raw = RawIpv6Socket::open();
     ASSERT_FALSE(raw.ok());
-    EXPECT_EQ(raw.status().code(), EPERM);
+    EXPECT_EQ(raw.status().sysErrno(), EPERM);
     EXPECT_EQ(raw.status().message(),
               "socket(AF_INET6, SOCK_RAW, IPPROTO_RAW): Operation not permitted");
     return;

@@ -231,7 +231,7 @@ TEST(UdpSocket, ReusePortLetsTwoSocketsShareAPort) {
   EXPECT_EQ(second->localEndpoint().port, port);
   StatusOr<UdpSocket> third = UdpSocket::open({kLoopback, port});
   ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.status().code(), EADDRINUSE);
+  EXPECT_EQ(third.status().sysErrno(), EADDRINUSE);
   EXPECT_NE(third.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
       << third.status().message();
 }
@@ -240,7 +240,7 @@ TEST(UdpSocket, BindErrorNamesTheAddress) {
   // 198.51.100.7 (TEST-NET-2) is not configured on any local interface.
   StatusOr<UdpSocket> s = UdpSocket::open({0xc6336407, 3544});
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), EADDRNOTAVAIL);
+  EXPECT_EQ(s.status().sysErrno(), EADDRNOTAVAIL);
   EXPECT_EQ(s.status().message(), "bind 198.51.100.7:3544: Cannot assign requested address");
 }
 

@@ -215,7 +215,7 @@ int Tun::readBatch(size_t queue, PacketBatch& batch) {
 
 int Tun::write(size_t queue, Bytes packet) {
   if (queue >= queues_.size()) {
-    return EBADF;
+    return -EBADF;
   }
   for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
     ssize_t n = ::write(queues_[queue].get(), packet.data(), packet.size());
@@ -223,13 +223,13 @@ int Tun::write(size_t queue, Bytes packet) {
       return 0;
     }
     if (n >= 0) {
-      return EIO;
+      return -EIO;
     }
     if (errno != EINTR) {
-      return errno;
+      return -errno;
     }
   }
-  return EINTR;
+  return -EINTR;
 }
 
 TunWriteResult Tun::writeBatch(size_t queue, std::span<const Bytes> packets) {

@@ -285,8 +285,8 @@ TEST(Tun, WrittenEchoRequestIsAnsweredBackThroughTheTun) {
     std::vector<Bytes> bad = {Bytes(notIp)};
     TunWriteResult w = tun.writeBatch(0, bad);
     EXPECT_EQ(w.failed, 1u);
-    EXPECT_EQ(w.lastError, EINVAL) << "IFF_NO_PI: the version nibble must say 4 or 6";
-    EXPECT_EQ(tun.write(5, request), EBADF);
+    EXPECT_EQ(w.lastError, -EINVAL) << "IFF_NO_PI: the version nibble must say 4 or 6";
+    EXPECT_EQ(tun.write(5, request), -EBADF);
   });
 }
 

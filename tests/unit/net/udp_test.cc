@@ -218,7 +218,7 @@ TEST(UdpBatch, RefusedMessageIsCountedAndTheRestStillSent) {
   FlushResult r = out.flush(tx);
   EXPECT_EQ(r.sent, 2u);
   EXPECT_EQ(r.failed, 2u);
-  EXPECT_EQ(r.lastError, EACCES);
+  EXPECT_EQ(r.lastError, -EACCES);
   RecvBatch in;
   EXPECT_EQ(receiveAll(rx, in, 2).size(), 2u);
 }
@@ -291,7 +291,7 @@ TEST(UdpBatch, FullSendBufferEndsFlushAndCountsTheRest) {
     EXPECT_GE(r.sent, 1u);
     EXPECT_LT(r.sent, 50u);
     EXPECT_EQ(r.sent + r.failed, 50u);
-    EXPECT_EQ(r.lastError, EAGAIN);
+    EXPECT_EQ(r.lastError, -EAGAIN);
     EXPECT_TRUE(out.empty());
   });
 }

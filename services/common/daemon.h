@@ -105,11 +105,12 @@ struct RoleTraits<config::ServerConfig> {
   static constexpr v1::Role kRole = v1::ROLE_SERVER;
   static constexpr const char* kName = "server";
   static bool has(const v1::AgentConfig& c) { return c.has_server(); }
-  static config::LoadResult<config::ServerConfig> overlay(const v1::AgentConfig& c,
-                                                          const config::ServerConfig& base) {
+  static teredo::StatusOr<std::shared_ptr<const config::ServerConfig>> overlay(
+      const v1::AgentConfig& c, const config::ServerConfig& base) {
     return config::serverConfigFromProto(c.server(), base);
   }
-  static config::LoadResult<config::ServerConfig> loadFile(const std::string& path) {
+  static teredo::StatusOr<std::shared_ptr<const config::ServerConfig>> loadFile(
+      const std::string& path) {
     return config::loadServerConfigFile(path);
   }
 };
@@ -119,11 +120,12 @@ struct RoleTraits<config::RelayConfig> {
   static constexpr v1::Role kRole = v1::ROLE_RELAY;
   static constexpr const char* kName = "relay";
   static bool has(const v1::AgentConfig& c) { return c.has_relay(); }
-  static config::LoadResult<config::RelayConfig> overlay(const v1::AgentConfig& c,
-                                                         const config::RelayConfig& base) {
+  static teredo::StatusOr<std::shared_ptr<const config::RelayConfig>> overlay(
+      const v1::AgentConfig& c, const config::RelayConfig& base) {
     return config::relayConfigFromProto(c.relay(), base);
   }
-  static config::LoadResult<config::RelayConfig> loadFile(const std::string& path) {
+  static teredo::StatusOr<std::shared_ptr<const config::RelayConfig>> loadFile(
+      const std::string& path) {
     return config::loadRelayConfigFile(path);
   }
 };
@@ -172,12 +174,12 @@ class ManagedConfig {
       return;
     }
     auto merged = Traits::overlay(proto, *bootstrap_);
-    if (!merged) {
+    if (!merged.ok()) {
       TEREDO_LOG(agent::LogLevel::Warn, "last-known-good config ignored: invalid",
-                 {"file", lkg_->path()}, {"errors", merged.errorText()});
+                 {"file", lkg_->path()}, {"errors", merged.status().message()});
       return;
     }
-    const auto keys = config::restartRequired(*bootstrap_, *merged);
+    const auto keys = config::restartRequired(*bootstrap_, **merged);
     if (!keys.empty()) {
       TEREDO_LOG(agent::LogLevel::Warn,
                  "last-known-good config ignored: it changes keys that the bootstrap file pins",
@@ -185,7 +187,7 @@ class ManagedConfig {
       return;
     }
     snapshot_ = proto;
-    current_ = merged.config();
+    current_ = *merged;
     version_ = snapshot->version;
     TEREDO_LOG(agent::LogLevel::Info, "booted from the last-known-good config",
                {"version", version_});
@@ -259,12 +261,12 @@ class ManagedConfig {
   /// SIGHUP: re-reads the bootstrap file and re-applies the controller's snapshot over it.
   void reloadFile() {
     auto file = Traits::loadFile(path_);
-    if (!file) {
+    if (!file.ok()) {
       TEREDO_LOG(agent::LogLevel::Error, "config reload refused; the running config stays",
-                 {"file", path_}, {"errors", file.errorText()});
+                 {"file", path_}, {"errors", file.status().message()});
       return;
     }
-    std::shared_ptr<const Config> next = file.config();
+    std::shared_ptr<const Config> next = *file;
     std::optional<v1::AgentConfig> snapshot;
     uint64_t version = 0;
     {
@@ -274,14 +276,14 @@ class ManagedConfig {
     }
     if (snapshot) {
       auto merged = Traits::overlay(*snapshot, *next);
-      if (!merged) {
+      if (!merged.ok()) {
         TEREDO_LOG(agent::LogLevel::Error,
                    "config reload refused: the controller's config does not apply over the new "
                    "file; the running config stays",
-                   {"file", path_}, {"errors", merged.errorText()});
+                   {"file", path_}, {"errors", merged.status().message()});
         return;
       }
-      next = merged.config();
+      next = *merged;
     }
     const auto keys = config::restartRequired(*current(), *next);
     if (!keys.empty()) {
@@ -292,7 +294,7 @@ class ManagedConfig {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      bootstrap_ = file.config();
+      bootstrap_ = *file;
       current_ = next;
     }
     publish_(*next, version);
@@ -315,11 +317,11 @@ class ManagedConfig {
       running = current_;
     }
     auto merged = Traits::overlay(c, *base);
-    if (!merged) {
-      *error = config::toProto(merged.errors());
+    if (!merged.ok()) {
+      *error = config::toProto(merged.status());
       return nullptr;
     }
-    const auto keys = config::restartRequired(*running, *merged);
+    const auto keys = config::restartRequired(*running, **merged);
     if (!keys.empty()) {
       error->set_message("these keys cannot change without a restart: " + joinKeys(keys));
       for (const auto& k : keys) {
@@ -329,7 +331,7 @@ class ManagedConfig {
       }
       return nullptr;
     }
-    return merged.config();
+    return *merged;
   }
 
   const std::string path_;
@@ -359,14 +361,13 @@ struct Bootstrap {
 template <class Config>
 std::unique_ptr<Bootstrap<Config>> bootstrap(const std::string& path, int* exitCode) {
   auto loaded = RoleTraits<Config>::loadFile(path);
-  if (!loaded) {
-    std::fputs(loaded.errorText().c_str(), stderr);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
     *exitCode = 1;
     return nullptr;
   }
   auto b = std::make_unique<Bootstrap<Config>>();
-  b->managed =
-      std::make_unique<ManagedConfig<Config>>(path, loaded.config(), b->metrics, b->readiness);
+  b->managed = std::make_unique<ManagedConfig<Config>>(path, *loaded, b->metrics, b->readiness);
   b->config = b->managed->current();
   applyLogConfig(b->config->log);
   if (!blockDaemonSignals()) {

@@ -407,15 +407,15 @@ bool loadConfigFile(const std::string& path, v1::Role role, v1::AgentConfig* out
 #ifdef TEREDO_HAVE_CONFIG_PROTO
   if (role == v1::ROLE_SERVER) {
     auto r = teredo::config::serverProtoFromYaml(text, path);
-    if (!r) {
-      *error = r.errorText();
+    if (!r.ok()) {
+      *error = r.status().message() + "\n";
       return false;
     }
     *out->mutable_server() = *r;
   } else {
     auto r = teredo::config::relayProtoFromYaml(text, path);
-    if (!r) {
-      *error = r.errorText();
+    if (!r.ok()) {
+      *error = r.status().message() + "\n";
       return false;
     }
     *out->mutable_relay() = *r;
@@ -502,7 +502,7 @@ int fromMiredo(const Options& o) {
   for (const std::string& note : r.notes) {
     std::cerr << "note: " << note << "\n";
   }
-  for (const teredo::config::ConfigError& e : r.errors) {
+  for (const teredo::Violation& e : r.errors) {
     std::cerr << "teredoctl: " << e.format() << "\n";
   }
   if (!r.ok()) {

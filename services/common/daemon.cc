@@ -130,12 +130,13 @@ std::unique_ptr<agent::AdminServer> startAdmin(
   options.collectables = std::move(collectables);
   options.heartbeats = std::move(heartbeats);
   options.readiness = std::move(readiness);
-  std::string error;
-  auto admin = agent::AdminServer::start(std::move(options), &error);
-  if (!admin) {
-    TEREDO_LOG(agent::LogLevel::Error, "cannot start the admin server", {"error", error});
+  auto admin = agent::AdminServer::start(std::move(options));
+  if (!admin.ok()) {
+    TEREDO_LOG(agent::LogLevel::Error, "cannot start the admin server",
+               {"error", admin.status().message()});
+    return nullptr;
   }
-  return admin;
+  return std::move(admin).value();
 }
 
 bool runMainLoop(const std::function<void()>& onReload, const std::function<void()>& onTick) {

@@ -158,12 +158,10 @@ class ManagedConfig {
       return;
     }
     lkg_ = std::make_shared<agent::LkgStore>(bootstrap_->agent.stateDir);
-    std::string why;
-    const auto snapshot = lkg_->load(&why);
-    if (!snapshot) {
-      if (!why.empty()) {
-        TEREDO_LOG(agent::LogLevel::Info, "no usable last-known-good config", {"reason", why});
-      }
+    const auto snapshot = lkg_->load();
+    if (!snapshot.ok()) {
+      TEREDO_LOG(agent::LogLevel::Info, "no usable last-known-good config",
+                 {"reason", snapshot.status().message()});
       return;
     }
     v1::AgentConfig proto;

@@ -232,10 +232,10 @@ int runRelay(const std::string& configPath) {
     sockets.push_back(std::move(sock.value()));
   }
   auto icmp = std::make_unique<IcmpSender>();
-  if (std::string err; !icmp->open(&err)) {
+  if (const teredo::Status st = icmp->open(); !st.ok()) {
     TEREDO_LOG(LogLevel::Warn,
                "no ICMPv6 error socket (needs CAP_NET_RAW): unreachable peers are dropped silently",
-               {"error", err});
+               {"error", st.message()});
   }
 
   const SipKey bubbleKey = randomKey();

@@ -12,34 +12,30 @@
 
 namespace teredo::agent {
 
-bool parseIpv4HostPort(const std::string& s, std::string* host, uint16_t* port,
-                       std::string* error) {
+StatusOr<HostPort> parseIpv4HostPort(const std::string& s) {
+  auto invalid = [](std::string why) {
+    return Status::error(StatusCode::kInvalidArgument, std::move(why));
+  };
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    *error = "expected IPv4 host:port, got \"" + s + "\"";
-    return false;
+    return invalid("expected IPv4 host:port, got \"" + s + "\"");
   }
   const std::string h = s.substr(0, colon);
   in_addr a{};
   if (h.find(':') != std::string::npos || h.front() == '[') {
-    *error = "IPv6 is not supported for the admin listener (civetweb), got \"" + s + "\"";
-    return false;
+    return invalid("IPv6 is not supported for the admin listener (civetweb), got \"" + s + "\"");
   }
   if (inet_pton(AF_INET, h.c_str(), &a) != 1) {
-    *error = "host is not an IPv4 address in \"" + s + "\"";
-    return false;
+    return invalid("host is not an IPv4 address in \"" + s + "\"");
   }
   unsigned p = 0;
   const char* b = s.data() + colon + 1;
   const char* e = s.data() + s.size();
   const auto r = std::from_chars(b, e, p);
   if (r.ec != std::errc() || r.ptr != e || p > 65535) {
-    *error = "port is not a number in 0..65535 in \"" + s + "\"";
-    return false;
+    return invalid("port is not a number in 0..65535 in \"" + s + "\"");
   }
-  *host = h;
-  *port = static_cast<uint16_t>(p);
-  return true;
+  return HostPort{h, static_cast<uint16_t>(p)};
 }
 
 namespace {
@@ -67,14 +63,13 @@ bool methodAllowed(mg_connection* conn) {
 
 }  // namespace
 
-std::unique_ptr<AdminServer> AdminServer::start(AdminServerOptions options, std::string* error) {
-  std::string host;
-  uint16_t port = 0;
-  std::string why;
-  if (!parseIpv4HostPort(options.listen, &host, &port, &why)) {
-    *error = "admin.listen: " + why;
-    return nullptr;
+StatusOr<std::unique_ptr<AdminServer>> AdminServer::start(AdminServerOptions options) {
+  const StatusOr<HostPort> listen = parseIpv4HostPort(options.listen);
+  if (!listen.ok()) {
+    return listen.status().withContext("admin.listen");
   }
+  const std::string& host = listen->host;
+  const uint16_t port = listen->port;
   static std::once_flag initOnce;
   std::call_once(initOnce, [] { mg_init_library(0); });
 
@@ -104,21 +99,23 @@ std::unique_ptr<AdminServer> AdminServer::start(AdminServerOptions options, std:
   err.text_buffer_size = sizeof(errText);
   self->ctx_ = mg_start2(&init, &err);
   if (self->ctx_ == nullptr) {
-    *error = "admin.listen: cannot serve on " + ports + ": " +
-             (errText[0] != '\0' ? std::string(errText) : std::string("civetweb start failed"));
-    return nullptr;
+    return Status::error(
+        StatusCode::kUnavailable,
+        "admin.listen: cannot serve on " + ports + ": " +
+            (errText[0] != '\0' ? std::string(errText) : std::string("civetweb start failed")));
   }
   mg_server_port sp[4];
   const int n = mg_get_server_ports(self->ctx_, 4, sp);
   if (n < 1 || sp[0].port <= 0) {
-    *error = "admin.listen: cannot find the bound port for " + ports;
-    return nullptr;  // destructor stops the context
+    // The destructor of `self` stops the context.
+    return Status::error(StatusCode::kInternal,
+                         "admin.listen: cannot find the bound port for " + ports);
   }
   self->port_ = static_cast<uint16_t>(sp[0].port);
   mg_set_request_handler(self->ctx_, "/metrics$", &AdminServer::handleMetrics, self.get());
   mg_set_request_handler(self->ctx_, "/healthz$", &AdminServer::handleHealthz, self.get());
   mg_set_request_handler(self->ctx_, "/readyz$", &AdminServer::handleReadyz, self.get());
-  return self;
+  return std::unique_ptr<AdminServer>(std::move(self));
 }
 
 AdminServer::~AdminServer() {

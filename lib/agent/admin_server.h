@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/health.h"
+#include "base/status.h"
 
 struct mg_context;
 struct mg_connection;
@@ -36,9 +37,10 @@ struct AdminServerOptions {
 
 class AdminServer {
  public:
-  /// Binds and starts serving. On failure returns null and sets `*error` to one clear message
-  /// naming the setting (admin.listen).
-  static std::unique_ptr<AdminServer> start(AdminServerOptions options, std::string* error);
+  /// Binds and starts serving. On failure, one clear message naming the setting
+  /// ("admin.listen: ..."): kInvalidArgument for a malformed address, kUnavailable when it cannot
+  /// be served on (e.g. the port is taken).
+  static StatusOr<std::unique_ptr<AdminServer>> start(AdminServerOptions options);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -60,7 +62,13 @@ class AdminServer {
   uint16_t port_ = 0;
 };
 
-/// Splits an IPv4 "a.b.c.d:port" (port 0..65535). Returns false with `*error` on anything else.
-bool parseIpv4HostPort(const std::string& s, std::string* host, uint16_t* port, std::string* error);
+struct HostPort {
+  std::string host;  ///< dotted quad, as written
+  uint16_t port = 0;
+};
+
+/// Splits an IPv4 "a.b.c.d:port" (port 0..65535); kInvalidArgument saying what is wrong with
+/// anything else.
+StatusOr<HostPort> parseIpv4HostPort(const std::string& s);
 
 }  // namespace teredo::agent

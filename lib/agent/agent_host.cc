@@ -88,15 +88,6 @@ bool runMainLoop(AgentHost<Config>& host) {
 
 }  // namespace
 
-Status invalidConfig(const std::vector<config::ConfigError>& errors) {
-  std::vector<Violation> v;
-  v.reserve(errors.size());
-  for (const config::ConfigError& e : errors) {
-    v.push_back(Violation{e.file, e.line, e.column, e.key, e.message});
-  }
-  return Status::invalid(std::move(v));
-}
-
 std::string joinKeys(const std::vector<std::string>& keys) {
   std::string out;
   for (const auto& k : keys) {
@@ -157,12 +148,12 @@ StatusOr<std::unique_ptr<AgentHost<Config>>> AgentHost<Config>::boot(const std::
                                                                      const Open& open,
                                                                      Options options) {
   auto loaded = RoleTraits<Config>::loadFile(path);
-  if (!loaded) {
-    return invalidConfig(loaded.errors());
+  if (!loaded.ok()) {
+    return loaded.status();
   }
   std::unique_ptr<AgentHost> host(new AgentHost());
-  host->managed_ = std::make_unique<ManagedConfig<Config>>(path, loaded.config(), host->metrics_,
-                                                           host->readiness_);
+  host->managed_ =
+      std::make_unique<ManagedConfig<Config>>(path, *loaded, host->metrics_, host->readiness_);
   const std::shared_ptr<const Config> cfg = host->managed_->current();
   const uint64_t version = host->managed_->version();
   applyLogConfig(cfg->log);
@@ -186,11 +177,11 @@ StatusOr<std::unique_ptr<AgentHost<Config>>> AgentHost<Config>::boot(const std::
   admin.collectables.insert(admin.collectables.begin(), host->metrics_);
   admin.heartbeats = host->heartbeats_;
   admin.readiness = host->readiness_;
-  std::string error;
-  host->admin_ = AdminServer::start(std::move(admin), &error);
-  if (!host->admin_) {
-    return Status::error(StatusCode::kUnavailable, "cannot start the admin server: " + error);
+  auto started = AdminServer::start(std::move(admin));
+  if (!started.ok()) {
+    return started.status().withContext("cannot start the admin server");
   }
+  host->admin_ = std::move(started).value();
   // Every socket, device and listener exists: from here on the process needs only what the role
   // keeps. Rebinding needs a restart, which the service manager does with the original
   // privileges.

@@ -353,9 +353,9 @@ void ControllerClient::handleSnapshot(const v1::ConfigSnapshot& snapshot, v1::Ag
       options_.metrics->setAppliedConfig(version, unixNowSeconds());
     }
     if (options_.lkg) {
-      std::string lkgError;
-      if (!options_.lkg->save({version, cfg.SerializeAsString()}, &lkgError)) {
-        TEREDO_LOG(LogLevel::Warn, "last-known-good not saved", {"error", lkgError});
+      if (const teredo::Status saved = options_.lkg->save({version, cfg.SerializeAsString()});
+          !saved.ok()) {
+        TEREDO_LOG(LogLevel::Warn, "last-known-good not saved", {"error", saved.message()});
       }
     }
     TEREDO_LOG(LogLevel::Info, "config applied", {"version", version});

@@ -12,7 +12,8 @@
 //          24  u64 hash          FNV-1a 64 over bytes 0..23 and the payload
 //          32  payload           serialized teredo.v1.AgentConfig
 // The hash detects torn or corrupted files (not tampering: the directory must be private).
-// Writes are atomic: temp file in the same directory, fsync, rename, fsync of the directory.
+// Writes are atomic (teredo::writeFileDurably: temp file in the same directory, fsync, rename,
+// fsync of the directory).
 //
 // Thread-safety: save() and load() may run concurrently on different stores; on one store the
 // caller serializes save() calls (the controller client thread does). Readers only see complete
@@ -21,9 +22,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/status.h"
 
 namespace teredo::agent {
 
@@ -39,20 +41,22 @@ class LkgStore {
 
   explicit LkgStore(std::string stateDir, std::string name = kDefaultName);
 
-  /// Writes `s` atomically, creating state_dir (mode 0700) if missing. False + `*error` on failure
-  /// (the previous file, if any, is left intact).
-  bool save(const LkgSnapshot& s, std::string* error) const;
+  /// Writes `s` atomically, creating state_dir (mode 0700) if missing. On error the previous
+  /// file, if any, is left intact.
+  Status save(const LkgSnapshot& s) const;
 
-  /// Reads and verifies the file. nullopt when it is absent (`*why` = "absent") or invalid (`*why`
-  /// names the defect; a warning line is logged). Never crashes on any file content.
-  std::optional<LkgSnapshot> load(std::string* why) const;
+  /// Reads and verifies the file. kNotFound when it is absent (nothing to warn about); any other
+  /// error means it exists but cannot be used (unreadable, too large, or corrupt: kDataLoss,
+  /// the message names the defect), and a warning line is logged. Never crashes on any file
+  /// content.
+  StatusOr<LkgSnapshot> load() const;
 
   const std::string& path() const { return path_; }
 
   /// Serialized form (exposed for tests and tools).
   static std::string encode(const LkgSnapshot& s);
-  /// Parses `bytes`; nullopt with `*why` on any defect.
-  static std::optional<LkgSnapshot> decode(std::string_view bytes, std::string* why);
+  /// Parses `bytes`; kDataLoss naming the defect ("truncated header", "bad magic", ...).
+  static StatusOr<LkgSnapshot> decode(std::string_view bytes);
 
  private:
   std::string dir_;

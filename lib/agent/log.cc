@@ -177,7 +177,7 @@ void appendJsonString(std::string& out, std::string_view key, std::string_view v
 
 }  // namespace
 
-std::string Logger::format(LogLevel l, std::string_view msg, uint64_t suppressed,
+std::string Logger::format(LogLevel l, std::string_view msg,
                            std::initializer_list<LogField> fields) const {
   std::string out;
   out.reserve(128);
@@ -198,9 +198,6 @@ std::string Logger::format(LogLevel l, std::string_view msg, uint64_t suppressed
         appendNumber(out, f, true);
       }
     }
-    if (suppressed > 0) {
-      out += ",\"suppressed\":" + std::to_string(suppressed);
-    }
     out += "}\n";
   } else {
     out += "ts=";
@@ -218,24 +215,16 @@ std::string Logger::format(LogLevel l, std::string_view msg, uint64_t suppressed
         appendNumber(out, f, false);
       }
     }
-    if (suppressed > 0) {
-      out += " suppressed=" + std::to_string(suppressed);
-    }
     out += '\n';
   }
   return out;
 }
 
 void Logger::log(LogLevel l, std::string_view msg, std::initializer_list<LogField> fields) {
-  logSuppressed(l, msg, 0, fields);
-}
-
-void Logger::logSuppressed(LogLevel l, std::string_view msg, uint64_t suppressed,
-                           std::initializer_list<LogField> fields) {
   if (!enabled(l)) {
     return;
   }
-  const std::string line = format(l, msg, suppressed, fields);
+  const std::string line = format(l, msg, fields);
   std::lock_guard<std::mutex> lock(writeMu_);
   sink_(line);
 }
@@ -243,22 +232,6 @@ void Logger::logSuppressed(LogLevel l, std::string_view msg, uint64_t suppressed
 Logger& defaultLogger() {
   static Logger* logger = new Logger();  // never destroyed: usable from any thread at exit
   return *logger;
-}
-
-bool LogRateLimiter::allow(int64_t nowSeconds, uint64_t* suppressed) {
-  int64_t w = window_.load(std::memory_order_relaxed);
-  if (w != nowSeconds) {
-    if (window_.compare_exchange_strong(w, nowSeconds, std::memory_order_relaxed)) {
-      used_.store(0, std::memory_order_relaxed);
-    }
-  }
-  if (used_.fetch_add(1, std::memory_order_relaxed) < perSecond_) {
-    *suppressed = pending_.exchange(0, std::memory_order_relaxed);
-    return true;
-  }
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  suppressedTotal_.fetch_add(1, std::memory_order_relaxed);
-  return false;
 }
 
 namespace {

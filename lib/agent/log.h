@@ -1,14 +1,11 @@
 // Structured logging: one line per event, `logfmt` text or JSON, to stderr by default.
 //
 //   TEREDO_LOG(LogLevel::Info, "config applied", {"version", v}, {"source", "controller"});
-//   // packet path: at most 5 lines per second from this call site, the rest counted
-//   TEREDO_LOG_RATE_LIMITED(LogLevel::Debug, 5, "dropped", {"reason", dropReasonLabel(r)});
 //
 // Text: ts=2026-11-28T08:22:30.123Z level=info msg="config applied" version=3 source=controller
 // JSON: {"ts":"2026-11-28T08:22:30.123Z","level":"info","msg":"config applied","version":3,...}
-// A rate-limited line that follows suppressed ones carries suppressed=N (lines dropped since the
-// previous line from that call site). Never log addresses on the packet path (bounded output is
-// not enough: logs are not a per-client store).
+// The packet path counts (drop reasons, lib/agent/stats.h) rather than logging; never log
+// addresses on the packet path (bounded output is not enough: logs are not a per-client store).
 //
 // Thread-safety: Logger::log and the macros may be called from any thread; each line is formatted
 // on the caller's stack/heap and written whole under a mutex. setLevel/setFormat are atomic.
@@ -77,12 +74,9 @@ class Logger {
   int64_t nowNs() const { return clock_(); }
 
   void log(LogLevel l, std::string_view msg, std::initializer_list<LogField> fields = {});
-  /// As log(), adding suppressed=N when N > 0 (used by TEREDO_LOG_RATE_LIMITED).
-  void logSuppressed(LogLevel l, std::string_view msg, uint64_t suppressed,
-                     std::initializer_list<LogField> fields = {});
 
   /// Formats one line without writing it (tests, and callers that batch).
-  std::string format(LogLevel l, std::string_view msg, uint64_t suppressed,
+  std::string format(LogLevel l, std::string_view msg,
                      std::initializer_list<LogField> fields) const;
 
  private:
@@ -95,26 +89,6 @@ class Logger {
 
 /// The process logger (stderr, info, text until configured).
 Logger& defaultLogger();
-
-/// Allows at most `perSecond` lines per wall-clock second from one call site and counts the rest.
-///
-/// Thread-safety: allow() may be called concurrently; it uses relaxed atomics, so around a second
-/// boundary a few extra lines may pass (bounded by the number of racing threads). Never blocks.
-class LogRateLimiter {
- public:
-  explicit LogRateLimiter(uint32_t perSecond) : perSecond_(perSecond) {}
-  /// True if a line may be written now; then `*suppressed` is the number of lines refused since
-  /// the previous allowed one.
-  bool allow(int64_t nowSeconds, uint64_t* suppressed);
-  uint64_t suppressedTotal() const { return suppressedTotal_.load(std::memory_order_relaxed); }
-
- private:
-  uint32_t perSecond_;
-  std::atomic<int64_t> window_{INT64_MIN};
-  std::atomic<uint32_t> used_{0};
-  std::atomic<uint64_t> pending_{0};
-  std::atomic<uint64_t> suppressedTotal_{0};
-};
 
 /// Count of TEREDO_BUG hits in this process (exported as teredo_bugs_total).
 uint64_t bugCount();
@@ -131,22 +105,6 @@ void noteBug(const char* file, int line, std::string_view what);
       teredoLogger_.log(level, msg, {__VA_ARGS__});                            \
     }                                                                          \
   } while (0)
-
-/// As TEREDO_LOG through `logger`, at most `perSecond` lines per second from this call site.
-#define TEREDO_LOG_RATE_LIMITED_TO(logger, level, perSecond, msg, ...)                    \
-  do {                                                                                    \
-    ::teredo::agent::Logger& teredoLogger_ = (logger);                                    \
-    if (teredoLogger_.enabled(level)) {                                                   \
-      static ::teredo::agent::LogRateLimiter teredoLimiter_(perSecond);                   \
-      uint64_t teredoSuppressed_ = 0;                                                     \
-      if (teredoLimiter_.allow(teredoLogger_.nowNs() / 1000000000, &teredoSuppressed_)) { \
-        teredoLogger_.logSuppressed(level, msg, teredoSuppressed_, {__VA_ARGS__});        \
-      }                                                                                   \
-    }                                                                                     \
-  } while (0)
-
-#define TEREDO_LOG_RATE_LIMITED(level, perSecond, msg, ...) \
-  TEREDO_LOG_RATE_LIMITED_TO(::teredo::agent::defaultLogger(), level, perSecond, msg, __VA_ARGS__)
 
 /// A broken invariant: logs and counts it (teredo_bugs_total) in release builds, aborts in debug.
 #ifdef NDEBUG

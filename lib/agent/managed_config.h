@@ -46,11 +46,11 @@ struct RoleTraits<config::ServerConfig> {
   static constexpr config::Role kConfigRole = config::Role::kServer;
   static constexpr const char* kName = "server";
   static bool has(const v1::AgentConfig& c) { return c.has_server(); }
-  static config::LoadResult<config::ServerConfig> overlay(const v1::AgentConfig& c,
-                                                          const config::ServerConfig& base) {
+  static StatusOr<std::shared_ptr<const config::ServerConfig>> overlay(
+      const v1::AgentConfig& c, const config::ServerConfig& base) {
     return config::serverConfigFromProto(c.server(), base);
   }
-  static config::LoadResult<config::ServerConfig> loadFile(const std::string& path) {
+  static StatusOr<std::shared_ptr<const config::ServerConfig>> loadFile(const std::string& path) {
     return config::loadServerConfigFile(path);
   }
 };
@@ -61,20 +61,17 @@ struct RoleTraits<config::RelayConfig> {
   static constexpr config::Role kConfigRole = config::Role::kRelay;
   static constexpr const char* kName = "relay";
   static bool has(const v1::AgentConfig& c) { return c.has_relay(); }
-  static config::LoadResult<config::RelayConfig> overlay(const v1::AgentConfig& c,
-                                                         const config::RelayConfig& base) {
+  static StatusOr<std::shared_ptr<const config::RelayConfig>> overlay(
+      const v1::AgentConfig& c, const config::RelayConfig& base) {
     return config::relayConfigFromProto(c.relay(), base);
   }
-  static config::LoadResult<config::RelayConfig> loadFile(const std::string& path) {
+  static StatusOr<std::shared_ptr<const config::RelayConfig>> loadFile(const std::string& path) {
     return config::loadRelayConfigFile(path);
   }
 };
 
 /// "a, b, c"
 std::string joinKeys(const std::vector<std::string>& keys);
-
-/// kInvalidArgument carrying every config error.
-Status invalidConfig(const std::vector<config::ConfigError>& errors);
 
 /// kFailedPrecondition naming every key in `keys` (each also a violation).
 Status restartRequiredStatus(const std::vector<std::string>& keys);
@@ -148,14 +145,14 @@ class ManagedConfig {
     cb.validate = [this](const v1::AgentConfig& c, v1::ConfigError* error) {
       const Status st = check(c).status();
       if (!st.ok()) {
-        *error = toConfigError(st);
+        *error = config::toProto(st);
       }
       return st.ok();
     };
     cb.apply = [this](const v1::AgentConfig& c, uint64_t version, v1::ConfigError* error) {
       const Status st = applySnapshot(c, version);
       if (!st.ok()) {
-        *error = toConfigError(st);
+        *error = config::toProto(st);
       }
       return st.ok();
     };
@@ -193,11 +190,10 @@ class ManagedConfig {
   /// SIGHUP: re-reads the bootstrap file and re-applies the controller's snapshot over it.
   Status reloadFile() {
     auto file = Traits::loadFile(path_);
-    if (!file) {
-      return refused("config reload refused; the running config stays",
-                     invalidConfig(file.errors()));
+    if (!file.ok()) {
+      return refused("config reload refused; the running config stays", file.status());
     }
-    std::shared_ptr<const Config> next = file.config();
+    std::shared_ptr<const Config> next = *file;
     std::optional<v1::AgentConfig> snapshot;
     uint64_t version = 0;
     {
@@ -207,13 +203,13 @@ class ManagedConfig {
     }
     if (snapshot) {
       auto merged = Traits::overlay(*snapshot, *next);
-      if (!merged) {
+      if (!merged.ok()) {
         return refused(
             "config reload refused: the controller's config does not apply over the new file; "
             "the running config stays",
-            invalidConfig(merged.errors()));
+            merged.status());
       }
-      next = merged.config();
+      next = *merged;
     }
     if (const auto keys = config::restartRequired(*current(), *next); !keys.empty()) {
       return refused("config reload refused: these keys need a restart; the running config stays",
@@ -221,7 +217,7 @@ class ManagedConfig {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      bootstrap_ = file.config();
+      bootstrap_ = *file;
       current_ = next;
     }
     publish(*next, version);
@@ -231,11 +227,11 @@ class ManagedConfig {
 
  private:
   void bootFromLastKnownGood() {
-    std::string why;
-    const auto saved = lkg_->load(&why);
-    if (!saved) {
-      if (!why.empty()) {
-        TEREDO_LOG(LogLevel::Info, "no usable last-known-good config", {"reason", why});
+    const auto saved = lkg_->load();
+    if (!saved.ok()) {
+      if (saved.status().code() != StatusCode::kNotFound) {
+        TEREDO_LOG(LogLevel::Info, "no usable last-known-good config",
+                   {"reason", saved.status().message()});
       }
       return;
     }
@@ -246,19 +242,19 @@ class ManagedConfig {
       return;
     }
     auto merged = Traits::overlay(proto, *bootstrap_);
-    if (!merged) {
+    if (!merged.ok()) {
       TEREDO_LOG(LogLevel::Warn, "last-known-good config ignored: invalid", {"file", lkg_->path()},
-                 {"errors", merged.errorText()});
+                 {"errors", merged.status().message()});
       return;
     }
-    if (const auto keys = config::restartRequired(*bootstrap_, *merged); !keys.empty()) {
+    if (const auto keys = config::restartRequired(*bootstrap_, **merged); !keys.empty()) {
       TEREDO_LOG(LogLevel::Warn,
                  "last-known-good config ignored: it changes keys that the bootstrap file pins",
                  {"keys", joinKeys(keys)});
       return;
     }
     snapshot_ = proto;
-    current_ = merged.config();
+    current_ = *merged;
     version_ = saved->version;
     TEREDO_LOG(LogLevel::Info, "booted from the last-known-good config", {"version", version_});
   }
@@ -278,13 +274,13 @@ class ManagedConfig {
       running = current_;
     }
     auto merged = Traits::overlay(c, *base);
-    if (!merged) {
-      return invalidConfig(merged.errors());
+    if (!merged.ok()) {
+      return merged.status();
     }
-    if (const auto keys = config::restartRequired(*running, *merged); !keys.empty()) {
+    if (const auto keys = config::restartRequired(*running, **merged); !keys.empty()) {
       return restartRequiredStatus(keys);
     }
-    return merged.config();
+    return *merged;
   }
 
   void publish(const Config& next, uint64_t version) {
@@ -301,18 +297,6 @@ class ManagedConfig {
   Status refused(const char* what, Status why) const {
     TEREDO_LOG(LogLevel::Error, what, {"file", path_}, {"errors", why.message()});
     return why;
-  }
-
-  /// The NACK the controller shows its operator: the message and one entry per violation.
-  static v1::ConfigError toConfigError(const Status& st) {
-    v1::ConfigError e;
-    e.set_message(st.message());
-    for (const Violation& v : st.violations()) {
-      auto* f = e.add_field_violations();
-      f->set_field(v.key);
-      f->set_description(v.message);
-    }
-    return e;
   }
 
   const std::string path_;

@@ -70,17 +70,23 @@ class StatGauge {
   std::atomic<int64_t> v_{0};
 };
 
-/// A counter per enumerator of a bounded enum `E` with `N` enumerators 0..N-1.
+/// A counter per enumerator of a bounded enum `E` with `N` enumerators 0..N-1. An enumerator at
+/// or past N is not a label (e.g. DropReason::None, "no drop"): inc() ignores it and value()
+/// reports 0 for it.
 template <class E, size_t N>
 class LabeledStatCounter {
  public:
   static constexpr size_t kSize = N;
   void inc(E e, uint64_t n = 1) {
     const auto i = static_cast<size_t>(e);
-    assert(i < N);
-    slots_[i].inc(n);
+    if (i < N) {
+      slots_[i].inc(n);
+    }
   }
-  uint64_t value(E e) const { return slots_[static_cast<size_t>(e)].value(); }
+  uint64_t value(E e) const {
+    const auto i = static_cast<size_t>(e);
+    return i < N ? slots_[i].value() : 0;
+  }
   uint64_t valueAt(size_t i) const { return slots_[i].value(); }
 
  private:

@@ -9,8 +9,9 @@
 // addresses and Teredo prefixes are teredo::Ipv6Addr / the prefix's first 32 bits (host order).
 // Thread-safety: loading functions are reentrant; a loaded config is immutable
 // (std::shared_ptr<const T>) and may be shared freely between threads.
-// Ownership: LoadResult owns its errors and shares ownership of the config.
-// Errors: no exceptions escape this API (yaml-cpp's are caught at the loader boundary).
+// Ownership: a load result shares ownership of the config.
+// Errors: teredo::Status (base/status.h) with one Violation per problem; no exceptions escape
+// this API (yaml-cpp's are caught at the loader boundary).
 #pragma once
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/status.h"
 #include "teredo/address.h"
 
 namespace teredo::config {
@@ -289,55 +291,20 @@ struct ControllerConfig {
 
 // ----- Loading ---------------------------------------------------------------------------------
 
-/// One problem found in a config. `line`/`column` are 1-based, 0 when unknown (e.g. a missing key
-/// or a proto source); `file` is empty for proto sources.
-struct ConfigError {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string key;  ///< Dotted YAML key / proto field path, e.g. "server.mtu".
-  std::string message;
-  /// "file:line: key: message" (parts that are unknown are left out).
-  std::string format() const;
-  friend bool operator==(const ConfigError&, const ConfigError&) = default;
-};
-
-/// Either a validated config or every error found (never both).
-template <class T>
-class LoadResult {
- public:
-  explicit LoadResult(std::shared_ptr<const T> config) : config_(std::move(config)) {}
-  explicit LoadResult(std::vector<ConfigError> errors) : errors_(std::move(errors)) {}
-
-  bool ok() const { return config_ != nullptr; }
-  explicit operator bool() const { return ok(); }
-  /// The config; null when !ok().
-  const std::shared_ptr<const T>& config() const { return config_; }
-  const T& operator*() const { return *config_; }
-  const T* operator->() const { return config_.get(); }
-  const std::vector<ConfigError>& errors() const { return errors_; }
-  /// Every error formatted, one per line.
-  std::string errorText() const {
-    std::string out;
-    for (const ConfigError& e : errors_) {
-      out += e.format();
-      out += '\n';
-    }
-    return out;
-  }
-
- private:
-  std::shared_ptr<const T> config_;
-  std::vector<ConfigError> errors_;
-};
-
-LoadResult<ServerConfig> loadServerConfigFile(const std::string& path);
-LoadResult<ServerConfig> loadServerConfigString(std::string_view text, std::string_view name);
-LoadResult<RelayConfig> loadRelayConfigFile(const std::string& path);
-LoadResult<RelayConfig> loadRelayConfigString(std::string_view text, std::string_view name);
-LoadResult<ControllerConfig> loadControllerConfigFile(const std::string& path);
-LoadResult<ControllerConfig> loadControllerConfigString(std::string_view text,
-                                                        std::string_view name);
+/// Loading returns the validated, immutable config, or Status::invalid(every error found):
+/// code kInvalidArgument, violations() = one teredo::Violation per error (file, 1-based line and
+/// column, 0 when unknown, e.g. a missing key or a proto source; file empty for proto sources;
+/// key = the dotted YAML key / proto field path, e.g. "server.mtu"), and message() = every
+/// violation formatted ("file:line:column: key: message"), one per line.
+StatusOr<std::shared_ptr<const ServerConfig>> loadServerConfigFile(const std::string& path);
+StatusOr<std::shared_ptr<const ServerConfig>> loadServerConfigString(std::string_view text,
+                                                                     std::string_view name);
+StatusOr<std::shared_ptr<const RelayConfig>> loadRelayConfigFile(const std::string& path);
+StatusOr<std::shared_ptr<const RelayConfig>> loadRelayConfigString(std::string_view text,
+                                                                   std::string_view name);
+StatusOr<std::shared_ptr<const ControllerConfig>> loadControllerConfigFile(const std::string& path);
+StatusOr<std::shared_ptr<const ControllerConfig>> loadControllerConfigString(std::string_view text,
+                                                                             std::string_view name);
 
 /// The effective config as YAML: every key with its value (defaults filled in), loadable again
 /// and yielding an equal struct.
@@ -356,7 +323,8 @@ std::vector<std::string> restartRequired(const ControllerConfig& before,
 enum class Role { kServer, kRelay, kController };
 
 /// The `--check-config FILE` mode shared by the three daemons: prints the effective config to
-/// `out` and returns 0, or prints every error (one per line) to `err` and returns 1.
+/// `out` and returns 0, or prints every error (one per line, each ending in a newline) to `err`
+/// and returns 1.
 int checkConfig(Role role, const std::string& path, std::ostream& out, std::ostream& err);
 
 /// Text names used in YAML, e.g. "info", "json", "host-specific", "forward".

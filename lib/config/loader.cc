@@ -14,22 +14,6 @@
 
 namespace teredo::config {
 
-std::string ConfigError::format() const {
-  std::string out;
-  if (!file.empty()) {
-    out += file;
-    if (line > 0) {
-      out += ":" + std::to_string(line);
-    }
-    out += ": ";
-  }
-  if (!key.empty()) {
-    out += key + ": ";
-  }
-  out += message;
-  return out;
-}
-
 namespace detail {
 
 const RawValue* RawDoc::find(std::string_view key) const {
@@ -62,7 +46,7 @@ Mark RawDoc::markOf(std::string_view key) const {
 
 void ErrorSink::add(const std::string& key, std::string message) {
   Mark m = doc_.markOf(key);
-  errors_.push_back(ConfigError{doc_.file, m.line, m.column, key, std::move(message)});
+  errors_.push_back(Violation{doc_.file, m.line, m.column, key, std::move(message)});
   failed_.insert(key);
 }
 
@@ -283,7 +267,7 @@ const char* textProblem(std::string_view v, bool allowLineBreaks = false, size_t
 template <class T>
 class YamlWalker {
  public:
-  YamlWalker(const Schema<T>& schema, RawDoc& doc, std::vector<ConfigError>& errors)
+  YamlWalker(const Schema<T>& schema, RawDoc& doc, std::vector<Violation>& errors)
       : schema_(schema), doc_(doc), errors_(errors) {}
 
   void walkMap(const YAML::Node& node, const std::string& prefix) {
@@ -362,12 +346,12 @@ class YamlWalker {
 
   void error(const YAML::Mark& mark, const std::string& key, std::string message) {
     Mark m = toMark(mark);
-    errors_.push_back(ConfigError{doc_.file, m.line, m.column, key, std::move(message)});
+    errors_.push_back(Violation{doc_.file, m.line, m.column, key, std::move(message)});
   }
 
   const Schema<T>& schema_;
   RawDoc& doc_;
-  std::vector<ConfigError>& errors_;
+  std::vector<Violation>& errors_;
   std::set<std::string> seen_;
 };
 
@@ -402,12 +386,12 @@ size_t countDocuments(const std::string& input, size_t limit) {
 
 template <class T>
 RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_view name,
-                 std::vector<ConfigError>& errors) {
+                 std::vector<Violation>& errors) {
   RawDoc doc;
   doc.file = std::string(name);
   if (text.size() > kMaxConfigBytes) {
     doc.fatal = true;
-    errors.push_back(ConfigError{
+    errors.push_back(Violation{
         doc.file, 0, 0, "",
         "is larger than " + std::to_string(kMaxConfigBytes) + " bytes; refusing to parse it"});
     return doc;
@@ -428,8 +412,8 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
       }
     }
     errors.push_back(
-        ConfigError{doc.file, line, column, "",
-                    std::string("the file ") + problem + " (byte " + std::to_string(bad) + ")"});
+        Violation{doc.file, line, column, "",
+                  std::string("the file ") + problem + " (byte " + std::to_string(bad) + ")"});
     return doc;
   }
   // Config loading is not the data path: yaml-cpp's exceptions are caught here, at the boundary,
@@ -442,8 +426,8 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
     // builds nothing, then build the one document with YAML::Load.
     if (countDocuments(input, 2) > 1) {
       doc.fatal = true;
-      errors.push_back(ConfigError{doc.file, 0, 0, "",
-                                   "holds 2 or more YAML documents; exactly one is expected"});
+      errors.push_back(
+          Violation{doc.file, 0, 0, "", "holds 2 or more YAML documents; exactly one is expected"});
       return doc;
     }
     const YAML::Node root = YAML::Load(input);
@@ -463,18 +447,19 @@ RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_vie
       hint = " (quote IPv6 addresses and other values that end with ':', e.g. \"2001::\")";
     }
     errors.push_back(
-        ConfigError{doc.file, m.line, m.column, "", "YAML syntax error: " + e.msg + hint});
+        Violation{doc.file, m.line, m.column, "", "YAML syntax error: " + e.msg + hint});
   } catch (const std::exception& e) {
     doc.fatal = true;
-    errors.push_back(ConfigError{doc.file, 0, 0, "", std::string("cannot parse: ") + e.what()});
+    errors.push_back(Violation{doc.file, 0, 0, "", std::string("cannot parse: ") + e.what()});
   }
   return doc;
 }
 
 template <class T>
-LoadResult<T> build(const Schema<T>& schema, const RawDoc& doc, std::vector<ConfigError> errors) {
+StatusOr<std::shared_ptr<const T>> build(const Schema<T>& schema, const RawDoc& doc,
+                                         std::vector<Violation> errors) {
   if (doc.fatal) {
-    return LoadResult<T>(std::move(errors));
+    return Status::invalid(std::move(errors));
   }
   T config = schema.defaults;
   ErrorSink sink(doc, errors);
@@ -484,13 +469,13 @@ LoadResult<T> build(const Schema<T>& schema, const RawDoc& doc, std::vector<Conf
   schema.finish(config, doc, sink);
   if (!errors.empty()) {
     // Source order; errors without a position (missing keys) last.
-    std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
-      auto rank = [](const ConfigError& e) { return e.line == 0 ? INT_MAX : e.line; };
+    std::stable_sort(errors.begin(), errors.end(), [](const Violation& a, const Violation& b) {
+      auto rank = [](const Violation& e) { return e.line == 0 ? INT_MAX : e.line; };
       return rank(a) < rank(b);
     });
-    return LoadResult<T>(std::move(errors));
+    return Status::invalid(std::move(errors));
   }
-  return LoadResult<T>(std::make_shared<const T>(std::move(config)));
+  return std::shared_ptr<const T>(std::make_shared<const T>(std::move(config)));
 }
 
 template <class T>
@@ -505,11 +490,12 @@ RawDoc renderDoc(const Schema<T>& schema, const T& config, bool omitComputed) {
   return doc;
 }
 
-#define TEREDO_CONFIG_INSTANTIATE(T)                                                          \
-  template struct Schema<T>;                                                                  \
-  template RawDoc parseYaml<T>(const Schema<T>&, std::string_view, std::string_view,          \
-                               std::vector<ConfigError>&);                                    \
-  template LoadResult<T> build<T>(const Schema<T>&, const RawDoc&, std::vector<ConfigError>); \
+#define TEREDO_CONFIG_INSTANTIATE(T)                                                    \
+  template struct Schema<T>;                                                            \
+  template RawDoc parseYaml<T>(const Schema<T>&, std::string_view, std::string_view,    \
+                               std::vector<Violation>&);                                \
+  template StatusOr<std::shared_ptr<const T>> build<T>(const Schema<T>&, const RawDoc&, \
+                                                       std::vector<Violation>);         \
   template RawDoc renderDoc<T>(const Schema<T>&, const T&, bool);
 
 TEREDO_CONFIG_INSTANTIATE(ServerConfig)
@@ -522,25 +508,24 @@ TEREDO_CONFIG_INSTANTIATE(ControllerConfig)
 namespace {
 
 template <class T>
-LoadResult<T> loadString(const detail::Schema<T>& schema, std::string_view text,
-                         std::string_view name) {
-  std::vector<ConfigError> errors;
+StatusOr<std::shared_ptr<const T>> loadString(const detail::Schema<T>& schema,
+                                              std::string_view text, std::string_view name) {
+  std::vector<Violation> errors;
   detail::RawDoc doc = detail::parseYaml(schema, text, name, errors);
   return detail::build(schema, doc, std::move(errors));
 }
 
 template <class T>
-LoadResult<T> loadFile(const detail::Schema<T>& schema, const std::string& path) {
+StatusOr<std::shared_ptr<const T>> loadFile(const detail::Schema<T>& schema,
+                                            const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return LoadResult<T>(
-        std::vector<ConfigError>{ConfigError{path, 0, 0, "", "cannot open the file"}});
+    return Status::invalid({Violation{path, 0, 0, "", "cannot open the file"}});
   }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    return LoadResult<T>(
-        std::vector<ConfigError>{ConfigError{path, 0, 0, "", "cannot read the file"}});
+    return Status::invalid({Violation{path, 0, 0, "", "cannot read the file"}});
   }
   return loadString(schema, text.str(), path);
 }
@@ -608,34 +593,37 @@ std::vector<std::string> restartKeys(const detail::Schema<T>& schema, const T& b
 }
 
 template <class T>
-int check(const LoadResult<T>& result, std::ostream& out, std::ostream& err) {
+int check(const StatusOr<std::shared_ptr<const T>>& result, std::ostream& out, std::ostream& err) {
   if (!result.ok()) {
-    err << result.errorText();
+    err << result.status().message() << '\n';
     return 1;
   }
-  out << renderYaml(*result);
+  out << renderYaml(**result);
   return 0;
 }
 
 }  // namespace
 
-LoadResult<ServerConfig> loadServerConfigFile(const std::string& path) {
+StatusOr<std::shared_ptr<const ServerConfig>> loadServerConfigFile(const std::string& path) {
   return loadFile(detail::serverSchema(), path);
 }
-LoadResult<ServerConfig> loadServerConfigString(std::string_view text, std::string_view name) {
+StatusOr<std::shared_ptr<const ServerConfig>> loadServerConfigString(std::string_view text,
+                                                                     std::string_view name) {
   return loadString(detail::serverSchema(), text, name);
 }
-LoadResult<RelayConfig> loadRelayConfigFile(const std::string& path) {
+StatusOr<std::shared_ptr<const RelayConfig>> loadRelayConfigFile(const std::string& path) {
   return loadFile(detail::relaySchema(), path);
 }
-LoadResult<RelayConfig> loadRelayConfigString(std::string_view text, std::string_view name) {
+StatusOr<std::shared_ptr<const RelayConfig>> loadRelayConfigString(std::string_view text,
+                                                                   std::string_view name) {
   return loadString(detail::relaySchema(), text, name);
 }
-LoadResult<ControllerConfig> loadControllerConfigFile(const std::string& path) {
+StatusOr<std::shared_ptr<const ControllerConfig>> loadControllerConfigFile(
+    const std::string& path) {
   return loadFile(detail::controllerSchema(), path);
 }
-LoadResult<ControllerConfig> loadControllerConfigString(std::string_view text,
-                                                        std::string_view name) {
+StatusOr<std::shared_ptr<const ControllerConfig>> loadControllerConfigString(
+    std::string_view text, std::string_view name) {
   return loadString(detail::controllerSchema(), text, name);
 }
 

@@ -114,7 +114,7 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
   MiredoImport out;
   const std::string fileName(file);
   auto error = [&](int line, std::string message) {
-    out.errors.push_back(ConfigError{fileName, line, 0, "", std::move(message)});
+    out.errors.push_back(Violation{fileName, line, 0, "", std::move(message)});
   };
   const char* otherFile = role == MiredoRole::Server ? "miredo.conf" : "miredo-server.conf";
   std::vector<Entry> entries;
@@ -244,9 +244,9 @@ MiredoImport importMiredoConfig(std::string_view text, std::string_view file, Mi
   out.yaml = yaml;
 
   // What our own loader says about the result, charged to the Miredo line behind the key.
-  const auto loaded = role == MiredoRole::Server ? loadServerConfigString(yaml, fileName).errors()
-                                                 : loadRelayConfigString(yaml, fileName).errors();
-  for (const ConfigError& e : loaded) {
+  const Status loaded = role == MiredoRole::Server ? loadServerConfigString(yaml, fileName).status()
+                                                   : loadRelayConfigString(yaml, fileName).status();
+  for (const Violation& e : loaded.violations()) {
     int line = 0;
     std::string directive;
     for (const Entry& entry : entries) {

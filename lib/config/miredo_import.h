@@ -32,7 +32,7 @@ struct MiredoImport {
   /// Meaningful only when errors is empty.
   std::string yaml;
   /// Why the file cannot be converted as it is (file = the Miredo file, line = its line).
-  std::vector<ConfigError> errors;
+  std::vector<Violation> errors;
   /// Directives deliberately not carried over, "file:line: Directive: why".
   std::vector<std::string> notes;
   bool ok() const { return errors.empty(); }

@@ -71,7 +71,7 @@ std::string join(const std::string& prefix, const std::string& name) {
 /// Collects every set field of `m` into `doc` (entries and sections); conversion problems go to
 /// `errors` with the field path as key.
 void protoToDoc(const pb::Message& m, const std::string& prefix, RawDoc& doc,
-                std::vector<ConfigError>& errors) {
+                std::vector<Violation>& errors) {
   const pb::Reflection* r = m.GetReflection();
   const pb::UnknownFieldSet& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
@@ -82,16 +82,16 @@ void protoToDoc(const pb::Message& m, const std::string& prefix, RawDoc& doc,
       }
       numbers += std::to_string(unknown.field(i).number());
     }
-    errors.push_back(ConfigError{"", 0, 0, prefix.empty() ? m.GetDescriptor()->name() : prefix,
-                                 "has fields this build does not know (numbers " + numbers +
-                                     "); refusing rather than ignoring settings"});
+    errors.push_back(Violation{"", 0, 0, prefix.empty() ? m.GetDescriptor()->name() : prefix,
+                               "has fields this build does not know (numbers " + numbers +
+                                   "); refusing rather than ignoring settings"});
   }
   std::vector<const pb::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
   for (const pb::FieldDescriptor* fd : fields) {
     std::string key = join(prefix, fd->name());
     auto fail = [&](std::string message) {
-      errors.push_back(ConfigError{"", 0, 0, key, std::move(message)});
+      errors.push_back(Violation{"", 0, 0, key, std::move(message)});
       doc.invalid.push_back(key);
     };
     if (fd->is_repeated()) {
@@ -251,8 +251,9 @@ P toProtoImpl(const Schema<T>& schema, const T& config) {
 }
 
 template <class T>
-LoadResult<T> fromProtoImpl(const Schema<T>& schema, const pb::Message& proto, const T* base) {
-  std::vector<ConfigError> errors;
+StatusOr<std::shared_ptr<const T>> fromProtoImpl(const Schema<T>& schema, const pb::Message& proto,
+                                                 const T* base) {
+  std::vector<Violation> errors;
   RawDoc overlay;
   protoToDoc(proto, "", overlay, errors);
   if (base == nullptr) {
@@ -278,28 +279,28 @@ LoadResult<T> fromProtoImpl(const Schema<T>& schema, const pb::Message& proto, c
 }
 
 template <class P, class T>
-LoadResult<P> protoFromYamlImpl(const Schema<T>& schema, std::string_view text,
-                                std::string_view name) {
-  std::vector<ConfigError> errors;
+StatusOr<P> protoFromYamlImpl(const Schema<T>& schema, std::string_view text,
+                              std::string_view name) {
+  std::vector<Violation> errors;
   RawDoc doc = detail::parseYaml(schema, text, name, errors);
   if (doc.fatal) {
-    return LoadResult<P>(std::move(errors));
+    return Status::invalid(std::move(errors));
   }
-  auto proto = std::make_shared<P>();
+  P proto;
   T scratch = schema.defaults;
   detail::ErrorSink sink(doc, errors);
   for (const auto& [key, value] : doc.entries) {
     if (!detail::applyEntry(schema, scratch, key, value, sink)) {
       continue;
     }
-    if (std::optional<std::string> problem = setField(*proto, key, value)) {
+    if (std::optional<std::string> problem = setField(proto, key, value)) {
       sink.add(key, std::move(*problem));
     }
   }
   if (!errors.empty()) {
-    return LoadResult<P>(std::move(errors));
+    return Status::invalid(std::move(errors));
   }
-  return LoadResult<P>(std::shared_ptr<const P>(std::move(proto)));
+  return proto;
 }
 
 }  // namespace
@@ -314,34 +315,36 @@ teredo::v1::ControllerConfig toProto(const ControllerConfig& config) {
   return toProtoImpl<teredo::v1::ControllerConfig>(detail::controllerSchema(), config);
 }
 
-LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto) {
+StatusOr<std::shared_ptr<const ServerConfig>> serverConfigFromProto(
+    const teredo::v1::ServerConfig& proto) {
   return fromProtoImpl<ServerConfig>(detail::serverSchema(), proto, nullptr);
 }
-LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto) {
+StatusOr<std::shared_ptr<const RelayConfig>> relayConfigFromProto(
+    const teredo::v1::RelayConfig& proto) {
   return fromProtoImpl<RelayConfig>(detail::relaySchema(), proto, nullptr);
 }
-LoadResult<ControllerConfig> controllerConfigFromProto(const teredo::v1::ControllerConfig& proto) {
+StatusOr<std::shared_ptr<const ControllerConfig>> controllerConfigFromProto(
+    const teredo::v1::ControllerConfig& proto) {
   return fromProtoImpl<ControllerConfig>(detail::controllerSchema(), proto, nullptr);
 }
-LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto,
-                                               const ServerConfig& base) {
+StatusOr<std::shared_ptr<const ServerConfig>> serverConfigFromProto(
+    const teredo::v1::ServerConfig& proto, const ServerConfig& base) {
   return fromProtoImpl<ServerConfig>(detail::serverSchema(), proto, &base);
 }
-LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto,
-                                             const RelayConfig& base) {
+StatusOr<std::shared_ptr<const RelayConfig>> relayConfigFromProto(
+    const teredo::v1::RelayConfig& proto, const RelayConfig& base) {
   return fromProtoImpl<RelayConfig>(detail::relaySchema(), proto, &base);
 }
 
-LoadResult<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
-                                                         std::string_view name) {
+StatusOr<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
+                                                       std::string_view name) {
   return protoFromYamlImpl<teredo::v1::ServerConfig>(detail::serverSchema(), text, name);
 }
-LoadResult<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text,
-                                                       std::string_view name) {
+StatusOr<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text, std::string_view name) {
   return protoFromYamlImpl<teredo::v1::RelayConfig>(detail::relaySchema(), text, name);
 }
-LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
-                                                                 std::string_view name) {
+StatusOr<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
+                                                               std::string_view name) {
   return protoFromYamlImpl<teredo::v1::ControllerConfig>(detail::controllerSchema(), text, name);
 }
 
@@ -356,41 +359,37 @@ std::string_view roleName(teredo::v1::Role role) {
   }
 }
 
-std::vector<ConfigError> validateAgentConfig(const teredo::v1::AgentConfig& config) {
+Status validateAgentConfig(const teredo::v1::AgentConfig& config) {
   switch (config.role_case()) {
     case teredo::v1::AgentConfig::kServer: {
-      std::vector<ConfigError> errors = serverConfigFromProto(config.server()).errors();
+      const Status loaded = serverConfigFromProto(config.server()).status();
       // An agent overlays a snapshot onto its bootstrap file, which always names the primary
       // address (the file loader requires it): a snapshot without one (role defaults such as
       // rate limits) is complete for the agent, so "is required" is not an error here.
-      if (!config.server().server().has_primary_address()) {
-        std::erase_if(errors,
-                      [](const ConfigError& e) { return e.key == "server.primary_address"; });
+      if (loaded.ok() || config.server().server().has_primary_address()) {
+        return loaded;
       }
-      return errors;
+      std::vector<Violation> errors = loaded.violations();
+      std::erase_if(errors, [](const Violation& e) { return e.key == "server.primary_address"; });
+      return errors.empty() ? Status() : Status::invalid(std::move(errors));
     }
     case teredo::v1::AgentConfig::kRelay:
-      return relayConfigFromProto(config.relay()).errors();
+      return relayConfigFromProto(config.relay()).status();
     case teredo::v1::AgentConfig::ROLE_NOT_SET:
       break;
   }
-  return {ConfigError{"", 0, 0, "role", "is not set: the config must be a server or a relay"}};
+  return Status::invalid(
+      {Violation{"", 0, 0, "role", "is not set: the config must be a server or a relay"}});
 }
 
-teredo::v1::ConfigError toProto(const std::vector<ConfigError>& errors) {
+teredo::v1::ConfigError toProto(const Status& status) {
   teredo::v1::ConfigError out;
-  std::string message;
-  for (const ConfigError& e : errors) {
-    // Appended in two steps: `"literal" + std::string&&` trips GCC 12's -Wrestrict at -O3.
-    if (!message.empty()) {
-      message += '\n';
-    }
-    message += e.format();
+  for (const Violation& e : status.violations()) {
     teredo::v1::FieldViolation* v = out.add_field_violations();
     v->set_field(e.key);
     v->set_description(e.message);
   }
-  out.set_message(message);
+  out.set_message(status.message());
   return out;
 }
 

@@ -13,8 +13,8 @@
 // configs. Library: teredo_config_proto (links teredo_config and teredo_protos).
 #pragma once
 
+#include <memory>
 #include <string_view>
-#include <vector>
 
 #include "config/config.h"
 #include "teredo/v1/agent.pb.h"
@@ -27,40 +27,44 @@ teredo::v1::ServerConfig toProto(const ServerConfig& config);
 teredo::v1::RelayConfig toProto(const RelayConfig& config);
 teredo::v1::ControllerConfig toProto(const ControllerConfig& config);
 
-/// Builds and validates a config from a proto; unset fields take their defaults.
-LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto);
-LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto);
-LoadResult<ControllerConfig> controllerConfigFromProto(const teredo::v1::ControllerConfig& proto);
+/// Builds and validates a config from a proto; unset fields take their defaults. Errors as the
+/// loaders in config/config.h (Status::invalid, one Violation per error, key = field path).
+StatusOr<std::shared_ptr<const ServerConfig>> serverConfigFromProto(
+    const teredo::v1::ServerConfig& proto);
+StatusOr<std::shared_ptr<const RelayConfig>> relayConfigFromProto(
+    const teredo::v1::RelayConfig& proto);
+StatusOr<std::shared_ptr<const ControllerConfig>> controllerConfigFromProto(
+    const teredo::v1::ControllerConfig& proto);
 
 /// Applies `proto` onto `base` (typically the agent's bootstrap YAML config): unset fields keep
 /// base's values, except values that base only had as computed defaults (the secondary address
 /// = primary + 1), which are computed again. The result is validated as a whole.
-LoadResult<ServerConfig> serverConfigFromProto(const teredo::v1::ServerConfig& proto,
-                                               const ServerConfig& base);
-LoadResult<RelayConfig> relayConfigFromProto(const teredo::v1::RelayConfig& proto,
-                                             const RelayConfig& base);
+StatusOr<std::shared_ptr<const ServerConfig>> serverConfigFromProto(
+    const teredo::v1::ServerConfig& proto, const ServerConfig& base);
+StatusOr<std::shared_ptr<const RelayConfig>> relayConfigFromProto(
+    const teredo::v1::RelayConfig& proto, const RelayConfig& base);
 
 /// YAML text -> proto with only the keys that the text has (an operator's override file for
 /// teredoctl SetConfig). Each value is checked on its own (syntax, range, enum names, unknown
 /// keys); rules that relate several keys are left to the final merged config.
-LoadResult<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
-                                                         std::string_view name);
-LoadResult<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text,
+StatusOr<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
                                                        std::string_view name);
-LoadResult<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
-                                                                 std::string_view name);
+StatusOr<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text, std::string_view name);
+StatusOr<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
+                                                               std::string_view name);
 
 /// "server", "relay" or "unspecified": how logs, history descriptions and metric labels name a
 /// role (the YAML section names of the two agent roles).
 std::string_view roleName(teredo::v1::Role role);
 
-/// The errors a server or relay agent would report for `config` (empty = it would apply it).
-/// Keys are relative to the role message ("server.mtu"). An AgentConfig with no role set is an
-/// error with key "role".
-std::vector<ConfigError> validateAgentConfig(const teredo::v1::AgentConfig& config);
+/// What a server or relay agent would report for `config`: OK when it would apply it, else
+/// Status::invalid with one Violation per error. Keys are relative to the role message
+/// ("server.mtu"). An AgentConfig with no role set is an error with key "role".
+Status validateAgentConfig(const teredo::v1::AgentConfig& config);
 
-/// Errors as the NACK / SetConfig detail (agent.proto ConfigError): message = every error
-/// formatted, one FieldViolation{field = key, description = message} per error.
-teredo::v1::ConfigError toProto(const std::vector<ConfigError>& errors);
+/// A config error as the NACK / SetConfig detail (agent.proto ConfigError): message =
+/// status.message() (every violation formatted, one per line), one FieldViolation{field = key,
+/// description = message} per violation. An OK status gives an empty detail.
+teredo::v1::ConfigError toProto(const Status& status);
 
 }  // namespace teredo::config

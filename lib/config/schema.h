@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,7 +58,7 @@ struct RawDoc {
 /// Collects errors with their positions.
 class ErrorSink {
  public:
-  ErrorSink(const RawDoc& doc, std::vector<ConfigError>& errors)
+  ErrorSink(const RawDoc& doc, std::vector<Violation>& errors)
       : doc_(doc), errors_(errors), failed_(doc.invalid.begin(), doc.invalid.end()) {}
   /// An error at `key`, positioned where the source has it (or its section).
   void add(const std::string& key, std::string message);
@@ -67,7 +68,7 @@ class ErrorSink {
 
  private:
   const RawDoc& doc_;
-  std::vector<ConfigError>& errors_;
+  std::vector<Violation>& errors_;
   std::set<std::string> failed_;
 };
 
@@ -107,11 +108,13 @@ const Schema<ControllerConfig>& controllerSchema();
 /// appended to `errors`. Catches every yaml-cpp exception.
 template <class T>
 RawDoc parseYaml(const Schema<T>& schema, std::string_view text, std::string_view name,
-                 std::vector<ConfigError>& errors);
+                 std::vector<Violation>& errors);
 
-/// Applies `doc` onto the schema defaults, then runs the cross-key rules.
+/// Applies `doc` onto the schema defaults, then runs the cross-key rules. The config, or
+/// Status::invalid with `errors` and every error found, in source order.
 template <class T>
-LoadResult<T> build(const Schema<T>& schema, const RawDoc& doc, std::vector<ConfigError> errors);
+StatusOr<std::shared_ptr<const T>> build(const Schema<T>& schema, const RawDoc& doc,
+                                         std::vector<Violation> errors);
 
 /// Applies one raw entry to `config` through its field's parser; a problem (unknown key, a list
 /// where one value belongs, a bad value) goes to `sink` and yields false.

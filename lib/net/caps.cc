@@ -1,14 +1,11 @@
 #include "net/caps.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
-#include <vector>
 
 namespace teredo::net {
 namespace {
@@ -66,7 +63,8 @@ Status reduceBoundingAndAmbient(uint64_t keepMask) {
   }
   for (int cap = 0; cap < 64; ++cap) {
     if ((keepMask >> cap & 1) != 0 && (now.permitted >> cap & 1) == 0) {
-      return Status::error(EPERM, "cannot keep " + capabilityName(cap) + ": not permitted");
+      return Status::error(StatusCode::kPermissionDenied,
+                           "cannot keep " + capabilityName(cap) + ": not permitted");
     }
   }
   // EINVAL: a kernel without ambient capabilities (< 4.3) has nothing to clear.
@@ -141,41 +139,6 @@ Status keepOnlyCapabilities(std::span<const int> keep) {
   if (Status s = reduceBoundingAndAmbient(mask); !s.ok()) {
     return s;
   }
-  if (Status s = capset(mask, mask, 0); !s.ok()) {
-    return s;
-  }
-  return setNoNewPrivs();
-}
-
-Status dropToUser(std::string_view user, std::span<const int> keep) {
-  std::string name(user);
-  struct passwd pw;
-  struct passwd* found = nullptr;
-  std::vector<char> buf(16384);
-  int err = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (found == nullptr) {
-    return Status::error(err != 0 ? err : ENOENT, "unknown user \"" + name + "\"");
-  }
-  uint64_t mask = capabilityMask(keep);
-  if (Status s = reduceBoundingAndAmbient(mask); !s.ok()) {
-    return s;
-  }
-  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
-    return Status::fromErrno(errno, "prctl(PR_SET_KEEPCAPS)");
-  }
-  if (::setgroups(0, nullptr) != 0) {
-    return Status::fromErrno(errno, "setgroups([]) for user " + name);
-  }
-  if (::setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) != 0) {
-    return Status::fromErrno(errno, "setresgid(" + std::to_string(pw.pw_gid) + ") for " + name);
-  }
-  if (::setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) != 0) {
-    return Status::fromErrno(errno, "setresuid(" + std::to_string(pw.pw_uid) + ") for " + name);
-  }
-  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) {
-    return Status::fromErrno(errno, "prctl(PR_SET_KEEPCAPS, 0)");
-  }
-  // The uid change cleared the effective set; permitted was kept. Re-raise exactly `keep`.
   if (Status s = capset(mask, mask, 0); !s.ok()) {
     return s;
   }

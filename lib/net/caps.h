@@ -2,7 +2,7 @@
 // relay CAP_NET_ADMIN + CAP_NET_RAW, and drops everything else).
 //
 // Uses the capget/capset system calls directly (<linux/capability.h>; libcap is not linked) and
-// prctl for the bounding and ambient sets, PR_SET_KEEPCAPS and PR_SET_NO_NEW_PRIVS.
+// prctl for the bounding and ambient sets and PR_SET_NO_NEW_PRIVS.
 // Capabilities are the kernel's CAP_* numbers (CAP_NET_ADMIN, CAP_NET_RAW, ...).
 //
 // Thread-safety: capabilities are per *thread* on Linux. Call these in the main thread before
@@ -16,9 +16,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <string_view>
 
-#include "net/status.h"
+#include "base/status.h"
 
 namespace teredo::net {
 
@@ -43,11 +42,6 @@ std::string capabilityName(int cap);
 /// the bounding set its launcher chose), and sets PR_SET_NO_NEW_PRIVS. Fails (naming the
 /// capability) when one of `keep` is not currently permitted.
 Status keepOnlyCapabilities(std::span<const int> keep);
-
-/// Like keepOnlyCapabilities, and switches to `user`'s uid and gid (supplementary groups cleared)
-/// in between, keeping `keep` across the switch (PR_SET_KEEPCAPS). For example
-/// dropToUser("nobody", {CAP_NET_RAW}).
-Status dropToUser(std::string_view user, std::span<const int> keep);
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1): execve can never grant privileges again.
 Status setNoNewPrivs();

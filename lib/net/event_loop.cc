@@ -70,7 +70,8 @@ void EventLoop::drainWake() {
 Status EventLoop::addEntry(std::unique_ptr<Entry> entry, uint32_t events) {
   int fd = entry->fd;
   if (entries_.count(fd) != 0) {
-    return Status::error(EEXIST, "epoll add fd " + std::to_string(fd) + ": already watched");
+    return Status::error(StatusCode::kAlreadyExists,
+                         "epoll add fd " + std::to_string(fd) + ": already watched");
   }
   struct epoll_event ev {};
   ev.events = events;
@@ -92,7 +93,8 @@ Status EventLoop::addFd(int fd, uint32_t events, FdCallback callback) {
 Status EventLoop::modifyFd(int fd, uint32_t events) {
   auto it = entries_.find(fd);
   if (it == entries_.end()) {
-    return Status::error(ENOENT, "epoll modify fd " + std::to_string(fd) + ": not watched");
+    return Status::error(StatusCode::kNotFound,
+                         "epoll modify fd " + std::to_string(fd) + ": not watched");
   }
   struct epoll_event ev {};
   ev.events = events;
@@ -106,7 +108,8 @@ Status EventLoop::modifyFd(int fd, uint32_t events) {
 Status EventLoop::removeFd(int fd) {
   auto it = entries_.find(fd);
   if (it == entries_.end() || fd == wake_.get()) {
-    return Status::error(ENOENT, "epoll remove fd " + std::to_string(fd) + ": not watched");
+    return Status::error(StatusCode::kNotFound,
+                         "epoll remove fd " + std::to_string(fd) + ": not watched");
   }
   Status s;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0) {
@@ -122,7 +125,7 @@ Status EventLoop::removeFd(int fd) {
 StatusOr<int> EventLoop::addTimer(std::chrono::milliseconds period, TimerCallback callback,
                                   std::chrono::milliseconds firstDelay) {
   if (period.count() <= 0) {
-    return Status::error(EINVAL, "timer period must be positive");
+    return Status::error(StatusCode::kInvalidArgument, "timer period must be positive");
   }
   Fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!fd.valid()) {

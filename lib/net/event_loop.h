@@ -9,6 +9,8 @@
 // an atomic and writes an eventfd). Every other method must be called from the thread that runs
 // the loop (or before it runs). Callbacks run on the loop thread and may add or remove entries,
 // including their own.
+// Errors: setup calls return a Status; runOnce() returns a count or a negative errno value, like
+// every per-packet call in lib/net (never a positive errno).
 // Ownership: the loop owns its epoll, eventfd, timerfds and signalfds. It does not own the
 // descriptors given to addFd(): the caller closes them, after removeFd().
 #pragma once
@@ -24,8 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 
 namespace teredo::net {
 

@@ -71,7 +71,7 @@ StatusOr<Netlink> Netlink::open() {
 
 Status Netlink::request(void* buf, const std::string& what) {
   if (!fd_.valid()) {
-    return Status::error(EBADF, what + ": rtnetlink socket is not open");
+    return Status::error(StatusCode::kFailedPrecondition, what + ": rtnetlink socket is not open");
   }
   auto* h = static_cast<struct nlmsghdr*>(buf);
   h->nlmsg_seq = ++seq_;
@@ -109,7 +109,7 @@ Status Netlink::request(void* buf, const std::string& what) {
       return Status::fromErrno(-e->error, what);
     }
   }
-  return Status::error(EPROTO, what + ": no rtnetlink acknowledgement");
+  return Status::error(StatusCode::kInternal, what + ": no rtnetlink acknowledgement");
 }
 
 Status Netlink::setMtu(int ifindex, std::string_view ifname, uint32_t mtu) {

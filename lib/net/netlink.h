@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 #include "teredo/address.h"
 
 namespace teredo::net {

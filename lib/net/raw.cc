@@ -40,7 +40,7 @@ int RawIpv6Socket::send(Bytes packet) {
       kIpv6HeaderSize + ((size_t{packet[4]} << 8) | packet[5]) != packet.size()) {
     ++stats_.malformed;
     ++stats_.failed;
-    return EINVAL;
+    return -EINVAL;
   }
   struct sockaddr_in6 dst {};
   dst.sin6_family = AF_INET6;
@@ -62,7 +62,7 @@ int RawIpv6Socket::send(Bytes packet) {
     }
   }
   ++stats_.failed;
-  return err;
+  return -err;
 }
 
 }  // namespace teredo::net

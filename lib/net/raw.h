@@ -6,6 +6,8 @@
 // The socket never receives.
 //
 // Byte order: packets are raw wire bytes.
+// Errors: open() returns a Status (setup path); send() is per packet and returns 0 or a negative
+// errno value, like every per-packet call in lib/net (never a positive errno).
 // Thread-safety: send() may be called from several threads at once (the kernel serialises);
 // stats() are plain counters per object and must only be bumped from one thread, so give each
 // worker its own RawIpv6Socket or guard it.
@@ -14,8 +16,8 @@
 
 #include <cstdint>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 #include "teredo/packet.h"
 
 namespace teredo::net {
@@ -43,7 +45,7 @@ class RawIpv6Socket {
   RawIpv6Socket& operator=(RawIpv6Socket&&) = default;
 
   /// Sends one IPv6 packet (header included) to the destination address in its header. Returns
-  /// 0 on success, or the errno value of the last failure (EINVAL for a malformed packet).
+  /// 0 on success, or -errno of the last failure (-EINVAL for a malformed packet).
   ///
   /// Like Miredo's server: ENETUNREACH, EHOSTUNREACH, EACCES, ECONNREFUSED, EMSGSIZE and EPROTO
   /// may be an ICMP error that an *earlier* packet caused, reported on this call; the packet is

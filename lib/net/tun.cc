@@ -26,13 +26,14 @@ PacketBatch::PacketBatch(size_t capacity, size_t slotSize)
 
 StatusOr<Tun> Tun::open(std::string_view name, size_t queues) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
-    return Status::error(EINVAL, "tun name \"" + std::string(name) + "\" must be 1 to " +
-                                     std::to_string(IFNAMSIZ - 1) + " characters");
+    return Status::error(StatusCode::kInvalidArgument,
+                         "tun name \"" + std::string(name) + "\" must be 1 to " +
+                             std::to_string(IFNAMSIZ - 1) + " characters");
   }
   if (queues == 0 || queues > kMaxQueues) {
-    return Status::error(EINVAL, "tun " + std::string(name) + ": queue count " +
-                                     std::to_string(queues) + " is not in 1.." +
-                                     std::to_string(kMaxQueues));
+    return Status::error(StatusCode::kInvalidArgument,
+                         "tun " + std::string(name) + ": queue count " + std::to_string(queues) +
+                             " is not in 1.." + std::to_string(kMaxQueues));
   }
   Tun tun;
   tun.name_ = std::string(name);
@@ -113,7 +114,7 @@ Status Tun::addRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from, 
 Status Tun::deleteRoute(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from,
                         uint8_t fromLen) {
   Status s = netlink_.deleteRoute(ifindex_, name_, prefix, len, from, fromLen);
-  if (s.ok() || s.code() == ESRCH) {
+  if (s.ok() || s.sysErrno() == ESRCH) {
     std::erase_if(routes_, [&](const Route& r) {
       return r.prefix == prefix && r.len == len && r.from == from && r.fromLen == fromLen;
     });
@@ -214,7 +215,7 @@ int Tun::readBatch(size_t queue, PacketBatch& batch) {
 
 int Tun::write(size_t queue, Bytes packet) {
   if (queue >= queues_.size()) {
-    return EBADF;
+    return -EBADF;
   }
   for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
     ssize_t n = ::write(queues_[queue].get(), packet.data(), packet.size());
@@ -222,13 +223,13 @@ int Tun::write(size_t queue, Bytes packet) {
       return 0;
     }
     if (n >= 0) {
-      return EIO;
+      return -EIO;
     }
     if (errno != EINTR) {
-      return errno;
+      return -errno;
     }
   }
-  return EINTR;
+  return -EINTR;
 }
 
 TunWriteResult Tun::writeBatch(size_t queue, std::span<const Bytes> packets) {

@@ -14,6 +14,9 @@
 // not persistent: it disappears when the last queue descriptor is closed. close() (also run by
 // the destructor) first deletes the routes this object added, then closes the queues.
 // PacketBatch owns preallocated storage; its views are valid until the next readBatch into it.
+// Errors: setup calls return a Status; the per-packet calls (readBatch, write, writeBatch) return
+// a count or 0 on success and a negative errno value on failure, like every per-packet call in
+// lib/net (never a positive errno).
 #pragma once
 
 #include <cstddef>
@@ -23,9 +26,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
 #include "net/netlink.h"
-#include "net/status.h"
 #include "teredo/address.h"
 #include "teredo/packet.h"
 
@@ -77,7 +80,7 @@ class PacketBatch {
 /// The outcome of Tun::writeBatch: written + failed == packets given.
 struct TunWriteResult {
   size_t written = 0;
-  /// Packets the kernel refused (count them as drops), with the errno of the last one.
+  /// Packets the kernel refused (count them as drops), with -errno of the last one (0 if none).
   size_t failed = 0;
   int lastError = 0;
 };
@@ -129,7 +132,8 @@ class Tun {
   /// waiting or every one was cut: see batch.truncated()), or -errno when the first read fails
   /// with anything but EAGAIN. Never blocks; EINTR is retried a bounded number of times.
   int readBatch(size_t queue, PacketBatch& batch);
-  /// Writes one IPv6 packet to `queue`. Returns 0 or an errno value.
+  /// Writes one IPv6 packet to `queue`. Returns 0 or -errno (-EBADF for a queue that does not
+  /// exist, -EIO for a short write).
   int write(size_t queue, Bytes packet);
   /// Writes each packet with one write() call; failures are counted, never retried.
   TunWriteResult writeBatch(size_t queue, std::span<const Bytes> packets);

@@ -259,7 +259,7 @@ FlushResult SendBatch::flush(UdpSocket& socket) {
         socklen_t len = sizeof(err);
         if (::getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
           ++r.failed;
-          r.lastError = err;
+          r.lastError = -err;
           ++i;
         }
         // err == 0: stopped by EAGAIN; the next call reports it.
@@ -270,7 +270,7 @@ FlushResult SendBatch::flush(UdpSocket& socket) {
     if (err == EINTR && eintrLeft-- > 0) {
       continue;
     }
-    r.lastError = err;
+    r.lastError = -err;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR) {
       // The send buffer is full: never block; everything left is a drop.
       r.failed += count_ - i;

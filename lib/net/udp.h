@@ -8,6 +8,10 @@
 // serialises), but open/close must not race with use. A RecvBatch or SendBatch belongs to one
 // thread (one per worker); they are not synchronised.
 //
+// Errors: open() returns a Status (setup path); the per-packet calls return a count on success
+// and a negative errno value on failure (receive(), FlushResult::lastError), like every
+// per-packet call in lib/net (never a positive errno).
+//
 // Ownership: UdpSocket owns its descriptor (closed on destruction; move-only). RecvBatch and
 // SendBatch own all their storage, allocated once at construction: receive(), add() and flush()
 // never allocate. See each class for how long the returned views stay valid.
@@ -21,8 +25,8 @@
 #include <span>
 #include <vector>
 
+#include "base/status.h"
 #include "net/fd.h"
-#include "net/status.h"
 #include "teredo/address.h"
 #include "teredo/packet.h"
 
@@ -165,7 +169,7 @@ struct FlushResult {
   /// (e.g. EACCES for a broadcast destination, EMSGSIZE, ENETUNREACH, EPERM from a firewall)
   /// and, after EAGAIN/ENOBUFS on the send buffer, every message still waiting.
   size_t failed = 0;
-  /// The errno of the last failure, 0 when none.
+  /// -errno of the last failure, 0 when none.
   int lastError = 0;
 };
 

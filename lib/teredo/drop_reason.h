@@ -1,6 +1,11 @@
 // The one list of reasons why a server or relay drops a packet. The same enumerators drive the
 // metric label `reason` of teredo_*_packets_dropped_total, the log lines and the tests.
 //
+// DropReason::None is not a reason: it is the value of "no drop" (a Result that holds a value,
+// a decision that delivers). It comes after every reason, so the reasons are exactly
+// 0..kDropReasonCount-1; None is not among them, has no label (dropReasonLabel gives "") and is
+// never counted (LabeledStatCounter ignores it).
+//
 // Thread-safety: constants only.
 #pragma once
 
@@ -64,6 +69,8 @@ enum class DropReason : uint8_t {
 #define TEREDO_DROP_ENUM(name, label) name,
   TEREDO_DROP_REASONS(TEREDO_DROP_ENUM)
 #undef TEREDO_DROP_ENUM
+  /// Not a reason: no drop. Not counted, no label.
+  None,
 };
 
 inline constexpr size_t kDropReasonCount = 0
@@ -71,15 +78,18 @@ inline constexpr size_t kDropReasonCount = 0
     TEREDO_DROP_REASONS(TEREDO_DROP_COUNT)
 #undef TEREDO_DROP_COUNT
     ;
+static_assert(static_cast<size_t>(DropReason::None) == kDropReasonCount,
+              "None comes after every reason and is not counted among them");
 
-/// The metric label for `r` (lower_snake_case, stable).
+/// The metric label for `r` (lower_snake_case, stable); "" for DropReason::None.
 constexpr std::string_view dropReasonLabel(DropReason r) {
   constexpr std::string_view kLabels[] = {
 #define TEREDO_DROP_LABEL(name, label) label,
       TEREDO_DROP_REASONS(TEREDO_DROP_LABEL)
 #undef TEREDO_DROP_LABEL
   };
-  return kLabels[static_cast<size_t>(r)];
+  const auto i = static_cast<size_t>(r);
+  return i < kDropReasonCount ? kLabels[i] : std::string_view();
 }
 
 }  // namespace teredo

@@ -43,7 +43,9 @@ inline constexpr uint8_t kIcmpEchoReply = 129;
 inline constexpr uint8_t kIcmpRouterSolicitation = 133;
 inline constexpr uint8_t kIcmpRouterAdvertisement = 134;
 
-/// A tiny either-value-or-DropReason, so the packet path needs no exceptions.
+/// A tiny either-value-or-DropReason, so the packet path needs no exceptions. This is the packet
+/// path's typed decision (no allocation), not an error type: errors everywhere else are
+/// teredo::Status (lib/base/status.h). reason() is DropReason::None when ok().
 template <class T>
 class Result {
  public:
@@ -58,7 +60,7 @@ class Result {
 
  private:
   T value_{};
-  DropReason reason_{};
+  DropReason reason_ = DropReason::None;
   bool ok_;
 };
 

@@ -55,7 +55,7 @@ struct ServerAction {
     ForwardIpv6,  ///< send the IPv6 packet (no trailers) onto native IPv6
   };
   Kind kind = Kind::Drop;
-  DropReason reason{};
+  DropReason reason = DropReason::None;  ///< a real reason when kind == Drop
   ServerSocket from = ServerSocket::Primary;
   Endpoint to;
   bool withOrigin = false;

@@ -60,11 +60,11 @@ std::string randomNonce() {
 int run(const std::string& path) {
   namespace cfg = teredo::config;
   const auto loaded = cfg::loadControllerConfigFile(path);
-  if (!loaded) {
-    std::cerr << loaded.errorText();
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\n";
     return 1;
   }
-  const cfg::ControllerConfig& config = *loaded;
+  const cfg::ControllerConfig& config = **loaded;
   std::string token;
   if (!config.controller.authTokenFile.empty()) {
     teredo::StatusOr<std::string> read = readToken(config.controller.authTokenFile);

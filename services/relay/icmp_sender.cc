@@ -10,25 +10,24 @@
 
 namespace teredo::relay {
 
-bool IcmpSender::open(std::string* error) {
+Status IcmpSender::open() {
   const int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
   if (fd < 0) {
-    *error = std::string("socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6): ") + std::strerror(errno);
-    return false;
+    return Status::fromErrno(errno, "socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)");
   }
   fd_.reset(fd);
   icmp6_filter filter;
   ICMP6_FILTER_SETBLOCKALL(&filter);
   if (setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) != 0) {
-    *error = std::string("setsockopt(ICMP6_FILTER): ") + std::strerror(errno);
+    Status st = Status::fromErrno(errno, "setsockopt(ICMP6_FILTER)");
     fd_.reset();
-    return false;
+    return st;
   }
   // The kernel computes the ICMPv6 checksum for raw ICMPv6 sockets on Linux; setting the offset
   // explicitly would be refused (EINVAL), so nothing else to do here.
   const int hops = 255;
   setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops);
-  return true;
+  return {};
 }
 
 bool IcmpSender::send(uint8_t type, uint8_t code, Bytes offending) {

@@ -14,8 +14,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
+#include "base/status.h"
 #include "net/fd.h"
 #include "teredo/packet.h"
 #include "teredo/shared_rate_limiter.h"
@@ -24,8 +24,8 @@ namespace teredo::relay {
 
 class IcmpSender {
  public:
-  /// Opens the socket; on failure returns false and sets `*error`.
-  bool open(std::string* error);
+  /// Opens the socket; the error names the call that failed.
+  Status open();
 
   bool valid() const { return fd_.valid(); }
 

@@ -252,7 +252,7 @@ StatusOr<net::Tun> openTun(const config::RelaySettings& s, size_t queues) {
   // 2001::/32 route, only source-specific ones from each of the host's addresses: nothing
   // forwarded through this host can reach the tun.
   std::vector<std::string> sysctlsNotApplied;  // a read-only /proc/sys (containers)
-  std::vector<std::function<net::Status()>> steps = {
+  std::vector<std::function<teredo::Status()>> steps = {
       [&] { return tun.setMtu(s.mtu); }, [&] { return tun.applyTunnelSysctls(&sysctlsNotApplied); },
       [&] { return tun.setUp(true); }, [&] { return tun.addAddress(linkLocal, 64); }};
   if (s.mode == config::RelayMode::kHostSpecific) {
@@ -263,7 +263,7 @@ StatusOr<net::Tun> openTun(const config::RelaySettings& s, size_t queues) {
     steps.push_back([&] { return tun.addRoute(prefixAddr, 32); });
   }
   for (const auto& step : steps) {
-    if (const net::Status st = step(); !st.ok()) {
+    if (const Status st = step(); !st.ok()) {
       return Status::error(
           StatusCode::kUnavailable,
           "relay.interface: cannot configure the tun device " + s.interface + ": " + st.message());
@@ -307,10 +307,10 @@ StatusOr<std::unique_ptr<agent::RoleAgent<config::RelayConfig>>> openRelayAgent(
     sockets.push_back(std::move(sock.value()));
   }
   auto icmp = std::make_unique<IcmpSender>();
-  if (std::string err; !icmp->open(&err)) {
+  if (const teredo::Status st = icmp->open(); !st.ok()) {
     TEREDO_LOG(LogLevel::Warn,
                "no ICMPv6 error socket (needs CAP_NET_RAW): unreachable peers are dropped silently",
-               {"error", err});
+               {"error", st.message()});
   }
   readiness.set(readiness.addCondition(agent::Readiness::kTunUp), true);
   return std::unique_ptr<agent::RoleAgent<config::RelayConfig>>(std::make_unique<RelayAgent>(

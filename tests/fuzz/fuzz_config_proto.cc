@@ -15,18 +15,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)teredo::config::validateAgentConfig(proto);
   if (proto.has_server()) {
     auto cfg = teredo::config::serverConfigFromProto(proto.server());
-    if (cfg) {
-      auto again = teredo::config::serverConfigFromProto(teredo::config::toProto(*cfg));
-      if (!again || !(*again == *cfg)) {
+    if (cfg.ok()) {
+      auto again = teredo::config::serverConfigFromProto(teredo::config::toProto(**cfg));
+      if (!again.ok() || !(**again == **cfg)) {
         __builtin_trap();
       }
     }
   }
   if (proto.has_relay()) {
     auto cfg = teredo::config::relayConfigFromProto(proto.relay());
-    if (cfg) {
-      auto again = teredo::config::relayConfigFromProto(teredo::config::toProto(*cfg));
-      if (!again || !(*again == *cfg)) {
+    if (cfg.ok()) {
+      auto again = teredo::config::relayConfigFromProto(teredo::config::toProto(**cfg));
+      if (!again.ok() || !(**again == **cfg)) {
         __builtin_trap();
       }
     }

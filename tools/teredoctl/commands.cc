@@ -58,14 +58,14 @@ teredo::Status loadConfigFile(const std::string& path, v1::Role role, v1::AgentC
 #ifdef TEREDO_HAVE_CONFIG_PROTO
   if (role == v1::ROLE_SERVER) {
     auto r = teredo::config::serverProtoFromYaml(*text, path);
-    if (!r) {
-      return teredo::Status::error(teredo::StatusCode::kInvalidArgument, r.errorText());
+    if (!r.ok()) {
+      return r.status();
     }
     *config->mutable_server() = *r;
   } else {
     auto r = teredo::config::relayProtoFromYaml(*text, path);
-    if (!r) {
-      return teredo::Status::error(teredo::StatusCode::kInvalidArgument, r.errorText());
+    if (!r.ok()) {
+      return r.status();
     }
     *config->mutable_relay() = *r;
   }
@@ -113,7 +113,7 @@ int fromMiredo(const FromMiredo& cmd, std::ostream& out, std::ostream& err) {
   for (const std::string& note : r.notes) {
     err << "note: " << note << "\n";
   }
-  for (const teredo::config::ConfigError& e : r.errors) {
+  for (const teredo::Violation& e : r.errors) {
     err << "teredoctl: " << e.format() << "\n";
   }
   if (!r.ok()) {

@@ -38,9 +38,11 @@ struct Fixture {
     o.collectables = {stats, agent};
     o.heartbeats = heartbeats;
     o.readiness = readiness;
-    std::string err;
-    server = AdminServer::start(o, &err);
-    EXPECT_NE(server, nullptr) << err;
+    StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::start(o);
+    EXPECT_TRUE(started.ok()) << started.status().message();
+    if (started.ok()) {
+      server = std::move(started).value();
+    }
   }
 };
 
@@ -138,8 +140,10 @@ TEST(AdminServer, BadListenSettingsAreClearErrors) {
   for (const auto& c : cases) {
     AdminServerOptions o;
     o.listen = c.listen;
-    std::string err;
-    EXPECT_EQ(AdminServer::start(o, &err), nullptr) << c.listen;
+    const StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::start(o);
+    ASSERT_FALSE(started.ok()) << c.listen;
+    EXPECT_EQ(started.status().code(), StatusCode::kInvalidArgument) << c.listen;
+    const std::string& err = started.status().message();
     EXPECT_EQ(err.rfind("admin.listen: ", 0), 0u) << err;
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.listen << " -> " << err;
   }
@@ -150,8 +154,9 @@ TEST(AdminServer, PortInUseIsAnError) {
   ASSERT_NE(f.server, nullptr);
   AdminServerOptions o;
   o.listen = "127.0.0.1:" + std::to_string(f.server->port());
-  std::string err;
-  EXPECT_EQ(AdminServer::start(o, &err), nullptr);
+  const StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::start(o);
+  ASSERT_FALSE(started.ok());
+  const std::string& err = started.status().message();
   EXPECT_EQ(err.rfind("admin.listen: cannot serve on", 0), 0u) << err;
 }
 

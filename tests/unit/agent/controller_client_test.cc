@@ -155,9 +155,8 @@ TEST_F(ControllerClientTest, HelloThenAckAfterValidSnapshotAndLkgSaved) {
   EXPECT_EQ(metrics_->configAcks(), 1u);
   EXPECT_EQ(metrics_->appliedVersion(), 5u);
 
-  std::string why;
-  const auto saved = lkg_->load(&why);
-  ASSERT_TRUE(saved.has_value()) << why;
+  const StatusOr<LkgSnapshot> saved = lkg_->load();
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(saved->version, 5u);
   v1::AgentConfig restored;
   ASSERT_TRUE(restored.ParseFromString(saved->payload));
@@ -189,9 +188,8 @@ TEST_F(ControllerClientTest, InvalidSnapshotIsNackedAndOldConfigKept) {
     EXPECT_EQ(applies_, 1);
   }
   EXPECT_EQ(metrics_->configNacks(), 1u);
-  std::string why;
-  const auto saved = lkg_->load(&why);
-  ASSERT_TRUE(saved.has_value()) << why;
+  const StatusOr<LkgSnapshot> saved = lkg_->load();
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(saved->version, 1u);
 
   // The stream stays usable: a later valid snapshot is applied.

@@ -34,25 +34,26 @@ class LkgStoreTest : public ::testing::Test {
 
 TEST_F(LkgStoreTest, RoundTripCreatesPrivateDirectory) {
   LkgStore store(root_ + "/state");
-  std::string why;
-  EXPECT_FALSE(store.load(&why).has_value());
-  EXPECT_EQ(why, "absent");
+  StatusOr<LkgSnapshot> absent = store.load();
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.status().code(), StatusCode::kNotFound) << absent.status().message();
 
   const std::string payload("\x0a\x03\x00\xffrelay", 9);
-  std::string err;
-  ASSERT_TRUE(store.save({17, payload}, &err)) << err;
+  Status saved = store.save({17, payload});
+  ASSERT_TRUE(saved.ok()) << saved.message();
   struct stat st {};
   ASSERT_EQ(::stat((root_ + "/state").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
 
-  auto got = store.load(&why);
-  ASSERT_TRUE(got.has_value()) << why;
+  StatusOr<LkgSnapshot> got = store.load();
+  ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->version, 17u);
   EXPECT_EQ(got->payload, payload);
 
-  ASSERT_TRUE(store.save({18, "newer"}, &err)) << err;
-  got = store.load(&why);
-  ASSERT_TRUE(got.has_value()) << why;
+  saved = store.save({18, "newer"});
+  ASSERT_TRUE(saved.ok()) << saved.message();
+  got = store.load();
+  ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->version, 18u);
   EXPECT_EQ(got->payload, "newer");
   // No temp files left behind.
@@ -66,18 +67,17 @@ TEST_F(LkgStoreTest, RoundTripCreatesPrivateDirectory) {
 
 TEST_F(LkgStoreTest, EmptyPayloadRoundTrips) {
   LkgStore store(root_);
-  std::string err;
-  ASSERT_TRUE(store.save({1, ""}, &err)) << err;
-  std::string why;
-  const auto got = store.load(&why);
-  ASSERT_TRUE(got.has_value()) << why;
+  const Status saved = store.save({1, ""});
+  ASSERT_TRUE(saved.ok()) << saved.message();
+  const StatusOr<LkgSnapshot> got = store.load();
+  ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->payload, "");
 }
 
 TEST_F(LkgStoreTest, EveryCorruptionIsRejectedNotCrashing) {
   LkgStore store(root_);
-  std::string err;
-  ASSERT_TRUE(store.save({5, "payload-bytes"}, &err)) << err;
+  const Status saved = store.save({5, "payload-bytes"});
+  ASSERT_TRUE(saved.ok()) << saved.message();
   const std::string good = readFile(store.path());
   ASSERT_EQ(good.size(), 32u + 13u);
 
@@ -110,29 +110,29 @@ TEST_F(LkgStoreTest, EveryCorruptionIsRejectedNotCrashing) {
 
   for (const auto& c : cases) {
     writeFile(store.path(), c.bytes);
-    std::string why;
-    EXPECT_FALSE(store.load(&why).has_value()) << c.name;
-    EXPECT_EQ(why, c.why) << c.name;
+    const StatusOr<LkgSnapshot> got = store.load();
+    ASSERT_FALSE(got.ok()) << c.name;
+    EXPECT_EQ(got.status().code(), StatusCode::kDataLoss) << c.name << ": corrupt, not absent";
+    EXPECT_EQ(got.status().message(), c.why) << c.name;
   }
   // Any byte flipped anywhere is caught.
   for (size_t i = 0; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] ^= 0x01;
-    std::string why;
-    EXPECT_FALSE(LkgStore::decode(bad, &why).has_value()) << "byte " << i;
+    EXPECT_FALSE(LkgStore::decode(bad).ok()) << "byte " << i;
   }
 }
 
 TEST_F(LkgStoreTest, SaveFailureKeepsPreviousFile) {
   LkgStore store(root_);
-  std::string err;
-  ASSERT_TRUE(store.save({1, "one"}, &err)) << err;
+  const Status saved = store.save({1, "one"});
+  ASSERT_TRUE(saved.ok()) << saved.message();
   LkgStore unwritable("/proc/teredo-no-such-dir");
-  EXPECT_FALSE(unwritable.save({2, "two"}, &err));
-  EXPECT_NE(err.find("agent.state_dir"), std::string::npos) << err;
-  std::string why;
-  const auto got = store.load(&why);
-  ASSERT_TRUE(got.has_value());
+  const Status failed = unwritable.save({2, "two"});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("agent.state_dir"), std::string::npos) << failed.message();
+  const StatusOr<LkgSnapshot> got = store.load();
+  ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->version, 1u);
 }
 

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace teredo::agent {
@@ -66,52 +65,6 @@ TEST(Log, ParseLevel) {
   EXPECT_TRUE(parseLogLevel("debug", &l));
   EXPECT_EQ(l, LogLevel::Debug);
   EXPECT_FALSE(parseLogLevel("verbose", &l));
-}
-
-void logFromOneSite(Logger& logger, int i) {
-  TEREDO_LOG_RATE_LIMITED_TO(logger, LogLevel::Info, 3, "packet dropped", {"i", i});
-}
-
-TEST(Log, RateLimitedPerCallSiteCountsSuppressed) {
-  Captured c;
-  for (int i = 0; i < 10; ++i) {
-    logFromOneSite(c.logger, i);
-  }
-  ASSERT_EQ(c.lines.size(), 3u);
-  EXPECT_EQ(c.lines[2].find("suppressed"), std::string::npos);
-  c.nowNs += 1'000'000'000;  // next second: the 7 refused lines are reported on the next one
-  logFromOneSite(c.logger, 10);
-  ASSERT_EQ(c.lines.size(), 4u);
-  EXPECT_NE(c.lines[3].find("i=10 suppressed=7\n"), std::string::npos) << c.lines[3];
-  logFromOneSite(c.logger, 11);
-  ASSERT_EQ(c.lines.size(), 5u);
-  EXPECT_EQ(c.lines[4].find("suppressed"), std::string::npos) << c.lines[4];
-}
-
-TEST(Log, RateLimiterBoundsConcurrentCallers) {
-  LogRateLimiter rl(5);
-  std::atomic<uint64_t> allowed{0};
-  std::atomic<uint64_t> reported{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 10000; ++i) {
-        uint64_t s = 0;
-        if (rl.allow(100, &s)) {
-          allowed.fetch_add(1);
-          reported.fetch_add(s);
-        }
-      }
-    });
-  }
-  for (auto& t : threads) {
-    t.join();
-  }
-  EXPECT_EQ(allowed.load(), 5u);  // one window, no boundary race
-  EXPECT_EQ(rl.suppressedTotal(), 40000u - 5u);
-  uint64_t s = 0;
-  ASSERT_TRUE(rl.allow(101, &s));
-  EXPECT_EQ(reported.load() + s, 40000u - 5u);
 }
 
 }  // namespace

@@ -27,10 +27,9 @@ class ManagedConfigTest : public ::testing::Test {
  protected:
   std::unique_ptr<Managed> make() {
     auto loaded = config::loadServerConfigFile(dir_.path());
-    EXPECT_TRUE(loaded.ok()) << loaded.errorText();
-    auto m =
-        std::make_unique<Managed>(dir_.path(), loaded.config(), std::make_shared<AgentMetrics>(),
-                                  std::make_shared<Readiness>());
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    auto m = std::make_unique<Managed>(dir_.path(), *loaded, std::make_shared<AgentMetrics>(),
+                                       std::make_shared<Readiness>());
     m->start(
         [this](const config::ServerConfig& c, uint64_t version) {
           published_.push_back({c.server.mtu, version});
@@ -42,8 +41,8 @@ class ManagedConfigTest : public ::testing::Test {
   void saveLkg(const v1::AgentConfig& c, uint64_t version) {
     std::string payload;
     ASSERT_TRUE(c.SerializeToString(&payload));
-    std::string error;
-    ASSERT_TRUE(LkgStore(dir_.stateDir()).save({version, payload}, &error)) << error;
+    const Status saved = LkgStore(dir_.stateDir()).save({version, payload});
+    ASSERT_TRUE(saved.ok()) << saved.message();
   }
 
   ConfigDir dir_;
@@ -108,10 +107,9 @@ TEST_F(ManagedConfigTest, InvalidFileNamesTheFileAndLine) {
 TEST_F(ManagedConfigTest, ControllerSnapshotAppliesAndSurvivesAFileReload) {
   dir_.write("  mtu: 1400\n", "127.0.0.1:1");
   auto loaded = config::loadServerConfigFile(dir_.path());
-  ASSERT_TRUE(loaded.ok()) << loaded.errorText();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   // No start(): the controller client stays off; snapshots are applied directly.
-  Managed m(dir_.path(), loaded.config(), std::make_shared<AgentMetrics>(),
-            std::make_shared<Readiness>());
+  Managed m(dir_.path(), *loaded, std::make_shared<AgentMetrics>(), std::make_shared<Readiness>());
   ASSERT_TRUE(m.applySnapshot(serverSnapshot(1350), 9).ok());
   EXPECT_EQ(m.current()->server.mtu, 1350u);
   EXPECT_EQ(m.version(), 9u);
@@ -156,8 +154,7 @@ TEST_F(ManagedConfigTest, BootsFromTheLastKnownGoodSnapshot) {
   saveLkg(serverSnapshot(1350), 7);
   auto loaded = config::loadServerConfigFile(dir_.path());
   ASSERT_TRUE(loaded.ok());
-  Managed m(dir_.path(), loaded.config(), std::make_shared<AgentMetrics>(),
-            std::make_shared<Readiness>());
+  Managed m(dir_.path(), *loaded, std::make_shared<AgentMetrics>(), std::make_shared<Readiness>());
   EXPECT_EQ(m.current()->server.mtu, 1350u);
   EXPECT_EQ(m.version(), 7u);
 }
@@ -181,7 +178,7 @@ TEST_F(ManagedConfigTest, LastKnownGoodIgnoredWhenItCannotApply) {
     saveLkg(r.snapshot, 7);
     auto loaded = config::loadServerConfigFile(dir_.path());
     ASSERT_TRUE(loaded.ok()) << r.name;
-    Managed m(dir_.path(), loaded.config(), std::make_shared<AgentMetrics>(),
+    Managed m(dir_.path(), *loaded, std::make_shared<AgentMetrics>(),
               std::make_shared<Readiness>());
     EXPECT_EQ(m.current()->server.mtu, 1400u) << r.name;
     EXPECT_EQ(m.version(), 0u) << r.name;

@@ -94,6 +94,43 @@ TEST(Stats, EveryDropReasonHasASeries) {
   EXPECT_EQ(stats.sum(&DropStats::dropped, DropReason::SpoofedSource), 3u);
 }
 
+// DropReason::None ("no drop") is never counted and never becomes a series: counting it is a
+// no-op, whatever else was counted.
+TEST(Stats, DropReasonNoneIsNeverCountedOrLabelled) {
+  struct Row {
+    const char* name;
+    std::vector<DropReason> counted;
+    uint64_t wantTotal;
+  };
+  const Row rows[] = {
+      {"only None", {DropReason::None, DropReason::None}, 0},
+      {"None among reasons",
+       {DropReason::TruncatedAuth, DropReason::None, DropReason::SendFailed},
+       2},
+      {"first reason only", {DropReason::TruncatedAuth}, 1},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    StatsCollectable<DropStats> stats(1);
+    for (DropReason r : row.counted) {
+      stats.worker(0).dropped.inc(r);
+    }
+    EXPECT_EQ(stats.sum(&DropStats::dropped, DropReason::None), 0u);
+    EXPECT_EQ(stats.worker(0).dropped.value(DropReason::None), 0u);
+    const auto fams = stats.Collect();
+    ASSERT_EQ(fams.size(), 1u);
+    ASSERT_EQ(fams[0].metric.size(), kDropReasonCount) << "no series for None";
+    uint64_t total = 0;
+    for (const auto& m : fams[0].metric) {
+      ASSERT_EQ(m.label.size(), 1u);
+      EXPECT_FALSE(m.label[0].value.empty());
+      total += static_cast<uint64_t>(m.counter.value);
+    }
+    EXPECT_EQ(total, row.wantTotal);
+    EXPECT_EQ(render(stats).find("reason=\"\""), std::string::npos);
+  }
+}
+
 TEST(Stats, SumsConcurrentWorkersWhileScraping) {
   constexpr size_t kWorkers = 4;
   constexpr uint64_t kIncrements = 200000;

@@ -26,20 +26,20 @@ std::string hostName() {
 
 /// Loads `text` for `role` and returns the formatted errors (empty when it loaded).
 std::vector<std::string> errorsOf(Role role, const std::string& text) {
-  std::vector<ConfigError> errors;
+  std::vector<Violation> errors;
   switch (role) {
     case Role::kServer:
-      errors = loadServerConfigString(text, "t.yaml").errors();
+      errors = loadServerConfigString(text, "t.yaml").status().violations();
       break;
     case Role::kRelay:
-      errors = loadRelayConfigString(text, "t.yaml").errors();
+      errors = loadRelayConfigString(text, "t.yaml").status().violations();
       break;
     case Role::kController:
-      errors = loadControllerConfigString(text, "t.yaml").errors();
+      errors = loadControllerConfigString(text, "t.yaml").status().violations();
       break;
   }
   std::vector<std::string> out;
-  for (const ConfigError& e : errors) {
+  for (const Violation& e : errors) {
     out.push_back(e.format());
   }
   return out;
@@ -57,8 +57,8 @@ std::string joined(const std::vector<std::string>& v) {
 
 TEST(ServerConfigTest, MinimalFileGetsDocumentedDefaults) {
   auto r = loadServerConfigString(kMinimalServer, "server.yaml");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  const ServerConfig& c = *r;
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const ServerConfig& c = **r;
   EXPECT_EQ(c.server.primaryAddress, 0xC633640Au);
   EXPECT_EQ(c.server.secondaryAddress, 0xC633640Bu);  // primary + 1
   EXPECT_EQ(c.server.port, 3544);
@@ -84,8 +84,8 @@ TEST(ServerConfigTest, MinimalFileGetsDocumentedDefaults) {
 
 TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
   auto r = loadRelayConfigString("", "relay.yaml");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  const RelayConfig& c = *r;
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const RelayConfig& c = **r;
   EXPECT_EQ(c.relay.bindAddress, 0u);
   EXPECT_EQ(c.relay.port, 3545);
   EXPECT_EQ(c.relay.interface, "teredo");
@@ -108,13 +108,13 @@ TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
 
 TEST(ControllerConfigTest, DefaultsWithToken) {
   auto r = loadControllerConfigString("controller:\n  auth:\n    token_file: /etc/t\n", "c.yaml");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  EXPECT_EQ(r->controller.agentListen, "0.0.0.0:9546");
-  EXPECT_EQ(r->controller.adminListen, "127.0.0.1:9548");
-  EXPECT_EQ(r->admin.listen, (Endpoint{0x7f000001, 9547}));
-  EXPECT_EQ(r->controller.debounce, milliseconds(500));
-  EXPECT_EQ(r->controller.statsInterval, milliseconds(10000));
-  EXPECT_FALSE(r->tls.enabled());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)->controller.agentListen, "0.0.0.0:9546");
+  EXPECT_EQ((*r)->controller.adminListen, "127.0.0.1:9548");
+  EXPECT_EQ((*r)->admin.listen, (Endpoint{0x7f000001, 9547}));
+  EXPECT_EQ((*r)->controller.debounce, milliseconds(500));
+  EXPECT_EQ((*r)->controller.statsInterval, milliseconds(10000));
+  EXPECT_FALSE((*r)->tls.enabled());
 }
 
 TEST(ServerConfigTest, NonconsecutiveSecondaryAllowedWhenAsked) {
@@ -122,24 +122,24 @@ TEST(ServerConfigTest, NonconsecutiveSecondaryAllowedWhenAsked) {
       "server:\n  primary_address: 198.51.100.10\n  secondary_address: 203.0.113.7\n"
       "  allow_nonconsecutive: true\n",
       "s.yaml");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  EXPECT_EQ(r->server.secondaryAddress, 0xCB007107u);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)->server.secondaryAddress, 0xCB007107u);
 }
 
 TEST(ServerConfigTest, PrefixForms) {
   for (const char* text : {"\"2001::\"", "2001::/32", "2001:0::/32", "\"2001:0000::\""}) {
     auto r = loadServerConfigString(std::string(kMinimalServer) + "  prefix: " + text + "\n", "s");
-    ASSERT_TRUE(r.ok()) << text << ": " << r.errorText();
-    EXPECT_EQ(r->server.prefix, 0x20010000u) << text;
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().message();
+    EXPECT_EQ((*r)->server.prefix, 0x20010000u) << text;
   }
   auto legacy =
       loadServerConfigString(std::string(kMinimalServer) + "  prefix: \"3ffe:831f::\"\n", "s");
-  ASSERT_TRUE(legacy.ok()) << legacy.errorText();
-  EXPECT_EQ(legacy->server.prefix, 0x3ffe831fu);
+  ASSERT_TRUE(legacy.ok()) << legacy.status().message();
+  EXPECT_EQ((*legacy)->server.prefix, 0x3ffe831fu);
   auto priv = loadServerConfigString(
       std::string(kMinimalServer) + "  prefix: 2001:db8::/32\n  mtu: 1400\n", "s");
-  ASSERT_TRUE(priv.ok()) << priv.errorText();
-  EXPECT_EQ(priv->server.mtu, 1400u);
+  ASSERT_TRUE(priv.ok()) << priv.status().message();
+  EXPECT_EQ((*priv)->server.mtu, 1400u);
 }
 
 TEST(ServerConfigTest, LabRangesNeedThePolicySwitch) {
@@ -149,8 +149,8 @@ TEST(ServerConfigTest, LabRangesNeedThePolicySwitch) {
   ASSERT_EQ(refused.size(), 1u) << joined(refused);
   EXPECT_NE(refused[0].find("global_policy.rfc6890_non_global: false"), std::string::npos);
   auto r = loadServerConfigString(lab + "global_policy:\n  rfc6890_non_global: false\n", "s");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  EXPECT_FALSE(r->globalPolicy.rfc6890NonGlobal);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE((*r)->globalPolicy.rfc6890NonGlobal);
 }
 
 TEST(RelayConfigTest, HostSpecificWithAddresses) {
@@ -158,13 +158,13 @@ TEST(RelayConfigTest, HostSpecificWithAddresses) {
       "relay:\n  mode: host-specific\n  host_addresses: [\"2001:db8::5\", \"2001:db8::6\"]\n"
       "  served_prefixes:\n    - 2001:db8::5/128\n    - 2001:db8:1::/48\n",
       "r.yaml");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  EXPECT_EQ(r->relay.mode, RelayMode::kHostSpecific);
-  ASSERT_EQ(r->relay.hostAddresses.size(), 2u);
-  ASSERT_EQ(r->relay.servedPrefixes.size(), 2u);
-  EXPECT_EQ(r->relay.servedPrefixes[1].length, 48);
-  EXPECT_TRUE(r->relay.servedPrefixes[1].contains(*parseIpv6("2001:db8:1:ffff::1")));
-  EXPECT_FALSE(r->relay.servedPrefixes[1].contains(*parseIpv6("2001:db8:2::1")));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)->relay.mode, RelayMode::kHostSpecific);
+  ASSERT_EQ((*r)->relay.hostAddresses.size(), 2u);
+  ASSERT_EQ((*r)->relay.servedPrefixes.size(), 2u);
+  EXPECT_EQ((*r)->relay.servedPrefixes[1].length, 48);
+  EXPECT_TRUE((*r)->relay.servedPrefixes[1].contains(*parseIpv6("2001:db8:1:ffff::1")));
+  EXPECT_FALSE((*r)->relay.servedPrefixes[1].contains(*parseIpv6("2001:db8:2::1")));
 }
 
 TEST(RelayConfigTest, BehindNatAllowsPrivateBindAddress) {
@@ -179,7 +179,7 @@ struct ErrorCase {
   const char* name;
   Role role;
   std::string yaml;
-  std::string expectedKey;   ///< ConfigError::key
+  std::string expectedKey;   ///< Violation::key
   std::string expectedText;  ///< substring of the message
   int expectedLine;          ///< 0 = not checked
 };
@@ -192,31 +192,35 @@ class ConfigErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ConfigErrorTest, RefusedWithKeyLineAndReason) {
   const ErrorCase& c = GetParam();
-  std::vector<ConfigError> errors;
+  std::vector<Violation> errors;
   switch (c.role) {
     case Role::kServer:
-      errors = loadServerConfigString(c.yaml, "t.yaml").errors();
+      errors = loadServerConfigString(c.yaml, "t.yaml").status().violations();
       break;
     case Role::kRelay:
-      errors = loadRelayConfigString(c.yaml, "t.yaml").errors();
+      errors = loadRelayConfigString(c.yaml, "t.yaml").status().violations();
       break;
     case Role::kController:
-      errors = loadControllerConfigString(c.yaml, "t.yaml").errors();
+      errors = loadControllerConfigString(c.yaml, "t.yaml").status().violations();
       break;
   }
   ASSERT_FALSE(errors.empty()) << "accepted:\n" << c.yaml;
   std::string all;
-  for (const ConfigError& e : errors) {
+  for (const Violation& e : errors) {
     all += e.format() + "\n";
   }
   ASSERT_EQ(errors.size(), 1u) << all;
-  const ConfigError& e = errors[0];
+  const Violation& e = errors[0];
   EXPECT_EQ(e.file, "t.yaml");
   EXPECT_EQ(e.key, c.expectedKey) << all;
   EXPECT_NE(e.message.find(c.expectedText), std::string::npos) << all;
   if (c.expectedLine != 0) {
     EXPECT_EQ(e.line, c.expectedLine) << all;
-    std::string prefix = "t.yaml:" + std::to_string(c.expectedLine) + ": ";
+    std::string prefix = "t.yaml:" + std::to_string(c.expectedLine);
+    if (e.column > 0) {
+      prefix += ":" + std::to_string(e.column);
+    }
+    prefix += ": ";
     if (!c.expectedKey.empty()) {
       prefix += c.expectedKey + ": ";
     }
@@ -436,36 +440,37 @@ TEST(ConfigErrorsTest, EveryErrorIsReportedNotJustTheFirst) {
                          "  level: loud\n");
   EXPECT_EQ(errors.size(), 5u) << joined(errors);
   std::string all = joined(errors);
-  for (const char* expected :
-       {"t.yaml:2: server.primary_address:", "t.yaml:3: server.mtu:", "t.yaml:4: server.prefix:",
-        "t.yaml:5: server.bogus: unknown key", "t.yaml:7: log.level:"}) {
+  for (const char* expected : {"t.yaml:2:3: server.primary_address:", "t.yaml:3:3: server.mtu:",
+                               "t.yaml:4:3: server.prefix:",
+                               "t.yaml:5:3: server.bogus: unknown key", "t.yaml:7:3: log.level:"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
   }
 }
 
 TEST(ConfigErrorsTest, FormatLeavesOutUnknownParts) {
-  EXPECT_EQ((ConfigError{"f.yaml", 3, 5, "server.mtu", "must be >= 1280"}).format(),
-            "f.yaml:3: server.mtu: must be >= 1280");
-  EXPECT_EQ((ConfigError{"f.yaml", 0, 0, "server.mtu", "x"}).format(), "f.yaml: server.mtu: x");
-  EXPECT_EQ((ConfigError{"", 0, 0, "server.mtu", "must be >= 1280"}).format(),
+  EXPECT_EQ((Violation{"f.yaml", 3, 5, "server.mtu", "must be >= 1280"}).format(),
+            "f.yaml:3:5: server.mtu: must be >= 1280");
+  EXPECT_EQ((Violation{"f.yaml", 0, 0, "server.mtu", "x"}).format(), "f.yaml: server.mtu: x");
+  EXPECT_EQ((Violation{"", 0, 0, "server.mtu", "must be >= 1280"}).format(),
             "server.mtu: must be >= 1280");
-  EXPECT_EQ((ConfigError{"f.yaml", 2, 1, "", "YAML syntax error: x"}).format(),
-            "f.yaml:2: YAML syntax error: x");
+  EXPECT_EQ((Violation{"f.yaml", 2, 1, "", "YAML syntax error: x"}).format(),
+            "f.yaml:2:1: YAML syntax error: x");
 }
 
 TEST(ConfigErrorsTest, OversizedInputIsRefusedBeforeParsing) {
   std::string big = std::string(kMinimalServer) + "#" + std::string(kMaxConfigBytes, 'x') + "\n";
   auto r = loadServerConfigString(big, "big.yaml");
   ASSERT_FALSE(r.ok());
-  ASSERT_EQ(r.errors().size(), 1u);
-  EXPECT_EQ(r.errors()[0].format(), "big.yaml: is larger than 1048576 bytes; refusing to parse it");
+  ASSERT_EQ(r.status().violations().size(), 1u);
+  EXPECT_EQ(r.status().violations()[0].format(),
+            "big.yaml: is larger than 1048576 bytes; refusing to parse it");
 }
 
 TEST(ConfigErrorsTest, SyntaxErrorHasLine) {
   auto r = loadServerConfigString("server:\n  primary_address: 198.51.100.10\n  mtu: [\n", "s");
   ASSERT_FALSE(r.ok());
-  ASSERT_EQ(r.errors().size(), 1u);
-  EXPECT_GE(r.errors()[0].line, 3);
+  ASSERT_EQ(r.status().violations().size(), 1u);
+  EXPECT_GE(r.status().violations()[0].line, 3);
 }
 
 // ----- Values ----------------------------------------------------------------------------------
@@ -518,11 +523,11 @@ TEST(RenderTest, ServerRoundTripsWithEveryKey) {
       "agent:\n  id: s1\n"
       "controller:\n  address: unix:/run/c.sock\n",
       "s");
-  ASSERT_TRUE(r.ok()) << r.errorText();
-  std::string yaml = renderYaml(*r);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::string yaml = renderYaml(**r);
   auto again = loadServerConfigString(yaml, "rendered");
-  ASSERT_TRUE(again.ok()) << again.errorText() << yaml;
-  EXPECT_EQ(*again, *r) << yaml;
+  ASSERT_TRUE(again.ok()) << again.status().message() << yaml;
+  EXPECT_EQ(**again, **r) << yaml;
   // Every key appears, defaults included.
   for (const auto& f : detail::serverSchema().fields) {
     std::string leaf = f.key.substr(f.key.rfind('.') + 1) + ":";
@@ -537,25 +542,25 @@ TEST(RenderTest, RelayAndControllerRoundTrip) {
       "relay:\n  mode: host-specific\n  host_addresses: [\"2001:db8::5\"]\n"
       "  served_prefixes: [\"2001:db8::/32\", \"::/0\"]\n  bubble:\n    window: 10m\n",
       "r");
-  ASSERT_TRUE(relay.ok()) << relay.errorText();
-  std::string yaml = renderYaml(*relay);
+  ASSERT_TRUE(relay.ok()) << relay.status().message();
+  std::string yaml = renderYaml(**relay);
   auto relayAgain = loadRelayConfigString(yaml, "rendered");
-  ASSERT_TRUE(relayAgain.ok()) << relayAgain.errorText() << yaml;
-  EXPECT_EQ(*relayAgain, *relay) << yaml;
+  ASSERT_TRUE(relayAgain.ok()) << relayAgain.status().message() << yaml;
+  EXPECT_EQ(**relayAgain, **relay) << yaml;
   EXPECT_NE(yaml.find("mode: host-specific"), std::string::npos) << yaml;
 
   auto defaults = loadRelayConfigString("", "r");
-  std::string defaultYaml = renderYaml(*defaults);
+  std::string defaultYaml = renderYaml(**defaults);
   EXPECT_NE(defaultYaml.find("host_addresses: []"), std::string::npos) << defaultYaml;
   auto defaultsAgain = loadRelayConfigString(defaultYaml, "rendered");
-  ASSERT_TRUE(defaultsAgain.ok()) << defaultsAgain.errorText() << defaultYaml;
-  EXPECT_EQ(*defaultsAgain, *defaults);
+  ASSERT_TRUE(defaultsAgain.ok()) << defaultsAgain.status().message() << defaultYaml;
+  EXPECT_EQ(**defaultsAgain, **defaults);
 
   auto ctl = loadControllerConfigString(kCtl + "  debounce: 0s\n", "c");
-  ASSERT_TRUE(ctl.ok()) << ctl.errorText();
-  auto ctlAgain = loadControllerConfigString(renderYaml(*ctl), "rendered");
-  ASSERT_TRUE(ctlAgain.ok()) << ctlAgain.errorText();
-  EXPECT_EQ(*ctlAgain, *ctl);
+  ASSERT_TRUE(ctl.ok()) << ctl.status().message();
+  auto ctlAgain = loadControllerConfigString(renderYaml(**ctl), "rendered");
+  ASSERT_TRUE(ctlAgain.ok()) << ctlAgain.status().message();
+  EXPECT_EQ(**ctlAgain, **ctl);
 }
 
 // ----- Reload ----------------------------------------------------------------------------------
@@ -568,12 +573,12 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
                                          "log:\n  level: debug\n",
                                      "b");
   ASSERT_TRUE(base.ok() && live.ok());
-  EXPECT_TRUE(restartRequired(*base, *live).empty());
+  EXPECT_TRUE(restartRequired(**base, **live).empty());
   auto moved = loadServerConfigString(
       "server:\n  primary_address: 198.51.100.20\n  workers: 4\nadmin:\n  listen: 0.0.0.0:9544\n",
       "c");
-  ASSERT_TRUE(moved.ok()) << moved.errorText();
-  EXPECT_EQ(restartRequired(*base, *moved),
+  ASSERT_TRUE(moved.ok()) << moved.status().message();
+  EXPECT_EQ(restartRequired(**base, **moved),
             (std::vector<std::string>{"admin.listen", "server.primary_address",
                                       "server.secondary_address", "server.workers"}));
 
@@ -585,7 +590,7 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
   ASSERT_TRUE(r1.ok() && r2.ok());
   // The peer table's limits and expiry are fixed when it is built: restart keys too.
   EXPECT_EQ(
-      restartRequired(*r1, *r2),
+      restartRequired(**r1, **r2),
       (std::vector<std::string>{"relay.interface", "relay.max_peers", "relay.trust_timeout"}));
 }
 
@@ -619,10 +624,10 @@ TEST(CheckConfigTest, PrintsEveryErrorAndExitsOne) {
   EXPECT_EQ(out.str(), "");
   EXPECT_EQ(err.str(),
             path +
-                ":2: server.primary_address: 10.0.0.1 is not a global unicast IPv4 address "
+                ":2:3: server.primary_address: 10.0.0.1 is not a global unicast IPv4 address "
                 "(RFC 4380 §5.2.4); clients must reach the server at it\n" +
                 path +
-                ":3: server.mtu: must be >= 1280, got 1000 (IPv6 minimum link MTU, RFC "
+                ":3:3: server.mtu: must be >= 1280, got 1000 (IPv6 minimum link MTU, RFC "
                 "8200 §5; RFC 4861 §4.6.4)\n");
   std::remove(path.c_str());
 }
@@ -637,20 +642,20 @@ TEST(CheckConfigTest, MissingFile) {
 TEST(ExamplesTest, ShippedExamplesLoad) {
   const std::string dir = std::string(TEREDO_SOURCE_DIR) + "/deploy/examples/";
   auto server = loadServerConfigFile(dir + "server.yaml");
-  EXPECT_TRUE(server.ok()) << server.errorText();
+  EXPECT_TRUE(server.ok()) << server.status().message();
   auto relay = loadRelayConfigFile(dir + "relay.yaml");
-  EXPECT_TRUE(relay.ok()) << relay.errorText();
+  EXPECT_TRUE(relay.ok()) << relay.status().message();
   auto controller = loadControllerConfigFile(dir + "controller.yaml");
-  EXPECT_TRUE(controller.ok()) << controller.errorText();
+  EXPECT_TRUE(controller.ok()) << controller.status().message();
   if (server.ok()) {
-    EXPECT_EQ(teredo::formatIpv4(server->server.secondaryAddress), "198.51.100.11");
-    EXPECT_TRUE(server->controller.tls.mutual());
+    EXPECT_EQ(teredo::formatIpv4((*server)->server.secondaryAddress), "198.51.100.11");
+    EXPECT_TRUE((*server)->controller.tls.mutual());
   }
   if (relay.ok()) {
-    EXPECT_EQ(relay->relay.port, 3545);
+    EXPECT_EQ((*relay)->relay.port, 3545);
   }
   if (controller.ok()) {
-    EXPECT_TRUE(controller->tls.requireClientCert);
+    EXPECT_TRUE((*controller)->tls.requireClientCert);
   }
 }
 
@@ -690,18 +695,18 @@ TEST(ServerConfigTest, ValuesMustBePrintableUtf8) {
                                  std::string("/var/\xe2\x82lib")}) {
     auto r = loadServerConfigString(base + bad + "\n", "s.yaml");
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.errors().at(0).line, 4);
-    EXPECT_GT(r.errors().at(0).column, 12);
+    EXPECT_EQ(r.status().violations().at(0).line, 4);
+    EXPECT_GT(r.status().violations().at(0).column, 12);
   }
   auto escaped = loadServerConfigString(base + "\"/var/\\x01lib\"\n", "s.yaml");
   ASSERT_FALSE(escaped.ok());
-  EXPECT_EQ(escaped.errors().at(0).key, "agent.state_dir");
-  EXPECT_EQ(escaped.errors().at(0).line, 4);
+  EXPECT_EQ(escaped.status().violations().at(0).key, "agent.state_dir");
+  EXPECT_EQ(escaped.status().violations().at(0).line, 4);
   auto ok = loadServerConfigString(base + "/var/lib/t\xc3\xa9redo\n", "s.yaml");
-  ASSERT_TRUE(ok.ok()) << ok.errorText();
-  auto again = loadServerConfigString(renderYaml(*ok), "rendered.yaml");
-  ASSERT_TRUE(again.ok()) << again.errorText();
-  EXPECT_TRUE(*again == *ok);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  auto again = loadServerConfigString(renderYaml(**ok), "rendered.yaml");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(**again == **ok);
 }
 
 }  // namespace

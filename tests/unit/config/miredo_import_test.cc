@@ -26,11 +26,11 @@ TEST(MiredoImport, ServerFileCarriesEveryDirective) {
       "/etc/miredo/miredo-server.conf", MiredoRole::Server);
   ASSERT_TRUE(r.ok()) << r.errors[0].format();
   const auto loaded = loadServerConfigString(r.yaml, "converted.yaml");
-  ASSERT_TRUE(loaded) << r.yaml;
-  EXPECT_EQ(loaded->server.primaryAddress, *parseIpv4("198.51.100.10"));
-  EXPECT_EQ(loaded->server.secondaryAddress, *parseIpv4("198.51.100.11"));
-  EXPECT_EQ(loaded->server.mtu, 1280u);
-  EXPECT_FALSE(loaded->server.allowNonconsecutive);
+  ASSERT_TRUE(loaded.ok()) << r.yaml;
+  EXPECT_EQ((*loaded)->server.primaryAddress, *parseIpv4("198.51.100.10"));
+  EXPECT_EQ((*loaded)->server.secondaryAddress, *parseIpv4("198.51.100.11"));
+  EXPECT_EQ((*loaded)->server.mtu, 1280u);
+  EXPECT_FALSE((*loaded)->server.allowNonconsecutive);
   EXPECT_NE(r.yaml.find("# ServerBindAddress 198.51.100.10, line 3"), std::string::npos) << r.yaml;
   ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_EQ(r.notes[0].rfind("/etc/miredo/miredo-server.conf:7: SyslogFacility:", 0), 0u)
@@ -43,8 +43,8 @@ TEST(MiredoImport, NonConsecutiveSecondaryIsAllowedVisibly) {
                          "s.conf", MiredoRole::Server);
   ASSERT_TRUE(r.ok()) << r.errors[0].format();
   const auto loaded = loadServerConfigString(r.yaml, "converted.yaml");
-  ASSERT_TRUE(loaded);
-  EXPECT_TRUE(loaded->server.allowNonconsecutive);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_TRUE((*loaded)->server.allowNonconsecutive);
   EXPECT_NE(r.yaml.find("every client must be configured with both"), std::string::npos);
 }
 
@@ -60,11 +60,11 @@ TEST(MiredoImport, RelayFileCarriesEveryDirective) {
       "miredo.conf", MiredoRole::Relay);
   ASSERT_TRUE(r.ok()) << r.errors[0].format();
   const auto loaded = loadRelayConfigString(r.yaml, "converted.yaml");
-  ASSERT_TRUE(loaded) << r.yaml;
-  EXPECT_EQ(loaded->relay.interface, "teredo0");
-  EXPECT_EQ(loaded->relay.bindAddress, *parseIpv4("198.51.100.20"));
-  EXPECT_EQ(loaded->relay.port, 3545u);
-  EXPECT_FALSE(loaded->relay.behindNat);
+  ASSERT_TRUE(loaded.ok()) << r.yaml;
+  EXPECT_EQ((*loaded)->relay.interface, "teredo0");
+  EXPECT_EQ((*loaded)->relay.bindAddress, *parseIpv4("198.51.100.20"));
+  EXPECT_EQ((*loaded)->relay.port, 3545u);
+  EXPECT_FALSE((*loaded)->relay.behindNat);
   ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_NE(r.notes[0].find("miredo.conf:7: ServerAddress: client-only"), std::string::npos);
 }
@@ -74,9 +74,9 @@ TEST(MiredoImport, RestrictedRelayIsBehindNatAndEphemeralPortIsANote) {
       importMiredoConfig("RelayType restricted\nBindPort 0\n", "miredo.conf", MiredoRole::Relay);
   ASSERT_TRUE(r.ok()) << r.errors[0].format();
   const auto loaded = loadRelayConfigString(r.yaml, "converted.yaml");
-  ASSERT_TRUE(loaded);
-  EXPECT_TRUE(loaded->relay.behindNat);
-  EXPECT_EQ(loaded->relay.port, kDefaultRelayPort);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_TRUE((*loaded)->relay.behindNat);
+  EXPECT_EQ((*loaded)->relay.port, kDefaultRelayPort);
   ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_NE(r.notes[0].find("BindPort 0"), std::string::npos);
 }
@@ -97,7 +97,7 @@ TEST_P(MiredoImportRefuses, WithTheMiredoLine) {
   ASSERT_FALSE(r.ok()) << r.yaml;
   EXPECT_TRUE(r.yaml.empty()) << "nothing is written when anything is refused";
   bool found = false;
-  for (const ConfigError& e : r.errors) {
+  for (const Violation& e : r.errors) {
     EXPECT_EQ(e.file, "in.conf");
     found = found || (e.line == c.line && e.message.find(c.message) != std::string::npos);
   }

@@ -132,8 +132,8 @@ TEST(ProtoRoundTripTest, ServerStructProtoStruct) {
       "log:\n  level: warn\n  format: json\nagent:\n  id: s1\n"
       "controller:\n  address: c.example:9546\n  tls:\n    server_name: c.example\n",
       "s");
-  ASSERT_TRUE(yaml.ok()) << yaml.errorText();
-  teredo::v1::ServerConfig proto = toProto(*yaml);
+  ASSERT_TRUE(yaml.ok()) << yaml.status().message();
+  teredo::v1::ServerConfig proto = toProto(**yaml);
   EXPECT_EQ(proto.server().primary_address(), "198.51.100.10");
   EXPECT_EQ(proto.server().mtu(), 1400u);
   EXPECT_EQ(proto.server().prefix(), "2001:db8::/32");
@@ -143,14 +143,14 @@ TEST(ProtoRoundTripTest, ServerStructProtoStruct) {
   EXPECT_EQ(proto.log().level(), teredo::v1::LOG_LEVEL_WARN);
   EXPECT_TRUE(proto.server().has_workers());  // every field set, defaults too
   auto back = serverConfigFromProto(proto);
-  ASSERT_TRUE(back.ok()) << back.errorText();
-  EXPECT_EQ(*back, *yaml);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(**back, **yaml);
   // And through the wire format.
   teredo::v1::ServerConfig parsed;
   ASSERT_TRUE(parsed.ParseFromString(proto.SerializeAsString()));
   auto fromWire = serverConfigFromProto(parsed);
-  ASSERT_TRUE(fromWire.ok()) << fromWire.errorText();
-  EXPECT_EQ(*fromWire, *yaml);
+  ASSERT_TRUE(fromWire.ok()) << fromWire.status().message();
+  EXPECT_EQ(**fromWire, **yaml);
 }
 
 TEST(ProtoRoundTripTest, ShippedExamplesThroughProto) {
@@ -159,21 +159,23 @@ TEST(ProtoRoundTripTest, ShippedExamplesThroughProto) {
   auto relay = loadRelayConfigFile(dir + "relay.yaml");
   auto controller = loadControllerConfigFile(dir + "controller.yaml");
   ASSERT_TRUE(server.ok() && relay.ok() && controller.ok());
-  auto s = serverConfigFromProto(toProto(*server));
-  auto r = relayConfigFromProto(toProto(*relay));
-  auto c = controllerConfigFromProto(toProto(*controller));
-  ASSERT_TRUE(s.ok() && r.ok() && c.ok()) << s.errorText() << r.errorText() << c.errorText();
-  EXPECT_EQ(*s, *server);
-  EXPECT_EQ(*r, *relay);
-  EXPECT_EQ(*c, *controller);
+  auto s = serverConfigFromProto(toProto(**server));
+  auto r = relayConfigFromProto(toProto(**relay));
+  auto c = controllerConfigFromProto(toProto(**controller));
+  ASSERT_TRUE(s.ok() && r.ok() && c.ok())
+      << s.status().message() << r.status().message() << c.status().message();
+  EXPECT_EQ(**s, **server);
+  EXPECT_EQ(**r, **relay);
+  EXPECT_EQ(**c, **controller);
   // YAML text -> proto -> struct gives what YAML -> struct gives.
   auto sp = serverProtoFromYaml(readFile(dir + "server.yaml"), "server.yaml");
   auto rp = relayProtoFromYaml(readFile(dir + "relay.yaml"), "relay.yaml");
   auto cp = controllerProtoFromYaml(readFile(dir + "controller.yaml"), "controller.yaml");
-  ASSERT_TRUE(sp.ok() && rp.ok() && cp.ok()) << sp.errorText() << rp.errorText() << cp.errorText();
-  EXPECT_EQ(*serverConfigFromProto(*sp), *server);
-  EXPECT_EQ(*relayConfigFromProto(*rp), *relay);
-  EXPECT_EQ(*controllerConfigFromProto(*cp), *controller);
+  ASSERT_TRUE(sp.ok() && rp.ok() && cp.ok())
+      << sp.status().message() << rp.status().message() << cp.status().message();
+  EXPECT_EQ(**serverConfigFromProto(*sp), **server);
+  EXPECT_EQ(**relayConfigFromProto(*rp), **relay);
+  EXPECT_EQ(**controllerConfigFromProto(*cp), **controller);
 }
 
 TEST(ProtoRoundTripTest, RelayListsAndDurations) {
@@ -182,16 +184,16 @@ TEST(ProtoRoundTripTest, RelayListsAndDurations) {
       "  served_prefixes: [\"2001:db8::/32\"]\n  trust_timeout: 45s\n"
       "  queue_bytes_total: 17179869184\n",
       "r");
-  ASSERT_TRUE(yaml.ok()) << yaml.errorText();
-  teredo::v1::RelayConfig proto = toProto(*yaml);
+  ASSERT_TRUE(yaml.ok()) << yaml.status().message();
+  teredo::v1::RelayConfig proto = toProto(**yaml);
   EXPECT_EQ(proto.relay().mode(), teredo::v1::RELAY_MODE_HOST_SPECIFIC);
   ASSERT_EQ(proto.relay().host_addresses_size(), 1);
   EXPECT_EQ(proto.relay().served_prefixes(0), "2001:db8::/32");
   EXPECT_EQ(proto.relay().trust_timeout().seconds(), 45);
   EXPECT_EQ(proto.relay().queue_bytes_total(), 17179869184ull);
   auto back = relayConfigFromProto(proto);
-  ASSERT_TRUE(back.ok()) << back.errorText();
-  EXPECT_EQ(*back, *yaml);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(**back, **yaml);
 }
 
 // ----- Validation of proto input ---------------------------------------------------------------
@@ -204,9 +206,9 @@ teredo::v1::ServerConfig minimalServerProto() {
 
 TEST(ProtoValidationTest, UnsetFieldsTakeDefaults) {
   auto c = serverConfigFromProto(minimalServerProto());
-  ASSERT_TRUE(c.ok()) << c.errorText();
+  ASSERT_TRUE(c.ok()) << c.status().message();
   auto yaml = loadServerConfigString("server:\n  primary_address: 198.51.100.10\n", "s");
-  EXPECT_EQ(*c, *yaml);
+  EXPECT_EQ(**c, **yaml);
 }
 
 TEST(ProtoValidationTest, ErrorsNameTheFieldPath) {
@@ -217,12 +219,12 @@ TEST(ProtoValidationTest, ErrorsNameTheFieldPath) {
   auto c = serverConfigFromProto(p);
   ASSERT_FALSE(c.ok());
   std::vector<std::string> formatted;
-  for (const ConfigError& e : c.errors()) {
+  for (const Violation& e : c.status().violations()) {
     EXPECT_EQ(e.file, "");
     EXPECT_EQ(e.line, 0);
     formatted.push_back(e.format());
   }
-  ASSERT_EQ(formatted.size(), 3u) << c.errorText();
+  ASSERT_EQ(formatted.size(), 3u) << c.status().message();
   EXPECT_EQ(formatted[0].rfind("server.mtu: must be >= 1280", 0), 0u) << formatted[0];
   EXPECT_EQ(formatted[1].rfind("server.secondary_address: is 198.51.100.99, not", 0), 0u);
   EXPECT_EQ(formatted[2].rfind("server.rate_limit.rs_burst: must be >= 1 when", 0), 0u);
@@ -231,8 +233,8 @@ TEST(ProtoValidationTest, ErrorsNameTheFieldPath) {
 TEST(ProtoValidationTest, MissingRequiredField) {
   auto c = serverConfigFromProto(teredo::v1::ServerConfig{});
   ASSERT_FALSE(c.ok());
-  ASSERT_EQ(c.errors().size(), 1u);
-  EXPECT_EQ(c.errors()[0].format(),
+  ASSERT_EQ(c.status().violations().size(), 1u);
+  EXPECT_EQ(c.status().violations()[0].format(),
             "server.primary_address: is required: the public IPv4 address clients are configured "
             "with");
 }
@@ -242,8 +244,8 @@ TEST(ProtoValidationTest, ExplicitUnspecifiedEnumIsRejected) {
   p.mutable_log()->set_level(teredo::v1::LOG_LEVEL_UNSPECIFIED);
   auto c = serverConfigFromProto(p);
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.errors()[0].key, "log.level");
-  EXPECT_NE(c.errors()[0].message.find("LOG_LEVEL_UNSPECIFIED"), std::string::npos);
+  EXPECT_EQ(c.status().violations()[0].key, "log.level");
+  EXPECT_NE(c.status().violations()[0].message.find("LOG_LEVEL_UNSPECIFIED"), std::string::npos);
 }
 
 TEST(ProtoValidationTest, DurationsMustBeWholeNonNegativeMilliseconds) {
@@ -252,19 +254,20 @@ TEST(ProtoValidationTest, DurationsMustBeWholeNonNegativeMilliseconds) {
   p.mutable_relay()->mutable_trust_timeout()->set_nanos(1);
   auto c = relayConfigFromProto(p);
   ASSERT_FALSE(c.ok());
-  ASSERT_EQ(c.errors().size(), 1u) << c.errorText();
-  EXPECT_EQ(c.errors()[0].format(), "relay.trust_timeout: must be whole milliseconds");
+  ASSERT_EQ(c.status().violations().size(), 1u) << c.status().message();
+  EXPECT_EQ(c.status().violations()[0].format(), "relay.trust_timeout: must be whole milliseconds");
   p.mutable_relay()->mutable_trust_timeout()->set_seconds(-5);
   p.mutable_relay()->mutable_trust_timeout()->set_nanos(0);
   c = relayConfigFromProto(p);
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.errors()[0].format(), "relay.trust_timeout: must be a non-negative duration");
+  EXPECT_EQ(c.status().violations()[0].format(),
+            "relay.trust_timeout: must be a non-negative duration");
   p.mutable_relay()->mutable_trust_timeout()->set_seconds(0);
   p.mutable_relay()->mutable_trust_timeout()->set_nanos(250'000'000);
   c = relayConfigFromProto(p);
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.errors()[0].key, "relay.trust_timeout");
-  EXPECT_NE(c.errors()[0].message.find("between 1s and 600s"), std::string::npos);
+  EXPECT_EQ(c.status().violations()[0].key, "relay.trust_timeout");
+  EXPECT_NE(c.status().violations()[0].message.find("between 1s and 600s"), std::string::npos);
 }
 
 TEST(ProtoValidationTest, UnknownFieldsAreRejected) {
@@ -275,8 +278,9 @@ TEST(ProtoValidationTest, UnknownFieldsAreRejected) {
   ASSERT_TRUE(withUnknown.mutable_server()->ParseFromString(inner));
   auto c = serverConfigFromProto(withUnknown);
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.errors()[0].key, "server");
-  EXPECT_NE(c.errors()[0].message.find("numbers 99"), std::string::npos) << c.errorText();
+  EXPECT_EQ(c.status().violations()[0].key, "server");
+  EXPECT_NE(c.status().violations()[0].message.find("numbers 99"), std::string::npos)
+      << c.status().message();
   EXPECT_TRUE(serverConfigFromProto(p).ok());
 }
 
@@ -285,35 +289,36 @@ TEST(ProtoValidationTest, RoleDefaultsMergedWithOverrides) {
   auto defaults = serverProtoFromYaml("log:\n  level: info\nserver:\n  mtu: 1280\n", "defaults");
   auto agent = serverProtoFromYaml(
       "server:\n  primary_address: 198.51.100.10\nlog:\n  level: debug\n", "agent");
-  ASSERT_TRUE(defaults.ok() && agent.ok()) << defaults.errorText() << agent.errorText();
+  ASSERT_TRUE(defaults.ok() && agent.ok())
+      << defaults.status().message() << agent.status().message();
   teredo::v1::ServerConfig merged = *defaults;
   merged.MergeFrom(*agent);
   auto c = serverConfigFromProto(merged);
-  ASSERT_TRUE(c.ok()) << c.errorText();
-  EXPECT_EQ(c->log.level, LogLevel::kDebug);
-  EXPECT_EQ(c->server.secondaryAddress, 0xC633640Bu);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->log.level, LogLevel::kDebug);
+  EXPECT_EQ((*c)->server.secondaryAddress, 0xC633640Bu);
 }
 
 TEST(ProtoValidationTest, OverlayOntoBootstrapConfig) {
   auto base = loadServerConfigString(
       "server:\n  primary_address: 198.51.100.10\n  workers: 4\nagent:\n  id: s1\n", "boot");
-  ASSERT_TRUE(base.ok()) << base.errorText();
+  ASSERT_TRUE(base.ok()) << base.status().message();
   teredo::v1::ServerConfig push;
   push.mutable_server()->set_primary_address("198.51.100.40");
   push.mutable_log()->set_format(teredo::v1::LOG_FORMAT_JSON);
-  auto c = serverConfigFromProto(push, *base);
-  ASSERT_TRUE(c.ok()) << c.errorText();
-  EXPECT_EQ(c->server.workers, 4u);                    // kept from base
-  EXPECT_EQ(c->agent.id, "s1");                        // kept from base
-  EXPECT_EQ(c->log.format, LogFormat::kJson);          // from the push
-  EXPECT_EQ(c->server.secondaryAddress, 0xC6336429u);  // recomputed: 198.51.100.41
-  EXPECT_EQ(restartRequired(*base, *c),
+  auto c = serverConfigFromProto(push, **base);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->server.workers, 4u);                    // kept from base
+  EXPECT_EQ((*c)->agent.id, "s1");                        // kept from base
+  EXPECT_EQ((*c)->log.format, LogFormat::kJson);          // from the push
+  EXPECT_EQ((*c)->server.secondaryAddress, 0xC6336429u);  // recomputed: 198.51.100.41
+  EXPECT_EQ(restartRequired(**base, **c),
             (std::vector<std::string>{"server.primary_address", "server.secondary_address"}));
   // An invalid pushed value does not fall back to the base value.
   push.mutable_server()->set_mtu(100);
-  auto bad = serverConfigFromProto(push, *base);
+  auto bad = serverConfigFromProto(push, **base);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.errors()[0].key, "server.mtu");
+  EXPECT_EQ(bad.status().violations()[0].key, "server.mtu");
 }
 
 // ----- YAML -> proto ---------------------------------------------------------------------------
@@ -323,7 +328,7 @@ TEST(YamlToProtoTest, OnlyKeysInTheFileAreSet) {
       "relay:\n  mtu: 1400\n  mode: host-specific\n  bubble:\n    window: 5m\n"
       "  served_prefixes: [\"2001:db8::/32\"]\n",
       "override.yaml");
-  ASSERT_TRUE(p.ok()) << p.errorText();
+  ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_TRUE(p->relay().has_mtu());
   EXPECT_EQ(p->relay().mtu(), 1400u);  // alone: cross-key rules wait for the merged config
   EXPECT_EQ(p->relay().mode(), teredo::v1::RELAY_MODE_HOST_SPECIFIC);
@@ -341,56 +346,58 @@ TEST(YamlToProtoTest, ValuesAreCheckedWithPositions) {
       "server:\n  mtu: 1000\n  primary_address: nowhere\n  bogus: 1\nlog:\n  level: loud\n",
       "o.yaml");
   ASSERT_FALSE(p.ok());
-  std::string all = p.errorText();
-  EXPECT_NE(all.find("o.yaml:2: server.mtu: must be >= 1280"), std::string::npos) << all;
-  EXPECT_NE(all.find("o.yaml:3: server.primary_address: must be a dotted-quad"), std::string::npos)
+  std::string all = p.status().message();
+  EXPECT_NE(all.find("o.yaml:2:3: server.mtu: must be >= 1280"), std::string::npos) << all;
+  EXPECT_NE(all.find("o.yaml:3:3: server.primary_address: must be a dotted-quad"),
+            std::string::npos)
       << all;
-  EXPECT_NE(all.find("o.yaml:4: server.bogus: unknown key"), std::string::npos) << all;
-  EXPECT_NE(all.find("o.yaml:6: log.level: must be one of"), std::string::npos) << all;
-  EXPECT_EQ(p.errors().size(), 4u) << all;
+  EXPECT_NE(all.find("o.yaml:4:3: server.bogus: unknown key"), std::string::npos) << all;
+  EXPECT_NE(all.find("o.yaml:6:3: log.level: must be one of"), std::string::npos) << all;
+  EXPECT_EQ(p.status().violations().size(), 4u) << all;
   auto syntax = serverProtoFromYaml("server: [\n", "o.yaml");
   ASSERT_FALSE(syntax.ok());
-  EXPECT_NE(syntax.errorText().find("YAML syntax error"), std::string::npos);
+  EXPECT_NE(syntax.status().message().find("YAML syntax error"), std::string::npos);
 }
 
 // ----- Agent configs and error details ---------------------------------------------------------
 
 TEST(AgentConfigTest, ValidateByRole) {
   teredo::v1::AgentConfig none;
-  auto errors = validateAgentConfig(none);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].key, "role");
+  Status status = validateAgentConfig(none);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(status.violations().size(), 1u);
+  EXPECT_EQ(status.violations()[0].key, "role");
 
   teredo::v1::AgentConfig server;
   *server.mutable_server() = minimalServerProto();
-  EXPECT_TRUE(validateAgentConfig(server).empty());
+  EXPECT_TRUE(validateAgentConfig(server).ok());
 
   // Role defaults without the primary address: the agent takes it from its bootstrap file.
   teredo::v1::AgentConfig defaults;
   defaults.mutable_server()->mutable_server()->mutable_rate_limit()->set_rs_per_second(5);
-  EXPECT_TRUE(validateAgentConfig(defaults).empty());
+  EXPECT_TRUE(validateAgentConfig(defaults).ok());
   defaults.mutable_server()->mutable_server()->set_mtu(1000);
-  errors = validateAgentConfig(defaults);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].key, "server.mtu");
+  status = validateAgentConfig(defaults);
+  ASSERT_EQ(status.violations().size(), 1u);
+  EXPECT_EQ(status.violations()[0].key, "server.mtu");
   // An explicit primary address is still checked.
   defaults.mutable_server()->mutable_server()->clear_mtu();
   defaults.mutable_server()->mutable_server()->set_primary_address("10.0.0.1");
-  errors = validateAgentConfig(defaults);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].key, "server.primary_address");
+  status = validateAgentConfig(defaults);
+  ASSERT_EQ(status.violations().size(), 1u);
+  EXPECT_EQ(status.violations()[0].key, "server.primary_address");
 
   teredo::v1::AgentConfig relay;
   relay.mutable_relay()->mutable_relay()->set_mtu(1000);
-  errors = validateAgentConfig(relay);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].format().rfind("relay.mtu: must be >= 1280", 0), 0u);
+  status = validateAgentConfig(relay);
+  ASSERT_EQ(status.violations().size(), 1u);
+  EXPECT_EQ(status.violations()[0].format().rfind("relay.mtu: must be >= 1280", 0), 0u);
 
-  teredo::v1::ConfigError detail = toProto(errors);
+  teredo::v1::ConfigError detail = toProto(status);
   ASSERT_EQ(detail.field_violations_size(), 1);
   EXPECT_EQ(detail.field_violations(0).field(), "relay.mtu");
-  EXPECT_EQ(detail.field_violations(0).description(), errors[0].message);
-  EXPECT_EQ(detail.message(), errors[0].format());
+  EXPECT_EQ(detail.field_violations(0).description(), status.violations()[0].message);
+  EXPECT_EQ(detail.message(), status.violations()[0].format());
 }
 
 }  // namespace

@@ -64,14 +64,14 @@ TEST(RawIpv6Socket, MalformedAndUnroutablePacketsAreCounted) {
     StatusOr<RawIpv6Socket> raw = RawIpv6Socket::open();
     ASSERT_TRUE(raw.ok()) << raw.status().message();
     std::vector<uint8_t> tooShort(20, 0x60);
-    EXPECT_EQ(raw->send(tooShort), EINVAL);
+    EXPECT_EQ(raw->send(tooShort), -EINVAL);
     std::vector<uint8_t> echo = icmpv6Echo(v6("::1"), v6("::1"), kIcmpEchoRequest, 1, 1, 8);
     std::vector<uint8_t> lengthMismatch = echo;
     lengthMismatch.push_back(0);
-    EXPECT_EQ(raw->send(lengthMismatch), EINVAL);
+    EXPECT_EQ(raw->send(lengthMismatch), -EINVAL);
     std::vector<uint8_t> notV6 = echo;
     notV6[0] = 0x45;
-    EXPECT_EQ(raw->send(notV6), EINVAL);
+    EXPECT_EQ(raw->send(notV6), -EINVAL);
     EXPECT_EQ(raw->stats().malformed, 3u);
     EXPECT_EQ(raw->stats().retries, 0u);
 
@@ -79,7 +79,7 @@ TEST(RawIpv6Socket, MalformedAndUnroutablePacketsAreCounted) {
     // error (Miredo does the same), then given up on.
     std::vector<uint8_t> far =
         icmpv6Echo(v6("2001:db8::1"), v6("2001:db8::99"), kIcmpEchoRequest, 1, 1, 8);
-    EXPECT_EQ(raw->send(far), ENETUNREACH);
+    EXPECT_EQ(raw->send(far), -ENETUNREACH);
     EXPECT_EQ(raw->stats().retries, static_cast<uint64_t>(RawIpv6Socket::kMaxAttempts - 1));
     EXPECT_EQ(raw->stats().failed, 4u);
     EXPECT_EQ(raw->stats().sent, 0u);
@@ -90,7 +90,7 @@ TEST(RawIpv6Socket, OpenNeedsCapNetRaw) {
   if (!testing::isRoot()) {
     StatusOr<RawIpv6Socket> raw = RawIpv6Socket::open();
     ASSERT_FALSE(raw.ok());
-    EXPECT_EQ(raw.status().code(), EPERM);
+    EXPECT_EQ(raw.status().sysErrno(), EPERM);
     EXPECT_EQ(raw.status().message(),
               "socket(AF_INET6, SOCK_RAW, IPPROTO_RAW): Operation not permitted");
     return;

@@ -132,7 +132,7 @@ TEST(Tun, OpenConfigureAndVerifyThroughTheKernel) {
 
     // Adding the same route twice is refused and names the route.
     Status again = tun.addRoute(v6("2001::"), 32);
-    EXPECT_EQ(again.code(), EEXIST);
+    EXPECT_EQ(again.sysErrno(), EEXIST);
     EXPECT_EQ(again.message(), "add route 2001::/32 dev teredo0: File exists");
 
     Status del = tun.deleteRoute(v6("2001::"), 32);
@@ -285,8 +285,8 @@ TEST(Tun, WrittenEchoRequestIsAnsweredBackThroughTheTun) {
     std::vector<Bytes> bad = {Bytes(notIp)};
     TunWriteResult w = tun.writeBatch(0, bad);
     EXPECT_EQ(w.failed, 1u);
-    EXPECT_EQ(w.lastError, EINVAL) << "IFF_NO_PI: the version nibble must say 4 or 6";
-    EXPECT_EQ(tun.write(5, request), EBADF);
+    EXPECT_EQ(w.lastError, -EINVAL) << "IFF_NO_PI: the version nibble must say 4 or 6";
+    EXPECT_EQ(tun.write(5, request), -EBADF);
   });
 }
 
@@ -307,7 +307,7 @@ TEST(Tun, CloseRemovesRoutesAndTheDevice) {
 TEST(Tun, OpenErrorsNameTheDevice) {
   StatusOr<Tun> longName = Tun::open("a-name-much-too-long-for-linux", 1);
   ASSERT_FALSE(longName.ok());
-  EXPECT_EQ(longName.status().code(), EINVAL);
+  EXPECT_EQ(longName.status().code(), StatusCode::kInvalidArgument);
   StatusOr<Tun> noQueues = Tun::open("teredo0", 0);
   ASSERT_FALSE(noQueues.ok());
   EXPECT_NE(noQueues.status().message().find("teredo0"), std::string::npos);

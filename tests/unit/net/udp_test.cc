@@ -218,7 +218,7 @@ TEST(UdpBatch, RefusedMessageIsCountedAndTheRestStillSent) {
   FlushResult r = out.flush(tx);
   EXPECT_EQ(r.sent, 2u);
   EXPECT_EQ(r.failed, 2u);
-  EXPECT_EQ(r.lastError, EACCES);
+  EXPECT_EQ(r.lastError, -EACCES);
   RecvBatch in;
   EXPECT_EQ(receiveAll(rx, in, 2).size(), 2u);
 }
@@ -231,7 +231,7 @@ TEST(UdpSocket, ReusePortLetsTwoSocketsShareAPort) {
   EXPECT_EQ(second->localEndpoint().port, port);
   StatusOr<UdpSocket> third = UdpSocket::open({kLoopback, port});
   ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.status().code(), EADDRINUSE);
+  EXPECT_EQ(third.status().sysErrno(), EADDRINUSE);
   EXPECT_NE(third.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
       << third.status().message();
 }
@@ -240,7 +240,7 @@ TEST(UdpSocket, BindErrorNamesTheAddress) {
   // 198.51.100.7 (TEST-NET-2) is not configured on any local interface.
   StatusOr<UdpSocket> s = UdpSocket::open({0xc6336407, 3544});
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), EADDRNOTAVAIL);
+  EXPECT_EQ(s.status().sysErrno(), EADDRNOTAVAIL);
   EXPECT_EQ(s.status().message(), "bind 198.51.100.7:3544: Cannot assign requested address");
 }
 
@@ -291,7 +291,7 @@ TEST(UdpBatch, FullSendBufferEndsFlushAndCountsTheRest) {
     EXPECT_GE(r.sent, 1u);
     EXPECT_LT(r.sent, 50u);
     EXPECT_EQ(r.sent + r.failed, 50u);
-    EXPECT_EQ(r.lastError, EAGAIN);
+    EXPECT_EQ(r.lastError, -EAGAIN);
     EXPECT_TRUE(out.empty());
   });
 }

@@ -121,8 +121,8 @@ TEST(IcmpSender, QuotesTheOffendingPacketToItsSource) {
     const int listener = ::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
     ASSERT_GE(listener, 0) << std::strerror(errno);
     IcmpSender s;
-    std::string error;
-    ASSERT_TRUE(s.open(&error)) << error;
+    const Status opened = s.open();
+    ASSERT_TRUE(opened.ok()) << opened.message();
     // A packet from ::1, longer than an error may quote (RFC 4443 §2.4(c): 1280 bytes in all).
     const std::vector<uint8_t> offending = net::testing::icmpv6Echo(
         v6("::1"), v6("2001:db8::5"), kIcmpEchoRequest, 7, 9, 2000 - kIpv6HeaderSize - 8);
@@ -149,8 +149,8 @@ TEST(IcmpSender, QuotesTheOffendingPacketToItsSource) {
 TEST(IcmpSender, RefusesSomethingThatIsNotAnIpv6Packet) {
   runInNetns([] {
     IcmpSender s;
-    std::string error;
-    ASSERT_TRUE(s.open(&error)) << error;
+    const Status opened = s.open();
+    ASSERT_TRUE(opened.ok()) << opened.message();
     const std::vector<uint8_t> tooShort(kIpv6HeaderSize - 1, 0x60);
     EXPECT_FALSE(s.send(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, tooShort));
   });

@@ -124,11 +124,11 @@ class Rig {
       return;
     }
     tun_ = std::move(t).value();
-    for (const net::Status& s : {tun_.applyTunnelSysctls(), tun_.setMtu(o.tunMtu), tun_.setUp(),
-                                 tun_.addAddress(ip6("fe80::ffff:ffff:ffff"), 64),
-                                 tun_.addAddress(ip6(kSelf), 128), tun_.addRoute(ip6("2001::"), 32),
-                                 // A non-Teredo destination routed to the tun by mistake (R10).
-                                 tun_.addRoute(ip6("2001:db8:99::"), 48)}) {
+    for (const Status& s : {tun_.applyTunnelSysctls(), tun_.setMtu(o.tunMtu), tun_.setUp(),
+                            tun_.addAddress(ip6("fe80::ffff:ffff:ffff"), 64),
+                            tun_.addAddress(ip6(kSelf), 128), tun_.addRoute(ip6("2001::"), 32),
+                            // A non-Teredo destination routed to the tun by mistake (R10).
+                            tun_.addRoute(ip6("2001:db8:99::"), 48)}) {
       if (!s.ok()) {
         ADD_FAILURE() << s.message();
         return;
@@ -157,9 +157,8 @@ class Rig {
     tc.idleTimeout = cfg.relay.trustTimeout;
     tc.hashKey.bytes[0] = 7;
     table_ = std::make_unique<peers::PeerTable>(tc);
-    std::string error;
-    if (!icmp_.open(&error)) {
-      ADD_FAILURE() << error;
+    if (const Status opened = icmp_.open(); !opened.ok()) {
+      ADD_FAILURE() << opened.message();
       return;
     }
     icmp_.setRate(runtime_->load()->icmpErrorsPerSecond, runtime_->load()->icmpErrorsBurst);

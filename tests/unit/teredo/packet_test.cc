@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
 #include <vector>
 
 #include "hex.h"
@@ -140,21 +142,18 @@ const std::string kOrigin = "0000fea2fefdfcfb";
 
 std::vector<FramingCase> framingCases() {
   return {
-      {"bare_ipv6", kBubble, true, {}, false, false, 0},
-      {"auth_only", kAuth + kBubble, true, {}, true, false, 0},
-      {"auth_origin", kAuth + kOrigin + kBubble, true, {}, true, true, 0},
-      {"origin_only", kOrigin + kBubble, true, {}, false, true, 0},
-      {"ipv6_trailers", kBubble + "030e0000c633640a0dd9c633640b0dda", true, {}, false, false, 16},
+      {"bare_ipv6", kBubble, true, DropReason::None, false, false, 0},
+      {"auth_only", kAuth + kBubble, true, DropReason::None, true, false, 0},
+      {"auth_origin", kAuth + kOrigin + kBubble, true, DropReason::None, true, true, 0},
+      {"origin_only", kOrigin + kBubble, true, DropReason::None, false, true, 0},
+      {"ipv6_trailers", kBubble + "030e0000c633640a0dd9c633640b0dda", true, DropReason::None, false,
+       false, 16},
       {"auth_with_id_and_value",
        "0001020301020a0b0c"
        "0123456789abcdef"
        "00" +
            kBubble,
-       true,
-       {},
-       true,
-       false,
-       0},
+       true, DropReason::None, true, false, 0},
       {"auth_lengths_past_end", "0001ff000123456789abcdef00" + kBubble, false,
        DropReason::TruncatedAuth, false, false, 0},
       {"auth_too_short", "000100", false, DropReason::TruncatedAuth, false, false, 0},
@@ -178,8 +177,9 @@ TEST_P(FramingTest, P6_Framing) {
   const auto bytes = fromHex(c.hex);
   auto r = parsePacket(bytes);
   ASSERT_EQ(r.ok(), c.ok);
+  // A parsed packet says "no drop" (DropReason::None, the table's value for accepted rows).
+  EXPECT_EQ(r.reason(), c.reason) << dropReasonLabel(r.reason());
   if (!c.ok) {
-    EXPECT_EQ(r.reason(), c.reason) << dropReasonLabel(r.reason());
     return;
   }
   EXPECT_EQ(r->hasAuth, c.hasAuth);
@@ -318,16 +318,17 @@ TEST(Packet, RouterSolicitationChecks) {
   auto tooShort = buildRs(miredo);
   tooShort[5] = 4;  // payload length 4
   const RsCase cases[] = {
-      {"plain", buildRs(miredo), true, true, {}, false},
-      {"cone", buildRs(cone), true, true, {}, true},
-      {"windows_cone", buildRs(ip6("fe80::8000:ffff:ffff:fffe")), true, true, {}, true},
+      {"plain", buildRs(miredo), true, true, DropReason::None, false},
+      {"cone", buildRs(cone), true, true, DropReason::None, true},
+      {"windows_cone", buildRs(ip6("fe80::8000:ffff:ffff:fffe")), true, true, DropReason::None,
+       true},
       {"hop_limit_64_strict", buildRs(miredo, 64), true, false, DropReason::RsBadHopLimit, false},
-      {"hop_limit_64_lenient", buildRs(miredo, 64), false, true, {}, false},
+      {"hop_limit_64_lenient", buildRs(miredo, 64), false, true, DropReason::None, false},
       {"bad_sum_strict", buildRs(miredo, 255, true), true, false, DropReason::RsBadChecksum, false},
-      {"bad_sum_lenient", buildRs(miredo, 255, true), false, true, {}, false},
+      {"bad_sum_lenient", buildRs(miredo, 255, true), false, true, DropReason::None, false},
       {"code_1_strict", buildRs(miredo, 255, false, 1), true, false, DropReason::RsMalformed,
        false},
-      {"code_1_lenient", buildRs(miredo, 255, false, 1), false, true, {}, false},
+      {"code_1_lenient", buildRs(miredo, 255, false, 1), false, true, DropReason::None, false},
       {"global_source", toGlobal, false, false, DropReason::RsBadSource, false},
       {"to_all_nodes", toAllNodes, false, false, DropReason::RsBadSource, false},
       {"too_short", tooShort, false, false, DropReason::RsMalformed, false},
@@ -337,12 +338,37 @@ TEST(Packet, RouterSolicitationChecks) {
     ASSERT_TRUE(p.ok()) << c.name;
     auto r = checkRouterSolicitation(*p, c.strict);
     ASSERT_EQ(r.ok(), c.ok) << c.name;
+    EXPECT_EQ(r.reason(), c.reason) << c.name;  // DropReason::None when accepted
     if (c.ok) {
       EXPECT_EQ(*r, c.cone) << c.name;
-    } else {
-      EXPECT_EQ(r.reason(), c.reason) << c.name;
     }
   }
+}
+
+// DropReason::None is "no drop", not a reason: it has no metric label, and every real reason
+// has a distinct, non-empty one.
+TEST(DropReasonTable, NoneIsNotAReason) {
+  struct Row {
+    DropReason reason;
+    std::string_view label;
+  };
+  const Row rows[] = {
+      {DropReason::None, ""},
+      {DropReason::TruncatedAuth, "truncated_auth"},  // value 0: what DropReason{} used to mean
+      {DropReason::SendFailed, "send_failed"},        // the last real reason
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(dropReasonLabel(r.reason), r.label) << static_cast<int>(r.reason);
+  }
+  EXPECT_EQ(static_cast<size_t>(DropReason::None), kDropReasonCount);
+  std::set<std::string_view> labels;
+  for (size_t i = 0; i < kDropReasonCount; ++i) {
+    const std::string_view label = dropReasonLabel(static_cast<DropReason>(i));
+    EXPECT_FALSE(label.empty()) << i;
+    EXPECT_TRUE(labels.insert(label).second) << label;
+  }
+  const Result<int> ok(7);
+  EXPECT_EQ(ok.reason(), DropReason::None);
 }
 
 TEST(Packet, Icmpv6ErrorQuotesAndChecksums) {

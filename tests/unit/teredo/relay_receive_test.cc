@@ -312,11 +312,11 @@ TEST(RelayReceive, R26_ServedRanges) {
     DropReason reason;
   };
   const Case cases[] = {
-      {"in /48", site, "2001:db8:1::5", true, {}},
-      {"in /40", site, "2001:db8:ffab::1", true, {}},
+      {"in /48", site, "2001:db8:1::5", true, DropReason::None},
+      {"in /40", site, "2001:db8:ffab::1", true, DropReason::None},
       {"outside", site, "2001:db8:2::1", false, DropReason::DstNotServed},
       {"edge of /40", site, "2001:db8:fe00::1", false, DropReason::DstNotServed},
-      {"host: own address", host, "2001:db8::10", true, {}},
+      {"host: own address", host, "2001:db8::10", true, DropReason::None},
       {"host: neighbour", host, "2001:db8::11", false, DropReason::DstNotServed},
       {"none configured", {}, "2001:db8:1::5", false, DropReason::DstNotServed},
       {"serve all: link-local", {&kServeAll, 1}, "fe80::1", false, DropReason::DstNotServed},

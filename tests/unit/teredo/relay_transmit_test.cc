@@ -515,14 +515,18 @@ TEST(RelayTransmit, HostSourcesAndDraining) {
   waiting.bubbles = 1;
   waiting.lastBubble = kT0 - seconds(3);
   const Case cases[] = {
-      {"network relay, any source", "2001:db8:5::5", false, false, PeerState{}, true, {}},
-      {"host-specific, own address", "2001:db8::11", true, false, PeerState{}, true, {}},
+      {"network relay, any source", "2001:db8:5::5", false, false, PeerState{}, true,
+       DropReason::None},
+      {"host-specific, own address", "2001:db8::11", true, false, PeerState{}, true,
+       DropReason::None},
       {"host-specific, forwarded source", "2001:db8::12", true, false, trusted, false,
        DropReason::SrcNotServed},
       {"draining, new peer", "2001:db8:5::5", false, true, PeerState{}, false,
        DropReason::Draining},
-      {"draining, trusted peer still served", "2001:db8:5::5", false, true, trusted, true, {}},
-      {"draining, waiting peer still bubbled", "2001:db8:5::5", false, true, waiting, true, {}},
+      {"draining, trusted peer still served", "2001:db8:5::5", false, true, trusted, true,
+       DropReason::None},
+      {"draining, waiting peer still bubbled", "2001:db8:5::5", false, true, waiting, true,
+       DropReason::None},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

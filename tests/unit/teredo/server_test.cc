@@ -68,7 +68,7 @@ struct ServerCase {
   ServerSocket arrivedOn = ServerSocket::Primary;
   std::function<void(ServerPolicy&)> tweak = nullptr;
   Kind kind = Kind::Drop;
-  DropReason reason{};
+  DropReason reason = DropReason::None;
   ServerSocket from = ServerSocket::Primary;
   Endpoint to{};
   bool withOrigin = false;
@@ -85,7 +85,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                P,
                kClientA});
   c.push_back({"S2_cone_rs_to_primary",
@@ -94,7 +94,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                S,
                kClientA});
   c.push_back({"S3_cone_rs_to_secondary",
@@ -103,7 +103,7 @@ std::vector<ServerCase> serverCases() {
                S,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                P,
                kClientA});
   c.push_back({"S4_plain_rs_to_secondary",
@@ -112,16 +112,32 @@ std::vector<ServerCase> serverCases() {
                S,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                S,
                kClientA});
   {
     PacketBuilder noAuth;
     noAuth.src(ip6("fe80::ffff:ffff:ffff")).dst(allRoutersMulticast()).icmp(133);
-    c.push_back({"S5_rs_without_auth", noAuth, kClientA, P, {}, Kind::SendRa, {}, P, kClientA});
+    c.push_back({"S5_rs_without_auth",
+                 noAuth,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::SendRa,
+                 DropReason::None,
+                 P,
+                 kClientA});
     PacketBuilder idAu = rs("fe80::ffff:ffff:ffff");
     idAu.auth(kNonce, 4, 20);
-    c.push_back({"S5_rs_with_id_and_value", idAu, kClientA, P, {}, Kind::SendRa, {}, P, kClientA});
+    c.push_back({"S5_rs_with_id_and_value",
+                 idAu,
+                 kClientA,
+                 P,
+                 {},
+                 Kind::SendRa,
+                 DropReason::None,
+                 P,
+                 kClientA});
   }
   c.push_back({"S6_windows_plain",
                rs("fe80::ffff:ffff:fffe"),
@@ -129,7 +145,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                P,
                kClientA});
   c.push_back({"S6_windows_cone",
@@ -138,7 +154,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                S,
                kClientA});
   c.push_back({"S6_xp_teredo_source",
@@ -147,7 +163,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::SendRa,
-               {},
+               DropReason::None,
                P,
                kClientA});
   for (const char* bad : {"10.1.2.3", "127.0.0.1", "224.1.1.1", "192.88.99.1", "172.16.0.1",
@@ -167,15 +183,10 @@ std::vector<ServerCase> serverCases() {
                {},
                Kind::Drop,
                DropReason::SrcNotGlobal});
-  c.push_back({"S7_cgn_source_policy_off",
-               rs("fe80::ffff:ffff:ffff"),
-               Endpoint{ip("100.64.0.1"), 1},
-               P,
-               [](ServerPolicy& p) { p.global.rfc6890NonGlobal = false; },
-               Kind::SendRa,
-               {},
-               P,
-               Endpoint{ip("100.64.0.1"), 1}});
+  c.push_back({"S7_cgn_source_policy_off", rs("fe80::ffff:ffff:ffff"),
+               Endpoint{ip("100.64.0.1"), 1}, P,
+               [](ServerPolicy& p) { p.global.rfc6890NonGlobal = false; }, Kind::SendRa,
+               DropReason::None, P, Endpoint{ip("100.64.0.1"), 1}});
   c.push_back(
       {"S8_rs_from_unspecified", rs("::"), kClientA, P, {}, Kind::Drop, DropReason::RsBadSource});
   c.push_back({"S8_rs_from_global",
@@ -205,39 +216,21 @@ std::vector<ServerCase> serverCases() {
     hop64.hopLimit(64);
     c.push_back(
         {"S9_hop_limit_64_strict", hop64, kClientA, P, {}, Kind::Drop, DropReason::RsBadHopLimit});
-    c.push_back({"S9_hop_limit_64_lenient",
-                 hop64,
-                 kClientA,
-                 P,
-                 [](ServerPolicy& p) { p.strictRs = false; },
-                 Kind::SendRa,
-                 {},
-                 P,
+    c.push_back({"S9_hop_limit_64_lenient", hop64, kClientA, P,
+                 [](ServerPolicy& p) { p.strictRs = false; }, Kind::SendRa, DropReason::None, P,
                  kClientA});
     PacketBuilder badSum;
     badSum.src(ip6("fe80::ffff:ffff:ffff")).dst(allRoutersMulticast()).icmp(133, 0, 0, true);
     c.push_back(
         {"S9_bad_checksum_strict", badSum, kClientA, P, {}, Kind::Drop, DropReason::RsBadChecksum});
-    c.push_back({"S9_bad_checksum_lenient",
-                 badSum,
-                 kClientA,
-                 P,
-                 [](ServerPolicy& p) { p.strictRs = false; },
-                 Kind::SendRa,
-                 {},
-                 P,
+    c.push_back({"S9_bad_checksum_lenient", badSum, kClientA, P,
+                 [](ServerPolicy& p) { p.strictRs = false; }, Kind::SendRa, DropReason::None, P,
                  kClientA});
     PacketBuilder code1;
     code1.src(ip6("fe80::ffff:ffff:ffff")).dst(allRoutersMulticast()).icmp(133, 1);
     c.push_back({"S9_code_1_strict", code1, kClientA, P, {}, Kind::Drop, DropReason::RsMalformed});
-    c.push_back({"S9_code_1_lenient",
-                 code1,
-                 kClientA,
-                 P,
-                 [](ServerPolicy& p) { p.strictRs = false; },
-                 Kind::SendRa,
-                 {},
-                 P,
+    c.push_back({"S9_code_1_lenient", code1, kClientA, P,
+                 [](ServerPolicy& p) { p.strictRs = false; }, Kind::SendRa, DropReason::None, P,
                  kClientA});
   }
   // Forwarding (§8.3).
@@ -247,7 +240,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -257,7 +250,7 @@ std::vector<ServerCase> serverCases() {
                S,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -267,7 +260,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                Endpoint{ip("114.91.217.194"), 33950},
                false});
@@ -284,7 +277,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -294,7 +287,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -318,7 +311,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -328,7 +321,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -462,7 +455,7 @@ std::vector<ServerCase> serverCases() {
                  P,
                  {},
                  Kind::ForwardUdp,
-                 {},
+                 DropReason::None,
                  P,
                  kClientB,
                  true});
@@ -488,16 +481,8 @@ std::vector<ServerCase> serverCases() {
                  {},
                  Kind::Drop,
                  DropReason::BubbleTooBig});
-    c.push_back({"bubble_cap_off",
-                 big,
-                 kClientA,
-                 P,
-                 [](ServerPolicy& p) { p.maxBubbleBytes = 0; },
-                 Kind::ForwardUdp,
-                 {},
-                 P,
-                 kClientB,
-                 true});
+    c.push_back({"bubble_cap_off", big, kClientA, P, [](ServerPolicy& p) { p.maxBubbleBytes = 0; },
+                 Kind::ForwardUdp, DropReason::None, P, kClientB, true});
     PacketBuilder atCap = bubble(kAddrA, kAddrB);
     std::vector<uint8_t> t88 = {0x7f, 86};
     t88.resize(88, 0xaa);
@@ -508,7 +493,7 @@ std::vector<ServerCase> serverCases() {
                  P,
                  {},
                  Kind::ForwardUdp,
-                 {},
+                 DropReason::None,
                  P,
                  kClientB,
                  true});
@@ -551,7 +536,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -561,7 +546,7 @@ std::vector<ServerCase> serverCases() {
                P,
                {},
                Kind::ForwardUdp,
-               {},
+               DropReason::None,
                P,
                kClientB,
                true});
@@ -581,6 +566,7 @@ TEST_P(ServerDecisionTest, Decide) {
   ASSERT_TRUE(p.ok()) << dropReasonLabel(p.reason());
   const ServerAction a = decideServer(*p, c.source, c.arrivedOn, policy);
   ASSERT_EQ(a.kind, c.kind) << (a.kind == Kind::Drop ? dropReasonLabel(a.reason) : "");
+  EXPECT_EQ(a.reason, c.reason) << dropReasonLabel(a.reason);  // None unless a drop
   if (c.kind == Kind::Drop) {
     EXPECT_EQ(dropReasonLabel(a.reason), dropReasonLabel(c.reason));
     return;

@@ -88,6 +88,15 @@ inline constexpr std::chrono::milliseconds kDefaultBubbleWindow{300000};
 inline constexpr uint32_t kDefaultIcmpErrorsPerSecond = 10;
 inline constexpr uint32_t kDefaultIcmpErrorsBurst = 10;
 inline constexpr size_t kMaxListEntries = 1024;
+/// relay.announce: the kernel table a BGP speaker reads the relay's announcement from, the route
+/// protocol number that marks the routes as the relay's, their metric, and how long SIGTERM keeps
+/// forwarding after the withdrawal so that the Internet can move to another relay.
+inline constexpr uint32_t kDefaultAnnounceTable = 100;
+inline constexpr uint32_t kDefaultAnnounceProtocol = 199;
+inline constexpr uint32_t kDefaultAnnounceMetric = 1024;
+inline constexpr std::chrono::milliseconds kDefaultWithdrawGrace{10000};
+/// A relay announces a handful of prefixes at most (the speaker's export limit matches).
+inline constexpr size_t kMaxAnnouncePrefixes = 8;
 /// Larger inputs are refused before parsing (a config file is a few KiB).
 inline constexpr size_t kMaxConfigBytes = 1u << 20;
 
@@ -213,12 +222,27 @@ struct Ipv6Prefix {
   bool contains(const teredo::Ipv6Addr& a) const;
   friend bool operator==(const Ipv6Prefix&, const Ipv6Prefix&) = default;
 };
+/// "2001::/32".
+std::string formatIpv6Prefix(const Ipv6Prefix& p);
 
 struct RelayBubble {
   std::chrono::milliseconds minInterval = kDefaultBubbleMinInterval;
   uint32_t maxPerWindow = kDefaultBubbleMaxPerWindow;
   std::chrono::milliseconds window = kDefaultBubbleWindow;
   friend bool operator==(const RelayBubble&, const RelayBubble&) = default;
+};
+
+/// relay.announce.*: the anycast announcement, as routes through the relay's tun in a kernel
+/// table that the host's BGP speaker exports (docs/anycast.md).
+struct RelayAnnounce {
+  bool enabled = false;
+  /// The loader fills in relay.prefix/32 when the key is absent; never empty after loading.
+  std::vector<Ipv6Prefix> prefixes;
+  uint32_t table = kDefaultAnnounceTable;
+  uint32_t protocol = kDefaultAnnounceProtocol;
+  uint32_t metric = kDefaultAnnounceMetric;
+  std::chrono::milliseconds withdrawGrace = kDefaultWithdrawGrace;
+  friend bool operator==(const RelayAnnounce&, const RelayAnnounce&) = default;
 };
 
 /// relay.*
@@ -244,6 +268,7 @@ struct RelaySettings {
   uint32_t icmpErrorsBurst = kDefaultIcmpErrorsBurst;
   bool acceptUnknownPeers = false;
   bool coneShortcut = false;
+  RelayAnnounce announce;
   friend bool operator==(const RelaySettings&, const RelaySettings&) = default;
 };
 

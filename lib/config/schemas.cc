@@ -18,6 +18,10 @@ bool Ipv6Prefix::contains(const teredo::Ipv6Addr& a) const {
   return true;
 }
 
+std::string formatIpv6Prefix(const Ipv6Prefix& p) {
+  return teredo::formatIpv6(p.addr) + "/" + std::to_string(p.length);
+}
+
 std::string_view toString(LogLevel v) {
   static constexpr std::string_view kNames[] = {"debug", "info", "warn", "error"};
   return kNames[static_cast<int>(v)];
@@ -373,8 +377,39 @@ std::optional<Ipv6Prefix> parseIpv6Prefix(std::string_view s, std::string& probl
   return p;
 }
 
-std::string formatIpv6Prefix(const Ipv6Prefix& p) {
-  return teredo::formatIpv6(p.addr) + "/" + std::to_string(p.length);
+/// A list of IPv6 prefixes without host bits, at most `maxEntries`; `emptyProblem` (when not
+/// empty) refuses an empty list.
+template <class T, class Acc>
+FieldSpec<T> prefixListField(std::string key, Acc acc, size_t maxEntries, std::string emptyProblem,
+                             Reload restart) {
+  return makeField<T>(
+      std::move(key), ValueKind::kStringList, restart,
+      [acc, maxEntries, emptyProblem](T& c, const RawValue& v) -> Problem {
+        if (v.items.empty() && !emptyProblem.empty()) {
+          return emptyProblem;
+        }
+        if (v.items.size() > maxEntries) {
+          return "has more than " + std::to_string(maxEntries) + " entries";
+        }
+        std::vector<Ipv6Prefix> out;
+        for (const std::string& item : v.items) {
+          std::string problem;
+          std::optional<Ipv6Prefix> p = parseIpv6Prefix(item, problem);
+          if (!p) {
+            return problem;
+          }
+          out.push_back(*p);
+        }
+        acc(c) = std::move(out);
+        return std::nullopt;
+      },
+      [acc](const T& c) {
+        RawValue v;
+        for (const Ipv6Prefix& p : acc(c)) {
+          v.items.push_back(formatIpv6Prefix(p));
+        }
+        return v;
+      });
 }
 
 template <class T, class Acc>
@@ -666,6 +701,41 @@ Schema<SC> makeServerSchema() {
 
 using RC = RelayConfig;
 
+/// relay.announce: the prefixes default to the relay's own /32 and must lie inside it, because
+/// the tun is routed only that prefix and announcing more would attract traffic the relay
+/// black-holes; a host-specific relay serves one host and never announces.
+void finishRelayAnnounce(RelaySettings& r, const RawDoc& doc, ErrorSink& errors) {
+  RelayAnnounce& a = r.announce;
+  if (errors.anyFailed({"relay.prefix", "relay.announce.prefixes"})) {
+    return;
+  }
+  if (!doc.has("relay.announce.prefixes")) {
+    Ipv6Prefix own{teredo::Ipv6Addr{}, 32};
+    own.addr.setWord(0, r.prefix);
+    a.prefixes = {own};
+  }
+  for (size_t i = 0; i < a.prefixes.size(); ++i) {
+    const Ipv6Prefix& p = a.prefixes[i];
+    if (p.length < 32 || p.addr.word(0) != r.prefix) {
+      errors.add("relay.announce.prefixes",
+                 formatIpv6Prefix(p) + " is not inside relay.prefix " +
+                     formatTeredoPrefix(r.prefix) +
+                     ", the only prefix the relay routes to its tun; announcing it would "
+                     "attract traffic the relay cannot carry");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (a.prefixes[j] == p) {
+        errors.add("relay.announce.prefixes", formatIpv6Prefix(p) + " is listed twice");
+      }
+    }
+  }
+  if (a.enabled && r.mode == RelayMode::kHostSpecific && !errors.failed("relay.mode")) {
+    errors.add("relay.announce.enabled",
+               "must be false with relay.mode: host-specific: such a relay carries only this "
+               "host's traffic and must never attract anyone else's (RFC 4380 §3.4)");
+  }
+}
+
 void finishRelay(RC& c, const RawDoc& doc, ErrorSink& errors) {
   finishAgentCommon(c, doc, errors);
   RelaySettings& r = c.relay;
@@ -704,6 +774,7 @@ void finishRelay(RC& c, const RawDoc& doc, ErrorSink& errors) {
       }
     }
   }
+  finishRelayAnnounce(r, doc, errors);
   if (r.queueBytesPerPeer > r.queueBytesTotal &&
       !errors.anyFailed({"relay.queue_bytes_per_peer", "relay.queue_bytes_total"})) {
     errors.add("relay.queue_bytes_per_peer", "must not exceed relay.queue_bytes_total (" +
@@ -763,34 +834,9 @@ Schema<RC> makeRelaySchema() {
         }
         return v;
       }));
-  f.push_back(makeField<RC>(
-      "relay.served_prefixes", ValueKind::kStringList, kLive,
-      [](RC& c, const RawValue& v) -> Problem {
-        if (v.items.empty()) {
-          return std::string("must not be empty (\"::/0\" serves every global destination)");
-        }
-        if (v.items.size() > kMaxListEntries) {
-          return "has more than " + std::to_string(kMaxListEntries) + " entries";
-        }
-        std::vector<Ipv6Prefix> out;
-        for (const std::string& item : v.items) {
-          std::string problem;
-          std::optional<Ipv6Prefix> p = parseIpv6Prefix(item, problem);
-          if (!p) {
-            return problem;
-          }
-          out.push_back(*p);
-        }
-        c.relay.servedPrefixes = std::move(out);
-        return std::nullopt;
-      },
-      [](const RC& c) {
-        RawValue v;
-        for (const Ipv6Prefix& p : c.relay.servedPrefixes) {
-          v.items.push_back(formatIpv6Prefix(p));
-        }
-        return v;
-      }));
+  f.push_back(prefixListField<RC>(
+      "relay.served_prefixes", TEREDO_FIELD(relay.servedPrefixes), kMaxListEntries,
+      "must not be empty (\"::/0\" serves every global destination)", kLive));
   f.push_back(boolField<RC>("relay.behind_nat", TEREDO_FIELD(relay.behindNat)));
   f.push_back(
       uintField<RC>("relay.workers", TEREDO_FIELD(relay.workers), 0, kMaxWorkers, kRestart));
@@ -838,8 +884,46 @@ Schema<RC> makeRelaySchema() {
       uintField<RC>("relay.icmp_errors_burst", TEREDO_FIELD(relay.icmpErrorsBurst), 1, 100'000));
   f.push_back(boolField<RC>("relay.accept_unknown_peers", TEREDO_FIELD(relay.acceptUnknownPeers)));
   f.push_back(boolField<RC>("relay.cone_shortcut", TEREDO_FIELD(relay.coneShortcut)));
+  // Every announce key is live: the relay withdraws what the old block announced and adds what
+  // the new one asks for.
+  f.push_back(boolField<RC>("relay.announce.enabled", TEREDO_FIELD(relay.announce.enabled)));
+  f.push_back(prefixListField<RC>("relay.announce.prefixes", TEREDO_FIELD(relay.announce.prefixes),
+                                  kMaxAnnouncePrefixes, "must not be empty", kLive));
+  f.push_back(makeField<RC>(
+      "relay.announce.table", ValueKind::kUint32, kLive,
+      [](RC& c, const RawValue& v) -> Problem {
+        std::optional<uint64_t> n = parseUint(v.items[0]);
+        if (!n || *n > UINT32_MAX) {
+          return "must be a routing table id from 1 to 4294967295, not " + quote(v.items[0]);
+        }
+        // 0 is "unspecified"; 253-255 are the kernel's default, main and local tables, which
+        // carry the host's own routes: a speaker exporting them would leak far more.
+        if (*n == 0 || (*n >= 253 && *n <= 255)) {
+          return "must be a table of its own, not " + v.items[0] +
+                 " (0 is unspecified; 253, 254, 255 are the kernel's default, main and local "
+                 "tables)";
+        }
+        c.relay.announce.table = static_cast<uint32_t>(*n);
+        return std::nullopt;
+      },
+      [](const RC& c) { return one(std::to_string(c.relay.announce.table)); }));
+  f.push_back(uintField<RC>("relay.announce.protocol", TEREDO_FIELD(relay.announce.protocol), 5,
+                            255, kLive,
+                            "the route protocol number the speaker matches; 0-4 are the "
+                            "kernel's own"));
+  f.push_back(
+      uintField<RC>("relay.announce.metric", TEREDO_FIELD(relay.announce.metric), 0, UINT32_MAX));
+  f.push_back(durationField<RC>("relay.announce.withdraw_grace",
+                                TEREDO_FIELD(relay.announce.withdrawGrace), milliseconds(0),
+                                milliseconds(600'000)));
   s.finish = finishRelay;
-  s.isComputedDefault = [](const RC&, std::string_view) { return false; };
+  s.isComputedDefault = [](const RC& c, std::string_view key) {
+    if (key != "relay.announce.prefixes" || c.relay.announce.prefixes.size() != 1) {
+      return false;
+    }
+    const Ipv6Prefix& p = c.relay.announce.prefixes[0];
+    return p.length == 32 && p.addr.word(0) == c.relay.prefix;
+  };
   return s;
 }
 

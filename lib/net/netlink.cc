@@ -150,14 +150,17 @@ Status Netlink::addAddress(int ifindex, std::string_view ifname, const Ipv6Addr&
 namespace {
 
 void fillRoute(Request& r, uint16_t type, uint16_t flags, int ifindex, const Ipv6Addr& prefix,
-               uint8_t len, const Ipv6Addr& from, uint8_t fromLen) {
+               uint8_t len, const Ipv6Addr& from, uint8_t fromLen, const RouteAttributes& attrs) {
   auto* rtm = init<struct rtmsg>(r, type, flags);
   rtm->rtm_family = AF_INET6;
   rtm->rtm_dst_len = len;
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_STATIC;
+  // Table ids above 255 only fit the RTA_TABLE attribute; the kernel prefers it when present.
+  rtm->rtm_table =
+      attrs.table < 256 ? static_cast<uint8_t>(attrs.table) : static_cast<uint8_t>(RT_TABLE_UNSPEC);
+  rtm->rtm_protocol = attrs.protocol;
   rtm->rtm_scope = RT_SCOPE_UNIVERSE;
   rtm->rtm_type = RTN_UNICAST;
+  addAttr(r, RTA_TABLE, &attrs.table, sizeof(attrs.table));
   addAttr(r, RTA_DST, prefix.bytes.data(), 16);
   if (fromLen != 0) {
     rtm->rtm_src_len = fromLen;  // source-specific (IPv6 subtrees)
@@ -165,6 +168,23 @@ void fillRoute(Request& r, uint16_t type, uint16_t flags, int ifindex, const Ipv
   }
   uint32_t oif = static_cast<uint32_t>(ifindex);
   addAttr(r, RTA_OIF, &oif, sizeof(oif));
+  if (attrs.metric != 0) {
+    addAttr(r, RTA_PRIORITY, &attrs.metric, sizeof(attrs.metric));
+  }
+}
+
+std::string attrsText(const RouteAttributes& attrs) {
+  std::string out;
+  if (attrs.table != RouteAttributes{}.table) {
+    out += " table " + std::to_string(attrs.table);
+  }
+  if (attrs.protocol != RouteAttributes{}.protocol) {
+    out += " proto " + std::to_string(attrs.protocol);
+  }
+  if (attrs.metric != 0) {
+    out += " metric " + std::to_string(attrs.metric);
+  }
+  return out;
 }
 
 }  // namespace
@@ -178,15 +198,31 @@ std::string routeText(const Ipv6Addr& prefix, uint8_t len, const Ipv6Addr& from,
 Status Netlink::addRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
                          const Ipv6Addr& from, uint8_t fromLen) {
   Request r;
-  fillRoute(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix, len, from, fromLen);
+  fillRoute(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix, len, from, fromLen, {});
   return request(r.bytes.data(), "add route " + routeText(prefix, len, from, fromLen, ifname));
 }
 
 Status Netlink::deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix,
                             uint8_t len, const Ipv6Addr& from, uint8_t fromLen) {
   Request r;
-  fillRoute(r, RTM_DELROUTE, 0, ifindex, prefix, len, from, fromLen);
+  fillRoute(r, RTM_DELROUTE, 0, ifindex, prefix, len, from, fromLen, {});
   return request(r.bytes.data(), "delete route " + routeText(prefix, len, from, fromLen, ifname));
+}
+
+Status Netlink::replaceRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix,
+                             uint8_t len, const RouteAttributes& attrs) {
+  Request r;
+  fillRoute(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex, prefix, len, {}, 0, attrs);
+  return request(r.bytes.data(),
+                 "replace route " + routeText(prefix, len, {}, 0, ifname) + attrsText(attrs));
+}
+
+Status Netlink::deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix,
+                            uint8_t len, const RouteAttributes& attrs) {
+  Request r;
+  fillRoute(r, RTM_DELROUTE, 0, ifindex, prefix, len, {}, 0, attrs);
+  return request(r.bytes.data(),
+                 "delete route " + routeText(prefix, len, {}, 0, ifname) + attrsText(attrs));
 }
 
 }  // namespace teredo::net

@@ -21,6 +21,16 @@
 
 namespace teredo::net {
 
+/// Which routing table a route goes into and who it says it is from (rtnetlink's rtm_table,
+/// rtm_protocol and RTA_PRIORITY). The defaults are a static route in the main table with the
+/// kernel's default metric.
+struct RouteAttributes {
+  uint32_t table = 254;  ///< RT_TABLE_MAIN; any id in 1..2^32-1 except 0 (unspecified).
+  uint8_t protocol = 4;  ///< RTPROT_STATIC; a speaker can select routes by it.
+  uint32_t metric = 0;   ///< 0 = the kernel's default (1024 for IPv6).
+  friend bool operator==(const RouteAttributes&, const RouteAttributes&) = default;
+};
+
 class Netlink {
  public:
   /// Receive timeout for one acknowledgement, so a request never blocks forever.
@@ -44,6 +54,14 @@ class Netlink {
                   const Ipv6Addr& from = {}, uint8_t fromLen = 0);
   Status deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
                      const Ipv6Addr& from = {}, uint8_t fromLen = 0);
+
+  /// Adds prefix/len through the device to `attrs.table`, or replaces the route to the same
+  /// prefix with the same metric there: idempotent, so a caller can re-assert a route it owns.
+  Status replaceRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
+                      const RouteAttributes& attrs);
+  /// Deletes that route; fails with ESRCH/ENOENT when it is not there.
+  Status deleteRoute(int ifindex, std::string_view ifname, const Ipv6Addr& prefix, uint8_t len,
+                     const RouteAttributes& attrs);
 
   bool valid() const { return fd_.valid(); }
 

@@ -167,6 +167,33 @@ TEST(RelayConfigTest, HostSpecificWithAddresses) {
   EXPECT_FALSE((*r)->relay.servedPrefixes[1].contains(*parseIpv6("2001:db8:2::1")));
 }
 
+TEST(RelayConfigTest, AnnounceDefaultsToTheRelayPrefixAndFollowsIt) {
+  auto defaults = loadRelayConfigString("", "r.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  const RelayAnnounce& a = (*defaults)->relay.announce;
+  EXPECT_FALSE(a.enabled);
+  ASSERT_EQ(a.prefixes.size(), 1u);
+  EXPECT_EQ(formatIpv6Prefix(a.prefixes[0]), "2001::/32");
+  EXPECT_EQ(a.table, 100u);
+  EXPECT_EQ(a.protocol, 199u);
+  EXPECT_EQ(a.metric, 1024u);
+  EXPECT_EQ(a.withdrawGrace, std::chrono::seconds(10));
+
+  // A lab relay on another /32 announces that /32 by default, and may split it.
+  auto lab = loadRelayConfigString(
+      "relay:\n  prefix: \"3ffe:831f::\"\n  announce:\n    enabled: true\n"
+      "    table: 4000000000\n    protocol: 250\n    metric: 10\n    withdraw_grace: 0s\n",
+      "r.yaml");
+  ASSERT_TRUE(lab.ok()) << lab.status().message();
+  ASSERT_EQ((*lab)->relay.announce.prefixes.size(), 1u);
+  EXPECT_EQ(formatIpv6Prefix((*lab)->relay.announce.prefixes[0]), "3ffe:831f::/32");
+  EXPECT_EQ((*lab)->relay.announce.table, 4000000000u);
+  auto split = loadRelayConfigString(
+      "relay:\n  announce:\n    prefixes: [\"2001::/33\", \"2001:0:8000::/33\"]\n", "r.yaml");
+  ASSERT_TRUE(split.ok()) << split.status().message();
+  EXPECT_EQ((*split)->relay.announce.prefixes.size(), 2u);
+}
+
 TEST(RelayConfigTest, BehindNatAllowsPrivateBindAddress) {
   EXPECT_FALSE(errorsOf(Role::kRelay, "relay:\n  bind_address: 10.0.0.5\n").empty());
   EXPECT_TRUE(
@@ -410,6 +437,36 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BubbleWindow", Role::kRelay,
                   "relay:\n  bubble:\n    min_interval: 10s\n    window: 30s\n",
                   "relay.bubble.window", "at least relay.bubble.min_interval", 4},
+        // relay.announce: only inside the relay's own prefix, never from a host-specific relay.
+        ErrorCase{"AnnounceOutsideRelayPrefix", Role::kRelay,
+                  "relay:\n  announce:\n    prefixes: [\"2001:db8::/32\"]\n",
+                  "relay.announce.prefixes", "is not inside relay.prefix 2001::/32", 3},
+        ErrorCase{"AnnounceShorterThanRelayPrefix", Role::kRelay,
+                  "relay:\n  announce:\n    prefixes: [\"2000::/3\"]\n", "relay.announce.prefixes",
+                  "the only prefix the relay routes to its tun", 3},
+        ErrorCase{"AnnounceListedTwice", Role::kRelay,
+                  "relay:\n  announce:\n    prefixes: [\"2001::/32\", \"2001::/32\"]\n",
+                  "relay.announce.prefixes", "2001::/32 is listed twice", 3},
+        ErrorCase{"AnnounceEmpty", Role::kRelay, "relay:\n  announce:\n    prefixes: []\n",
+                  "relay.announce.prefixes", "must not be empty", 3},
+        ErrorCase{"AnnounceTooMany", Role::kRelay,
+                  "relay:\n  announce:\n    prefixes: [\"2001::/33\", \"2001:0:8000::/33\", "
+                  "\"2001::/34\", \"2001:0:4000::/34\", \"2001::/35\", \"2001:0:2000::/35\", "
+                  "\"2001::/36\", \"2001:0:1000::/36\", \"2001::/37\"]\n",
+                  "relay.announce.prefixes", "more than 8 entries", 3},
+        ErrorCase{"AnnounceMainTable", Role::kRelay, "relay:\n  announce:\n    table: 254\n",
+                  "relay.announce.table", "must be a table of its own, not 254", 3},
+        ErrorCase{"AnnounceTableZero", Role::kRelay, "relay:\n  announce:\n    table: 0\n",
+                  "relay.announce.table", "0 is unspecified", 3},
+        ErrorCase{"AnnounceKernelProtocol", Role::kRelay, "relay:\n  announce:\n    protocol: 4\n",
+                  "relay.announce.protocol", "must be >= 5", 3},
+        ErrorCase{"AnnounceGraceTooLong", Role::kRelay,
+                  "relay:\n  announce:\n    withdraw_grace: 11m\n", "relay.announce.withdraw_grace",
+                  "must be between 0ms and 600s", 3},
+        ErrorCase{"AnnounceFromHostSpecific", Role::kRelay,
+                  "relay:\n  mode: host-specific\n  host_addresses: [\"2001:db8::5\"]\n"
+                  "  announce:\n    enabled: true\n",
+                  "relay.announce.enabled", "must be false with relay.mode: host-specific", 5},
         // Controller.
         ErrorCase{"TokenRequired", Role::kController, "", "controller.auth.token_file",
                   "is required unless tls.require_client_cert", 0},
@@ -585,10 +642,13 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
   auto r1 = loadRelayConfigString("", "a");
   auto r2 = loadRelayConfigString(
       "relay:\n  interface: teredo1\n  max_peers: 10\n"
-      "  trust_timeout: 20s\n  icmp_errors_per_second: 5\n",
+      "  trust_timeout: 20s\n  icmp_errors_per_second: 5\n"
+      "  announce:\n    enabled: true\n    table: 101\n    protocol: 200\n    metric: 5\n"
+      "    withdraw_grace: 1s\n    prefixes: [\"2001::/33\"]\n",
       "b");
   ASSERT_TRUE(r1.ok() && r2.ok());
-  // The peer table's limits and expiry are fixed when it is built: restart keys too.
+  // The peer table's limits and expiry are fixed when it is built: restart keys too. The
+  // announcement is live: the relay withdraws the old routes and adds the new ones.
   EXPECT_EQ(
       restartRequired(**r1, **r2),
       (std::vector<std::string>{"relay.interface", "relay.max_peers", "relay.trust_timeout"}));

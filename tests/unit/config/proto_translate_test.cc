@@ -196,6 +196,33 @@ TEST(ProtoRoundTripTest, RelayListsAndDurations) {
   EXPECT_EQ(**back, **yaml);
 }
 
+TEST(ProtoRoundTripTest, RelayAnnounceBlock) {
+  auto yaml = loadRelayConfigString(
+      "relay:\n  announce:\n    enabled: true\n    prefixes: [\"2001::/33\", "
+      "\"2001:0:8000::/33\"]\n    table: 4000000000\n    protocol: 250\n    metric: 7\n"
+      "    withdraw_grace: 2500ms\n",
+      "r");
+  ASSERT_TRUE(yaml.ok()) << yaml.status().message();
+  teredo::v1::RelayConfig proto = toProto(**yaml);
+  const teredo::v1::RelayAnnounceConfig& a = proto.relay().announce();
+  EXPECT_TRUE(a.enabled());
+  ASSERT_EQ(a.prefixes_size(), 2);
+  EXPECT_EQ(a.prefixes(1), "2001:0:8000::/33");
+  EXPECT_EQ(a.table(), 4000000000u);
+  EXPECT_EQ(a.withdraw_grace().seconds(), 2);
+  EXPECT_EQ(a.withdraw_grace().nanos(), 500000000);
+  auto back = relayConfigFromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(**back, **yaml);
+
+  // The controller's validation is the loader's: a prefix outside the relay's is refused there.
+  proto.mutable_relay()->mutable_announce()->set_prefixes(0, "2001:db8::/32");
+  auto bad = relayConfigFromProto(proto);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("relay.announce.prefixes"), std::string::npos)
+      << bad.status().message();
+}
+
 // ----- Validation of proto input ---------------------------------------------------------------
 
 teredo::v1::ServerConfig minimalServerProto() {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -113,6 +114,53 @@ TEST(Netlink, RoutesAreAddedOnceAndDeleted) {
     EXPECT_FALSE(routeListed(hex, "30", "lo"));
     s = nl.deleteRoute(lo, "lo", v6("2001:db8:8::"), 48);
     EXPECT_FALSE(s.ok());  // nothing left to delete
+  });
+}
+
+/// `ip -6 route show table T` in this namespace (iproute2 reads the table the way an operator
+/// and a BGP speaker's kernel protocol would).
+std::string routesInTable(uint32_t table) {
+  std::string out;
+  const std::string cmd = "ip -6 route show table " + std::to_string(table) + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    return out;
+  }
+  char buf[512];
+  while (std::fgets(buf, sizeof(buf), p) != nullptr) {
+    out += buf;
+  }
+  ::pclose(p);
+  return out;
+}
+
+TEST(Netlink, ReplaceRoutePutsAnOwnedRouteInItsTableIdempotently) {
+  runInNetns([] {
+    Netlink nl = openOrFail();
+    const int lo = static_cast<int>(::if_nametoindex("lo"));
+    const RouteAttributes attrs{100, 199, 1024};
+    Status s = nl.replaceRoute(lo, "lo", v6("2001::"), 32, attrs);
+    ASSERT_TRUE(s.ok()) << s.message();
+    const std::string listed = routesInTable(100);
+    EXPECT_NE(listed.find("2001::/32 dev lo proto 199 metric 1024"), std::string::npos) << listed;
+    EXPECT_EQ(routesInTable(254).find("2001::/32"), std::string::npos) << "not in main";
+    // Re-asserting the same route is not an error and leaves one route.
+    s = nl.replaceRoute(lo, "lo", v6("2001::"), 32, attrs);
+    EXPECT_TRUE(s.ok()) << s.message();
+    const std::string again = routesInTable(100);
+    EXPECT_EQ(again.find("2001::/32"), again.rfind("2001::/32")) << again;
+    // A table id that does not fit rtm_table travels in RTA_TABLE.
+    s = nl.replaceRoute(lo, "lo", v6("2001::"), 32, RouteAttributes{70000, 199, 0});
+    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_NE(routesInTable(70000).find("2001::/32"), std::string::npos);
+
+    s = nl.deleteRoute(lo, "lo", v6("2001::"), 32, attrs);
+    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(routesInTable(100).find("2001::/32"), std::string::npos);
+    s = nl.deleteRoute(lo, "lo", v6("2001::"), 32, attrs);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("table 100 proto 199 metric 1024"), std::string::npos)
+        << s.message();
   });
 }
 

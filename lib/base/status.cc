@@ -14,6 +14,7 @@ StatusCode codeForErrno(int err) {
     case ENOENT:
     case ENODEV:
     case ENXIO:
+    case ESRCH:  // rtnetlink: no such route
       return StatusCode::kNotFound;
     case EEXIST:
     case EADDRINUSE:

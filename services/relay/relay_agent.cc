@@ -1,5 +1,6 @@
 #include "relay_agent.h"
 
+#include <linux/capability.h>
 #include <sys/random.h>
 
 #include <chrono>
@@ -14,9 +15,11 @@
 #include <prometheus/metric_family.h>
 
 #include "agent/agent_metrics.h"
+#include "agent/announce.h"
 #include "agent/health.h"
 #include "agent/log.h"
 #include "agent/metric_family.h"
+#include "announcer.h"
 #include "config/config.h"
 #include "net/tun.h"
 #include "net/udp.h"
@@ -145,6 +148,17 @@ void fillStatsReport(const agent::StatsCollectable<RelayStats>& st, const peers:
   g->set_queued_bytes(table.queuedBytes());
 }
 
+/// The announcement in the controller's stats report.
+void fillAnnounceState(const AnnounceSnapshot& s, v1::AnnounceState* out) {
+  out->set_enabled(s.enabled);
+  out->set_reason(std::string(agent::announceReasonLabel(s.reason)));
+  for (const AnnounceSnapshot::Prefix& p : s.prefixes) {
+    v1::AnnouncedPrefix* ap = out->add_prefixes();
+    ap->set_prefix(p.prefix);
+    ap->set_announced(p.announced);
+  }
+}
+
 bool ipv6ForwardingEnabled() {
   std::ifstream f("/proc/sys/net/ipv6/conf/all/forwarding");
   int v = 0;
@@ -155,7 +169,8 @@ bool ipv6ForwardingEnabled() {
 class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
  public:
   RelayAgent(const config::RelayConfig& cfg, uint64_t version, net::Tun tun,
-             std::vector<net::UdpSocket> sockets, std::unique_ptr<IcmpSender> icmp)
+             std::vector<net::UdpSocket> sockets, std::unique_ptr<IcmpSender> icmp,
+             std::unique_ptr<Announcer> announcer, const agent::Readiness& readiness)
       : settings_(cfg.relay),
         admin_(cfg.admin.listen),
         tun_(std::move(tun)),
@@ -164,14 +179,25 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
         bubbleKey_(randomKey()),
         table_(tableConfig(settings_, randomKey())),
         runtime_(makeRuntime(cfg, bubbleKey_, version)),
-        stats_(std::make_shared<agent::StatsCollectable<RelayStats>>(sockets_.size())) {
+        stats_(std::make_shared<agent::StatsCollectable<RelayStats>>(sockets_.size())),
+        announcer_(std::move(announcer)),
+        readiness_(readiness) {
     icmp_->setRate(runtime_.load()->icmpErrorsPerSecond, runtime_.load()->icmpErrorsBurst);
   }
 
   size_t lanes() const override { return stats_->workerCount(); }
 
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables() override {
-    return {stats_, std::make_shared<TableCollectable>(table_)};
+    return {stats_, std::make_shared<TableCollectable>(table_),
+            std::make_shared<AnnounceCollectable>(*announcer_)};
+  }
+
+  // An announcing relay manages its routes for as long as it runs.
+  std::vector<int> capabilitiesToKeep() const override {
+    if (announcer_->enabled()) {
+      return {CAP_NET_ADMIN};
+    }
+    return {};
   }
 
   std::vector<std::string> addresses() const override {
@@ -185,6 +211,7 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
     shared.tun = &tun_;
     shared.icmp = icmp_->valid() ? icmp_.get() : nullptr;
     shared.heartbeats = &heartbeats;
+    heartbeats_.store(&heartbeats, std::memory_order_release);
     shared.draining = &draining_;
     shared.mtu = settings_.mtu;
     for (size_t i = 0; i < sockets_.size(); ++i) {
@@ -201,21 +228,46 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
                {"mode", std::string(config::toString(settings_.mode))},
                {"workers", static_cast<unsigned long>(pool_.size())},
                {"admin", formatEndpoint(admin_)});
+    reannounce();
   }
 
   void apply(const config::RelayConfig& next, uint64_t version) override {
     auto runtime = makeRuntime(next, bubbleKey_, version);  // same key: tokens stay valid
     icmp_->setRate(runtime->icmpErrorsPerSecond, runtime->icmpErrorsBurst);
     runtime_.store(std::move(runtime));
+    announcer_->configure(next.relay.announce);
+    reannounce();
   }
 
-  void fillStats(v1::StatsReport* report) override { fillStatsReport(*stats_, table_, report); }
+  void fillStats(v1::StatsReport* report) override {
+    fillStatsReport(*stats_, table_, report);
+    fillAnnounceState(announcer_->snapshot(), report->mutable_announce());
+  }
 
-  void setDraining(bool draining) override { draining_.store(draining, std::memory_order_relaxed); }
+  // Withdraws at once (the speaker's export follows within its scan), undrain announces again.
+  void setDraining(bool draining) override {
+    draining_.store(draining, std::memory_order_relaxed);
+    reannounce();
+  }
 
-  void tick() override { table_.expire(peers::Clock::now()); }
+  // Once a second: a stalled worker or lost readiness withdraws; a route flushed by someone
+  // else is re-asserted.
+  void tick() override {
+    table_.expire(peers::Clock::now());
+    reannounce();
+  }
+
+  // Withdraw first and keep forwarding through the grace, so that the upstream moves the
+  // traffic to another relay before this one goes.
+  std::chrono::milliseconds beginStop() override {
+    stopping_.store(true, std::memory_order_relaxed);
+    reannounce();
+    return announcer_->withdrawGrace();
+  }
 
   void stop() override {
+    stopping_.store(true, std::memory_order_relaxed);
+    reannounce();  // withdrawn before the workers stop, not after
     threads_.stop();
     tun_.close();  // removes the route and the device, without any capability
   }
@@ -233,6 +285,21 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
   std::shared_ptr<agent::StatsCollectable<RelayStats>> stats_;
   std::vector<std::unique_ptr<RelayWorker>> pool_;
   agent::WorkerThreads<RelayWorker> threads_;
+  std::unique_ptr<Announcer> announcer_;
+  const agent::Readiness& readiness_;             // owned by the agent host; outlives the role
+  std::atomic<agent::Heartbeats*> heartbeats_{};  // set by start()
+  std::atomic<bool> stopping_{false};
+
+  /// Samples what the relay knows about itself and lets the announcer act on it. Any thread.
+  void reannounce() {
+    agent::AnnounceInputs in;
+    in.stopping = stopping_.load(std::memory_order_relaxed);
+    in.draining = draining_.load(std::memory_order_relaxed);
+    const agent::Heartbeats* hb = heartbeats_.load(std::memory_order_acquire);
+    in.workersFresh = hb != nullptr && hb->fresh(nullptr);
+    in.ready = readiness_.ready(nullptr);
+    (void)announcer_->update(in);
+  }
 };
 
 /// The tun device configured for `s`: MTU, hardening sysctls, up, Miredo's link-local address,
@@ -312,9 +379,17 @@ StatusOr<std::unique_ptr<agent::RoleAgent<config::RelayConfig>>> openRelayAgent(
                "no ICMPv6 error socket (needs CAP_NET_RAW): unreachable peers are dropped silently",
                {"error", st.message()});
   }
+  // The announcement's routes go through the tun; a host-specific relay never announces (the
+  // loader refuses it), so nothing is ever announced that is not routed to this device.
+  auto sink = NetlinkRouteSink::open(tun->ifindex(), tun->name());
+  if (!sink.ok()) {
+    return sink.status();
+  }
+  auto announcer = std::make_unique<Announcer>(std::move(sink).value(), s.announce);
   readiness.set(readiness.addCondition(agent::Readiness::kTunUp), true);
-  return std::unique_ptr<agent::RoleAgent<config::RelayConfig>>(std::make_unique<RelayAgent>(
-      cfg, version, std::move(tun).value(), std::move(sockets), std::move(icmp)));
+  return std::unique_ptr<agent::RoleAgent<config::RelayConfig>>(
+      std::make_unique<RelayAgent>(cfg, version, std::move(tun).value(), std::move(sockets),
+                                   std::move(icmp), std::move(announcer), readiness));
 }
 
 }  // namespace teredo::relay

@@ -24,10 +24,15 @@ TEST(Status, FromErrnoKeepsErrnoAndMapsTheCode) {
     StatusCode code;
   };
   const Row rows[] = {
-      {EACCES, StatusCode::kPermissionDenied},   {EPERM, StatusCode::kPermissionDenied},
-      {ENOENT, StatusCode::kNotFound},           {EADDRINUSE, StatusCode::kAlreadyExists},
-      {EINVAL, StatusCode::kInvalidArgument},    {ENOBUFS, StatusCode::kResourceExhausted},
-      {EADDRNOTAVAIL, StatusCode::kUnavailable}, {EIO, StatusCode::kInternal},
+      {EACCES, StatusCode::kPermissionDenied},
+      {EPERM, StatusCode::kPermissionDenied},
+      {ENOENT, StatusCode::kNotFound},
+      {ESRCH, StatusCode::kNotFound},
+      {EADDRINUSE, StatusCode::kAlreadyExists},
+      {EINVAL, StatusCode::kInvalidArgument},
+      {ENOBUFS, StatusCode::kResourceExhausted},
+      {EADDRNOTAVAIL, StatusCode::kUnavailable},
+      {EIO, StatusCode::kInternal},
   };
   for (const Row& r : rows) {
     const Status s = Status::fromErrno(r.err, "bind 192.0.2.1:3544");

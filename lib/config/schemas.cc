@@ -884,9 +884,12 @@ Schema<RC> makeRelaySchema() {
       uintField<RC>("relay.icmp_errors_burst", TEREDO_FIELD(relay.icmpErrorsBurst), 1, 100'000));
   f.push_back(boolField<RC>("relay.accept_unknown_peers", TEREDO_FIELD(relay.acceptUnknownPeers)));
   f.push_back(boolField<RC>("relay.cone_shortcut", TEREDO_FIELD(relay.coneShortcut)));
-  // Every announce key is live: the relay withdraws what the old block announced and adds what
-  // the new one asks for.
-  f.push_back(boolField<RC>("relay.announce.enabled", TEREDO_FIELD(relay.announce.enabled)));
+  // Privileges are settled at boot: an announcing relay keeps CAP_NET_ADMIN for its routes, any
+  // other drops it, so switching the announcement on or off takes a restart. The other announce
+  // keys are live: the relay withdraws what the old block announced and adds what the new one
+  // asks for.
+  f.push_back(
+      boolField<RC>("relay.announce.enabled", TEREDO_FIELD(relay.announce.enabled), kRestart));
   f.push_back(prefixListField<RC>("relay.announce.prefixes", TEREDO_FIELD(relay.announce.prefixes),
                                   kMaxAnnouncePrefixes, "must not be empty", kLive));
   f.push_back(makeField<RC>(

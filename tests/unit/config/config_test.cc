@@ -643,7 +643,7 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
   auto r2 = loadRelayConfigString(
       "relay:\n  interface: teredo1\n  max_peers: 10\n"
       "  trust_timeout: 20s\n  icmp_errors_per_second: 5\n"
-      "  announce:\n    enabled: true\n    table: 101\n    protocol: 200\n    metric: 5\n"
+      "  announce:\n    table: 101\n    protocol: 200\n    metric: 5\n"
       "    withdraw_grace: 1s\n    prefixes: [\"2001::/33\"]\n",
       "b");
   ASSERT_TRUE(r1.ok() && r2.ok());
@@ -652,6 +652,9 @@ TEST(RestartRequiredTest, OnlyBindingKeysNeedRestart) {
   EXPECT_EQ(
       restartRequired(**r1, **r2),
       (std::vector<std::string>{"relay.interface", "relay.max_peers", "relay.trust_timeout"}));
+  auto r3 = loadRelayConfigString("relay:\n  announce:\n    enabled: true\n", "c");
+  ASSERT_TRUE(r3.ok()) << r3.status().message();
+  EXPECT_EQ(restartRequired(**r1, **r3), (std::vector<std::string>{"relay.announce.enabled"}));
 }
 
 // ----- --check-config and the shipped examples ------------------------------------------------

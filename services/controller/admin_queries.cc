@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "fleet_config.h"
 
@@ -60,7 +62,42 @@ teredo::v1::AgentStatus AdminQueries::agentStatus(const Agent& a, TimePoint now)
   if (!synced && a.known) {
     s.set_config_lag_seconds(std::max(0.0, secondsBetween(a.desiredSince, now)));
   }
+  if (const auto* report = stats_.lastReport(a.id); report != nullptr && report->has_announce()) {
+    *s.mutable_announce() = report->announce();
+    if (!a.connected) {
+      s.mutable_announce()->set_reason("disconnected");
+      for (auto& p : *s.mutable_announce()->mutable_prefixes()) {
+        p.set_announced(false);
+      }
+    }
+  }
   return s;
+}
+
+std::vector<teredo::v1::PrefixAnnouncers> prefixAnnouncers(
+    const std::vector<teredo::v1::AgentStatus>& agents) {
+  std::map<std::string, teredo::v1::PrefixAnnouncers> byPrefix;
+  for (const auto& a : agents) {
+    if (!a.has_announce() || !a.announce().enabled()) {
+      continue;
+    }
+    const bool connected = a.state() == teredo::v1::AGENT_STATE_CONNECTED;
+    for (const auto& p : a.announce().prefixes()) {
+      teredo::v1::PrefixAnnouncers& out = byPrefix[p.prefix()];
+      out.set_prefix(p.prefix());
+      out.set_relays_configured(out.relays_configured() + 1);
+      if (connected && p.announced()) {
+        out.set_relays_announcing(out.relays_announcing() + 1);
+        out.add_announcing_agents(a.agent_id());
+      }
+    }
+  }
+  std::vector<teredo::v1::PrefixAnnouncers> result;
+  for (auto& [prefix, entry] : byPrefix) {
+    std::sort(entry.mutable_announcing_agents()->begin(), entry.mutable_announcing_agents()->end());
+    result.push_back(std::move(entry));
+  }
+  return result;
 }
 
 Status AdminQueries::listAgents(const teredo::v1::ListAgentsRequest& req, TimePoint now,
@@ -96,8 +133,17 @@ Status AdminQueries::getAgent(const teredo::v1::GetAgentRequest& req, TimePoint 
   return Status();
 }
 
-Status AdminQueries::getFleetStats(const teredo::v1::GetFleetStatsRequest& req,
+Status AdminQueries::getFleetStats(const teredo::v1::GetFleetStatsRequest& req, TimePoint now,
                                    teredo::v1::GetFleetStatsResponse* resp) const {
+  std::vector<teredo::v1::AgentStatus> relays;
+  for (const auto& [id, a] : agents_.all()) {
+    if (a.hello.role() == teredo::v1::ROLE_RELAY) {
+      relays.push_back(agentStatus(a, now));
+    }
+  }
+  for (auto& entry : prefixAnnouncers(relays)) {
+    *resp->add_announcements() = std::move(entry);
+  }
   for (Role role : {teredo::v1::ROLE_SERVER, teredo::v1::ROLE_RELAY}) {
     if (req.role() == teredo::v1::ROLE_UNSPECIFIED || req.role() == role) {
       *resp->add_roles() = stats_.roleStats(role);

@@ -7,6 +7,8 @@
 // Ownership: borrows the registry, the config store and the aggregator, which must outlive it.
 #pragma once
 
+#include <vector>
+
 #include "agent_registry.h"
 #include "base/status.h"
 #include "clock.h"
@@ -15,6 +17,11 @@
 #include "teredo/v1/admin.pb.h"
 
 namespace teredo::controller {
+
+/// Per prefix: the relays configured to announce it and those announcing it now (connected only),
+/// from the agents' statuses. Pure; sorted by prefix.
+std::vector<teredo::v1::PrefixAnnouncers> prefixAnnouncers(
+    const std::vector<teredo::v1::AgentStatus>& agents);
 
 class AdminQueries {
  public:
@@ -29,7 +36,7 @@ class AdminQueries {
   /// NOT_FOUND for an agent never seen.
   Status getAgent(const teredo::v1::GetAgentRequest& req, TimePoint now,
                   teredo::v1::GetAgentResponse* resp) const;
-  Status getFleetStats(const teredo::v1::GetFleetStatsRequest& req,
+  Status getFleetStats(const teredo::v1::GetFleetStatsRequest& req, TimePoint now,
                        teredo::v1::GetFleetStatsResponse* resp) const;
   Status getNatStats(const teredo::v1::GetNatStatsRequest& req,
                      teredo::v1::GetNatStatsResponse* resp) const;

@@ -242,7 +242,7 @@ Status Controller::getAgent(const teredo::v1::GetAgentRequest& req,
 Status Controller::getFleetStats(const teredo::v1::GetFleetStatsRequest& req,
                                  teredo::v1::GetFleetStatsResponse* resp) const {
   std::lock_guard lock(mu_);
-  return queries_.getFleetStats(req, resp);
+  return queries_.getFleetStats(req, clock_(), resp);
 }
 
 Status Controller::getNatStats(const teredo::v1::GetNatStatsRequest& req,

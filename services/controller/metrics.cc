@@ -204,6 +204,15 @@ std::vector<MetricFamily> FleetCollectable::Collect() const {
             "high for minutes.",
             {{"role", role}}, value);
   }
+  // `prefix` is a configured announce prefix (at most 8 per relay), never a client address.
+  for (const auto& p : prefixAnnouncers(s.agents)) {
+    f.gauge("teredo_controller_prefix_announcers",
+            "Connected relays announcing this prefix now (alert when 0).", {{"prefix", p.prefix()}},
+            p.relays_announcing());
+    f.gauge("teredo_controller_prefix_relays_configured",
+            "Known relays configured to announce this prefix, connected or not.",
+            {{"prefix", p.prefix()}}, p.relays_configured());
+  }
   for (const auto& rs : s.roles) {
     if (rs.role() != teredo::v1::ROLE_UNSPECIFIED) {
       addRole(f, rs);

@@ -1,7 +1,8 @@
 // The controller's /metrics: fleet aggregates and push machinery, computed from a
 // Controller::snapshot() at scrape time (no per-event Family::Add). Labels are bounded: role,
 // state, result, direction, reason (every DropReason label, zeros included; nothing else),
-// nat_type, path, cause, socket, cone. Never an address, port or agent id.
+// nat_type, path, cause, socket, cone, prefix (a configured announce prefix, never a client
+// address). Never an address, port or agent id.
 //
 // Thread-safety: Collect() may run on any thread (it only calls Controller::snapshot()).
 // Ownership: borrows the Controller, which must outlive it.

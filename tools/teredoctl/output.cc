@@ -105,17 +105,40 @@ void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
   }
 }
 
+/// "2001::/32" while announcing everything, "withdrawn (draining)", "partial (ready)" when the
+/// kernel refused a route, "-" for servers and relays that do not announce.
+std::string announceText(const v1::AgentStatus& a) {
+  if (!a.has_announce() || !a.announce().enabled()) {
+    return "-";
+  }
+  std::string announced;
+  size_t count = 0;
+  for (const auto& p : a.announce().prefixes()) {
+    if (p.announced()) {
+      announced += (announced.empty() ? "" : ",") + p.prefix();
+      ++count;
+    }
+  }
+  if (count == 0) {
+    return "withdrawn (" + a.announce().reason() + ")";
+  }
+  if (count < static_cast<size_t>(a.announce().prefixes_size())) {
+    return "partial " + announced;
+  }
+  return announced;
+}
+
 void printAgents(std::ostream& out, const v1::ListAgentsResponse& r) {
   std::vector<std::vector<std::string>> rows = {{"AGENT", "ROLE", "STATE", "CONFIG", "DESIRED",
-                                                 "APPLIED", "DRAIN", "PKT/S", "PEERS", "LAST NACK",
-                                                 "BUILD"}};
+                                                 "APPLIED", "DRAIN", "ANNOUNCE", "PKT/S", "PEERS",
+                                                 "LAST NACK", "BUILD"}};
   for (const auto& a : r.agents()) {
     char pps[32];
     std::snprintf(pps, sizeof(pps), "%.1f", a.headline().udp_packets_per_second());
     rows.push_back({a.agent_id(), roleText(a.role()), stateText(a.state()),
                     syncText(a.sync_state()), std::to_string(a.desired_version()),
-                    std::to_string(a.applied_version()), a.draining() ? "yes" : "no", pps,
-                    std::to_string(a.headline().relay_peers()),
+                    std::to_string(a.applied_version()), a.draining() ? "yes" : "no",
+                    announceText(a), pps, std::to_string(a.headline().relay_peers()),
                     a.has_last_nack() ? "v" + std::to_string(a.last_nack().version()) : "-",
                     a.build_version()});
   }
@@ -138,6 +161,7 @@ void printAgent(std::ostream& out, const v1::GetAgentResponse& r) {
       {"applied version", std::to_string(a.applied_version())},
       {"config lag (s)", std::to_string(a.config_lag_seconds())},
       {"draining", a.draining() ? "yes" : "no"},
+      {"announce", announceText(a)},
       {"peers", std::to_string(a.headline().relay_peers()) + " / " +
                     std::to_string(a.headline().peer_table_capacity())},
       {"drops", std::to_string(a.headline().drops_total())}};
@@ -175,6 +199,20 @@ void printFleetStats(std::ostream& out, const v1::GetFleetStatsResponse& r) {
       drops.push_back({k, std::to_string(v)});
     }
     printTable(out, drops);
+  }
+  if (!r.announcements().empty()) {
+    out << "\n";
+    std::vector<std::vector<std::string>> ann = {
+        {"PREFIX", "ANNOUNCING", "CONFIGURED", "ANNOUNCED BY"}};
+    for (const auto& p : r.announcements()) {
+      std::string by;
+      for (const auto& id : p.announcing_agents()) {
+        by += (by.empty() ? "" : ", ") + id;
+      }
+      ann.push_back({p.prefix(), std::to_string(p.relays_announcing()),
+                     std::to_string(p.relays_configured()), by.empty() ? "NONE" : by});
+    }
+    printTable(out, ann);
   }
 }
 

@@ -177,5 +177,59 @@ TEST_F(AdminQueriesTest, VersionsNewestFirst) {
   }
 }
 
+teredo::v1::StatsReport announceReport(const std::string& uid, const std::string& reason,
+                                       std::vector<std::pair<std::string, bool>> prefixes) {
+  teredo::v1::StatsReport r;
+  r.set_instance_uid(uid);
+  r.mutable_announce()->set_enabled(true);
+  r.mutable_announce()->set_reason(reason);
+  for (const auto& [prefix, announced] : prefixes) {
+    auto* p = r.mutable_announce()->add_prefixes();
+    p->set_prefix(prefix);
+    p->set_announced(announced);
+  }
+  return r;
+}
+
+TEST_F(AdminQueriesTest, FleetCountsTheRelaysAnnouncingEachPrefix) {
+  connect("r1", teredo::v1::ROLE_RELAY);
+  connect("r2", teredo::v1::ROLE_RELAY);
+  connect("r3", teredo::v1::ROLE_RELAY).connected = false;  // crashed while announcing
+  connect("r4", teredo::v1::ROLE_RELAY);                    // does not announce
+  connect("s1", teredo::v1::ROLE_SERVER);
+  stats_.addReport("r1", teredo::v1::ROLE_RELAY,
+                   announceReport("u-r1", "ready", {{"2001::/32", true}}));
+  stats_.addReport("r2", teredo::v1::ROLE_RELAY,
+                   announceReport("u-r2", "draining", {{"2001::/32", false}}));
+  stats_.addReport("r3", teredo::v1::ROLE_RELAY,
+                   announceReport("u-r3", "ready", {{"2001::/32", true}, {"2001::/33", true}}));
+  teredo::v1::StatsReport plain;
+  plain.set_instance_uid("u-r4");
+  plain.mutable_announce()->set_reason("disabled");
+  stats_.addReport("r4", teredo::v1::ROLE_RELAY, plain);
+
+  teredo::v1::GetFleetStatsResponse resp;
+  ASSERT_TRUE(queries_.getFleetStats({}, now_, &resp).ok());
+  ASSERT_EQ(resp.announcements_size(), 2);
+  const auto& whole = resp.announcements(0);
+  EXPECT_EQ(whole.prefix(), "2001::/32");
+  EXPECT_EQ(whole.relays_configured(), 3u);
+  EXPECT_EQ(whole.relays_announcing(), 1u);
+  ASSERT_EQ(whole.announcing_agents_size(), 1);
+  EXPECT_EQ(whole.announcing_agents(0), "r1");
+  // Only the disconnected relay had the /33: configured, announced by nobody the controller
+  // can vouch for.
+  EXPECT_EQ(resp.announcements(1).prefix(), "2001::/33");
+  EXPECT_EQ(resp.announcements(1).relays_configured(), 1u);
+  EXPECT_EQ(resp.announcements(1).relays_announcing(), 0u);
+
+  teredo::v1::GetAgentRequest req;
+  req.set_agent_id("r3");
+  teredo::v1::GetAgentResponse agent;
+  ASSERT_TRUE(queries_.getAgent(req, now_, &agent).ok());
+  EXPECT_EQ(agent.agent().announce().reason(), "disconnected");
+  EXPECT_FALSE(agent.agent().announce().prefixes(0).announced());
+}
+
 }  // namespace
 }  // namespace teredo::controller

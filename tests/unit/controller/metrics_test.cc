@@ -214,9 +214,9 @@ TEST_F(FleetMetricsTest, FamiliesAreWellFormedAndLabelsBounded) {
   const SessionId relay = connect("relay-agent-1", teredo::v1::ROLE_RELAY, &r1);
   connect("server-agent-1", teredo::v1::ROLE_SERVER, &s1);
   ctl_->stats(relay, report("uid-relay-agent-1", 10, 3, 1));
-  const std::set<std::string> allowedLabels = {"role",   "state",    "result",  "direction",
-                                               "reason", "nat_type", "path",    "cause",
-                                               "socket", "cone",     "version", "commit"};
+  const std::set<std::string> allowedLabels = {
+      "role",  "state",  "result", "direction", "reason", "nat_type", "path",
+      "cause", "socket", "cone",   "version",   "commit", "prefix"};
   std::set<std::string> names;
   const Scrape s(*ctl_);
   ASSERT_FALSE(s.families().empty());
@@ -359,6 +359,32 @@ TEST_F(FleetMetricsTest, NoDropSeriesForNone) {
   for (const Labels& l : s.series("teredo_fleet_packets_dropped_total")) {
     EXPECT_FALSE(l.at("reason").empty());
   }
+}
+
+TEST_F(FleetMetricsTest, RelaysAnnouncingEachPrefix) {
+  FakeSink a, b;
+  const SessionId r1 = connect("r1", teredo::v1::ROLE_RELAY, &a);
+  const SessionId r2 = connect("r2", teredo::v1::ROLE_RELAY, &b);
+  auto announcing = [](const std::string& uid, bool announced) {
+    teredo::v1::StatsReport r;
+    r.set_instance_uid(uid);
+    r.mutable_announce()->set_enabled(true);
+    r.mutable_announce()->set_reason(announced ? "ready" : "draining");
+    auto* p = r.mutable_announce()->add_prefixes();
+    p->set_prefix("2001::/32");
+    p->set_announced(announced);
+    return r;
+  };
+  ctl_->stats(r1, announcing("uid-r1", true));
+  ctl_->stats(r2, announcing("uid-r2", true));
+  EXPECT_EQ(Scrape(*ctl_).value("teredo_controller_prefix_announcers", {{"prefix", "2001::/32"}}),
+            2.0);
+  ctl_->stats(r2, announcing("uid-r2", false));  // drained
+  ctl_->disconnect(r1);                          // crashed
+  const Scrape s(*ctl_);
+  // The series stays, at zero, so that "no relay announces the prefix" can alert.
+  EXPECT_EQ(s.value("teredo_controller_prefix_announcers", {{"prefix", "2001::/32"}}), 0.0);
+  EXPECT_EQ(s.value("teredo_controller_prefix_relays_configured", {{"prefix", "2001::/32"}}), 2.0);
 }
 
 }  // namespace

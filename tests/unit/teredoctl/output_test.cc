@@ -1,0 +1,91 @@
+// What teredoctl prints: the anycast announcement in `agents list`, `agents get` and `stats fleet`.
+// (The other tables are checked end to end by the controller integration tests.)
+#include "output.h"
+
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace teredoctl {
+namespace {
+
+teredo::v1::AgentStatus relay(const std::string& id, const std::string& reason,
+                              std::vector<std::pair<std::string, bool>> prefixes) {
+  teredo::v1::AgentStatus a;
+  a.set_agent_id(id);
+  a.set_role(teredo::v1::ROLE_RELAY);
+  if (!prefixes.empty()) {
+    a.mutable_announce()->set_enabled(true);
+    a.mutable_announce()->set_reason(reason);
+    for (const auto& [prefix, announced] : prefixes) {
+      auto* p = a.mutable_announce()->add_prefixes();
+      p->set_prefix(prefix);
+      p->set_announced(announced);
+    }
+  }
+  return a;
+}
+
+/// The ANNOUNCE cell of `id`'s row (columns are two or more spaces apart).
+std::string announceCell(const std::string& table, const std::string& id) {
+  std::istringstream in(table);
+  std::string header;
+  std::getline(in, header);
+  const size_t column = header.find("ANNOUNCE");
+  const size_t next = header.find("PKT/S");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(id + " ", 0) == 0) {
+      std::string cell = line.substr(column, next - column);
+      return cell.substr(0, cell.find_last_not_of(' ') + 1);
+    }
+  }
+  return "?";
+}
+
+TEST(TeredoctlOutput, AgentsShowWhatEachRelayAnnounces) {
+  teredo::v1::ListAgentsResponse r;
+  *r.add_agents() = relay("relay-a", "ready", {{"2001::/32", true}});
+  *r.add_agents() = relay("relay-b", "draining", {{"2001::/32", false}});
+  *r.add_agents() = relay("relay-c", "ready", {{"2001::/33", true}, {"2001:0:8000::/33", false}});
+  *r.add_agents() = relay("relay-d", "", {});
+  std::ostringstream out;
+  printAgents(out, r);
+  const std::string table = out.str();
+  EXPECT_EQ(announceCell(table, "relay-a"), "2001::/32") << table;
+  EXPECT_EQ(announceCell(table, "relay-b"), "withdrawn (draining)") << table;
+  EXPECT_EQ(announceCell(table, "relay-c"), "partial 2001::/33") << table;
+  EXPECT_EQ(announceCell(table, "relay-d"), "-") << table;
+
+  teredo::v1::GetAgentResponse one;
+  *one.mutable_agent() = relay("relay-b", "draining", {{"2001::/32", false}});
+  std::ostringstream detail;
+  printAgent(detail, one);
+  EXPECT_NE(detail.str().find("announce         withdrawn (draining)"), std::string::npos)
+      << detail.str();
+}
+
+TEST(TeredoctlOutput, FleetStatsListPrefixesAndWhoAnnouncesThem) {
+  teredo::v1::GetFleetStatsResponse r;
+  auto* ok = r.add_announcements();
+  ok->set_prefix("2001::/32");
+  ok->set_relays_announcing(2);
+  ok->set_relays_configured(2);
+  ok->add_announcing_agents("relay-a");
+  ok->add_announcing_agents("relay-b");
+  auto* none = r.add_announcements();
+  none->set_prefix("2001::/33");
+  none->set_relays_configured(1);
+  std::ostringstream out;
+  printFleetStats(out, r);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("PREFIX     ANNOUNCING  CONFIGURED  ANNOUNCED BY"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("2001::/32  2           2           relay-a, relay-b"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("2001::/33  0           1           NONE"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace teredoctl

@@ -20,6 +20,8 @@ packages=(
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
   openssl systemd
   python3 python3-scapy python3-yaml libcap2-bin kmod
+  # the libraries of Debian's BIRD 2 (extracted below, like Miredo)
+  libreadline8 libssh-gcrypt-4 libtinfo6
   # the Helm chart's check: Go text/template + sprig renderer, Kubernetes models, JSON schema
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   python3-kubernetes python3-jsonschema
@@ -56,6 +58,21 @@ if [ ! -x "$third_party/miredo/usr/sbin/miredo" ] || [ ! -x "$third_party/miredo
   rm -rf "$third_party/miredo"
   mkdir -p "$third_party/miredo"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$third_party/miredo"; done
+  rm -rf "$tmp"
+fi
+
+# BIRD 2, the BGP speaker of the anycast test (integration.relay.anycast_bgp): extracted like
+# Miredo, because installing bird2 would also enable and start a bird.service on this machine.
+# The test runs its daemons in lab namespaces with their own control sockets.
+if [ ! -x "$third_party/bird/usr/sbin/bird" ] || [ ! -x "$third_party/bird/usr/sbin/birdc" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download bird2 >/dev/null 2>&1) || {
+    apt-get update -q
+    (cd "$tmp" && apt-get download bird2)
+  }
+  rm -rf "$third_party/bird"
+  mkdir -p "$third_party/bird"
+  dpkg -x "$tmp"/bird2_*.deb "$third_party/bird"
   rm -rf "$tmp"
 fi
 

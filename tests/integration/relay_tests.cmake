@@ -50,3 +50,12 @@ teredo_integration_test(least_privilege least_privilege.sh TIMEOUT 90
 # spoofed echo, the victim keeps working. Fails against a relay whose token hashes only the mapping.
 teredo_integration_test(relay.hijack relay_hijack.sh TIMEOUT 90
                         NEEDS ${_relay_test_relay} ${_relay_test_server})
+# Anycast relays announced by real BIRD 2 (docs/anycast.md): two relays announce 2001::/32 through
+# their hosts' BIRD (deploy/bgp/bird.conf) to an upstream BIRD; a Miredo client behind a NAT; the
+# controller. A path appears only once its relay is ready; drain withdraws it and a ping stream
+# through the drain is counted; SIGKILL takes the path with the tun (loss and reconvergence
+# reported); a relay with an invalid config or without CAP_NET_ADMIN never announces; decoy
+# routes never leave the host; SIGTERM withdraws first and exits after relay.announce's grace.
+teredo_integration_test(relay.anycast_bgp anycast_bgp.sh TIMEOUT 180
+                        NEEDS ${_relay_test_relay} ${_relay_test_server}
+                              tools/teredoctl/teredoctl services/controller/teredo-controller)

@@ -46,6 +46,57 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Debian packages that tests run but must never run as services: extracted (apt-get download +
+# dpkg -x) into $third_party/DIR, never installed. `extract DIR BIN... -- PACKAGE...` does it
+# unless every BIN (relative to DIR) is already there.
+extract() {
+  local dir=$1 tmp deb ok=1
+  shift
+  while [ "$1" != -- ]; do
+    [ -x "$third_party/$dir/$1" ] || ok=0
+    shift
+  done
+  shift
+  [ "$ok" = 0 ] || return 0
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download "$@" >/dev/null 2>&1) || {
+    apt-get update -q
+    (cd "$tmp" && apt-get download "$@")
+  }
+  rm -rf "${third_party:?}/$dir"
+  mkdir -p "$third_party/$dir"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$third_party/$dir"; done
+  rm -rf "$tmp"
+}
+mkdir -p "$third_party"
+# Miredo, a real peer for interop tests; tests run it in private mount and network namespaces
+# with lab addresses only.
+extract miredo usr/sbin/miredo usr/sbin/miredo-server -- miredo miredo-server libjudydebian1
+# BIRD 2, the BGP speaker of the anycast test (integration.relay.anycast_bgp): installing bird2
+# would enable and start a bird.service on this machine. The test runs its daemons in lab
+# namespaces with their own control sockets.
+extract bird usr/sbin/bird usr/sbin/birdc -- bird2
+# promtool (checks and unit-tests deploy/prometheus rules): installing prometheus would start a
+# Prometheus server.
+extract prometheus usr/bin/promtool -- prometheus
+
+# buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
 # Debian's Miredo as a real peer for interop tests. Extracted, never installed or started as a
 # service; tests run it in private mount and network namespaces with lab addresses only.
 mkdir -p "$third_party"
@@ -95,5 +146,5 @@ if [ ! -x "$third_party/npm/node_modules/.bin/buf" ]; then
   mkdir -p "$third_party/npm"
   npm install --silent --no-audit --no-fund --prefix "$third_party/npm" @bufbuild/buf >/dev/null
 fi
-echo "setup: ok (miredo in $third_party/miredo, promtool in $third_party/prometheus/usr/bin," \
-  "buf in $third_party/npm/node_modules/.bin)"
+echo "setup: ok (miredo in $third_party/miredo, bird in $third_party/bird/usr/sbin, promtool in" \
+  "$third_party/prometheus/usr/bin, buf in $third_party/npm/node_modules/.bin)"

@@ -61,18 +61,11 @@ lab_say "== $title"
 SECONDS=0
 
 # The lab: inet is the upstream router (no static route to 2001::/32: only BGP gives it one).
-lab_router inet
-lab_segment pub 198.51.100.1/24 2001:db8:1::1/64
-lab_segment wan 203.0.113.1/24
-lab_segment v6 2001:db8:2::1/64
-lab_ns srv
-lab_attach srv eth0 pub "$LAB_SRV_PRIMARY/24" "$LAB_SRV_SECONDARY/24" "$LAB_SRV_IPV6/64"
+lab_std_base
 lab_ns rlya
 lab_attach rlya eth0 pub "$A4/24" "$A6/64"
 lab_ns rlyb
 lab_attach rlyb eth0 pub "$B4/24" "$B6/64"
-lab_ns host6
-lab_attach host6 eth0 v6 "$LAB_HOST6/64"
 lab_std_client 1 masquerade 40001
 
 bgp_upstream inet 2001:db8:1::1 65000 "$A6" "$B6"
@@ -183,7 +176,7 @@ a1=$(rly_metric rlya "$to_teredo")
 chk "the stream goes through B before the kill (B delivered $b0 -> $b1)" \
   test $((b1 - b0)) -ge 20
 t0=$(now_ms)
-chk "SIGKILL relay B" bgp_kill teredo-relay-rlyb KILL
+chk "SIGKILL relay B" lab_kill teredo-relay-rlyb KILL
 chk "B's path gone after the kill" fast_wait 10 bgp_upstream_path_count $PFX 1
 gone_ms=$(($(now_ms) - t0))
 eq "the upstream's only path is A" "$(bgp_upstream_paths $PFX)" "$A6"
@@ -218,7 +211,7 @@ eq "A's BIRD exports only $PFX" \
 
 # --- SIGTERM A: withdrawn first, then forwarding through the grace, then exit ------------------------
 t0=$(now_ms)
-chk "SIGTERM relay A" bgp_kill teredo-relay-rlya TERM
+chk "SIGTERM relay A" lab_kill teredo-relay-rlya TERM
 chk "A's path withdrawn after SIGTERM" fast_wait 5 bgp_upstream_path_count $PFX 0
 withdraw_ms=$(($(now_ms) - t0))
 chk "A still running during its ${GRACE_S} s grace" lab_alive teredo-relay-rlya

@@ -139,18 +139,3 @@ bgp_upstream_prefixes() {
   bgp_birdc bird-upstream show route 2>/dev/null |
     awk '$1 ~ /\// {print $1}' | sort -u | xargs
 }
-
-# bgp_kill NAME SIGNAL: send SIGNAL to the process started (lab_bg) as NAME, and to nothing else.
-bgp_kill() {
-  local entry pid start
-  for entry in "${LAB_PIDS[@]}"; do
-    [[ ${entry#*:*:} == "$1" ]] || continue
-    pid=${entry%%:*}
-    start=${entry#*:}
-    start=${start%%:*}
-    [[ $(lab__starttime "$pid") == "$start" ]] || return 1
-    kill "-$2" "$pid"
-    return 0
-  done
-  return 1
-}

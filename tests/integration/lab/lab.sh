@@ -553,8 +553,9 @@ lab_bg() {
   LAB_LAST_PID=$pid
 }
 
-# lab_alive NAME: true while the process started as NAME is running.
-lab_alive() {
+# lab_pid NAME: prints the PID of the process started (lab_bg) as NAME, while that PID is still
+# that process; status 1 otherwise.
+lab_pid() {
   local entry pid start
   for entry in "${LAB_PIDS[@]}"; do
     [[ ${entry#*:*:} == "$1" ]] || continue
@@ -562,10 +563,25 @@ lab_alive() {
     start=${entry#*:}
     start=${start%%:*}
     [[ $(lab__starttime "$pid") == "$start" ]] || return 1
-    [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
+    printf '%s' "$pid"
     return 0
   done
   return 1
+}
+
+# lab_alive NAME: true while the process started as NAME is running.
+lab_alive() {
+  local pid
+  pid=$(lab_pid "$1") || return 1
+  [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) != Z ]]
+}
+
+# lab_kill NAME SIGNAL: sends SIGNAL to the process started as NAME (not to its session), e.g. a
+# crash (KILL) or a service manager's stop (TERM) without waiting for the exit.
+lab_kill() {
+  local pid
+  pid=$(lab_pid "$1") || return 1
+  kill "-$2" "$pid"
 }
 
 # lab_not CMD...: negation usable as a command (e.g. lab_wait_for 5 lab_not lab_alive NAME).
@@ -1011,15 +1027,21 @@ LAB_HOST6=2001:db8:2::2
 # lab_std_core: router, the three segments, srv (no daemon), rly (no daemon), host6, and the
 # 2001::/32 route towards rly.
 lab_std_core() {
+  lab_std_base
+  lab_ns rly
+  lab_attach rly eth0 pub "$LAB_RLY_IPV4/24" "$LAB_RLY_IPV6/64"
+  lab_route inet 2001::/32 via "$LAB_RLY_IPV6"
+}
+
+# lab_std_base: the standard core without a relay (and so without a route to 2001::/32): router
+# inet, segments pub, wan and v6, the server's namespace srv, the native host host6.
+lab_std_base() {
   lab_router inet
   lab_segment pub 198.51.100.1/24 2001:db8:1::1/64
   lab_segment wan 203.0.113.1/24
   lab_segment v6 2001:db8:2::1/64
   lab_ns srv
   lab_attach srv eth0 pub "$LAB_SRV_PRIMARY/24" "$LAB_SRV_SECONDARY/24" "$LAB_SRV_IPV6/64"
-  lab_ns rly
-  lab_attach rly eth0 pub "$LAB_RLY_IPV4/24" "$LAB_RLY_IPV6/64"
-  lab_route inet 2001::/32 via "$LAB_RLY_IPV6"
   lab_ns host6
   lab_attach host6 eth0 v6 "$LAB_HOST6/64"
 }

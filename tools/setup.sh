@@ -73,10 +73,24 @@ if [ ! -x "$third_party/prometheus/usr/bin/promtool" ]; then
   rm -rf "$tmp"
 fi
 
+# BIRD 2 (parses the BGP sidecar configs the Helm chart generates, `bird -p`) from Debian's bird2
+# package with its libssh, extracted like Miredo: installing it would also start a BIRD daemon.
+if [ ! -x "$third_party/bird/usr/sbin/bird" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download bird2 libssh-gcrypt-4 >/dev/null 2>&1) || {
+    apt-get update -q
+    (cd "$tmp" && apt-get download bird2 libssh-gcrypt-4)
+  }
+  rm -rf "$third_party/bird"
+  mkdir -p "$third_party/bird"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$third_party/bird"; done
+  rm -rf "$tmp"
+fi
+
 # buf (protobuf lint) from the npm registry, into the build tree.
 if [ ! -x "$third_party/npm/node_modules/.bin/buf" ]; then
   mkdir -p "$third_party/npm"
   npm install --silent --no-audit --no-fund --prefix "$third_party/npm" @bufbuild/buf >/dev/null
 fi
 echo "setup: ok (miredo in $third_party/miredo, promtool in $third_party/prometheus/usr/bin," \
-  "buf in $third_party/npm/node_modules/.bin)"
+  "bird in $third_party/bird/usr/sbin, buf in $third_party/npm/node_modules/.bin)"

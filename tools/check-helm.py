@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Renders helm/teredo-fleet and validates the output (ctest deploy.helm_chart).
 
-  check-helm.py --renderer BIN --build-dir DIR [--root SRC] [--promtool BIN]
+  check-helm.py --renderer BIN --build-dir DIR [--root SRC] [--promtool BIN] [--bird BIN]
 
 There is no helm binary or cluster here: BIN is tools/helm-render (Go text/template + sprig, Helm's
 own engine). For the chart's defaults and for every helm/teredo-fleet/ci/*-values.yaml:
@@ -13,6 +13,12 @@ own engine). For the chart's defaults and for every helm/teredo-fleet/ci/*-value
     PrometheusRule passes `promtool check rules`;
   - agents are on the host network with ALL capabilities dropped but NET_RAW (server) or
     NET_ADMIN + NET_RAW (relay); pods carry a checksum of their config;
+  - with relayAnycast.enabled, every relay pod has the BIRD sidecar `bgp` (the values' image and
+    pull policy, uid 0, ALL dropped but NET_BIND_SERVICE, plus NET_ADMIN with bfd, read-only root)
+    and a termination grace beyond withdrawGrace; its bird.conf parses (`bird -p`), has
+    deploy/bgp/bird.conf's import and export filters word for word, imports nothing from BGP,
+    never writes the kernel table, and names the relay config's relay.announce table, protocol
+    and prefixes (the relay's /32 when it lists none); without it there is no sidecar;
   - every container runs the image the values name (repository:tag, the tag defaulting to the
     chart's appVersion, or repository@digest) with their pull policy and a read-only root file
     system, every pod carries the values' imagePullSecrets, and the controller runs as the
@@ -22,7 +28,9 @@ own engine). For the chart's defaults and for every helm/teredo-fleet/ci/*-value
 Prints every problem; exit status 1 if there is any.
 """
 import argparse
+import ipaddress
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -147,6 +155,66 @@ def expected_image(values, app_version):
     return f"{image.get('repository')}:{image.get('tag') or app_version}"
 
 
+def bird_blocks(text):
+    """The `import filter { ... };` and `export filter { ... };` blocks of a bird.conf, comments
+    dropped and each line stripped, so indentation does not count."""
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    text = "\n".join(ln for ln in lines if ln)
+    return re.findall(r"^((?:im|ex)port filter \{\n.*?\n\};)$", text, re.M | re.S)
+
+
+def duration_seconds(text):
+    m = re.fullmatch(r"([0-9]+)(ms|s|m|h)", str(text))
+    if not m:
+        return None
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def check_bird(text, relay_yaml, where, args, problems, tmp):
+    """A relay's generated bird.conf: parses, keeps the reference filters, matches the relay."""
+    if args.bird:
+        path = pathlib.Path(tmp) / "bird.conf"
+        path.write_text(text, encoding="utf-8")
+        env = dict(os.environ)
+        lib = args.bird.parent.parent / "lib" / "x86_64-linux-gnu"
+        env["LD_LIBRARY_PATH"] = f"{lib}:{env['LD_LIBRARY_PATH']}" if env.get(
+            "LD_LIBRARY_PATH") else str(lib)
+        res = subprocess.run([str(args.bird), "-p", "-c", str(path)], capture_output=True,
+                             text=True, env=env)
+        if res.returncode != 0:
+            problems.append(f"{where}: bird -p refused it:\n{res.stdout}{res.stderr}".rstrip())
+    got = bird_blocks(text)  # the import filter once, the export filter once per session
+    if set(got) != set(args.reference_filters):
+        problems.append(f"{where}: its filters are not deploy/bgp/bird.conf's:\n"
+                        + "\n".join(got))
+    sessions = len(re.findall(r"^protocol bgp ", text, re.M))
+    if sessions == 0 or len(re.findall(r"^\s*import none;$", text, re.M)) != sessions:
+        problems.append(f"{where}: every BGP session must import none ({sessions} sessions)")
+    if len(re.findall(r"^\s*export none;$", text, re.M)) != 1:
+        problems.append(f"{where}: the kernel protocol must export none (never write the table)")
+    announce = ((yaml.safe_load(relay_yaml) or {}).get("relay") or {}).get("announce") or {}
+    if announce.get("enabled") is not True:
+        problems.append(f"{where}: the relay beside it does not have relay.announce.enabled")
+    relay_prefix = str(((yaml.safe_load(relay_yaml) or {}).get("relay") or {})
+                       .get("prefix", "2001::/32"))
+    if "/" not in relay_prefix:
+        relay_prefix += "/32"
+    want_prefixes = {ipaddress.IPv6Network(p) for p in announce.get("prefixes") or [relay_prefix]}
+    facts = {
+        "table": (r"^\s*kernel table ([0-9]+);$", announce.get("table")),
+        "protocol": (r"^define TEREDO_ROUTE_PROTOCOL = ([0-9]+);$", announce.get("protocol")),
+    }
+    for key, (pattern, want) in facts.items():
+        found = [int(x) for x in re.findall(pattern, text, re.M)]
+        if found != [want]:
+            problems.append(f"{where}: {key} {found}, the relay's relay.announce.{key} is {want}")
+    m = re.search(r"^define TEREDO_PREFIXES = \[ (.*) \];$", text, re.M)
+    got_prefixes = {ipaddress.IPv6Network(p.strip()) for p in m.group(1).split(",")} if m else set()
+    if got_prefixes != want_prefixes:
+        problems.append(f"{where}: TEREDO_PREFIXES {sorted(map(str, got_prefixes))}, the relay "
+                        f"announces {sorted(map(str, want_prefixes))}")
+
+
 def check_render(docs, where, args, problems):
     daemons = {
         "server": args.build_dir / "services/server/teredo-server",
@@ -154,6 +222,7 @@ def check_render(docs, where, args, problems):
         "controller": args.build_dir / "services/controller/teredo-controller",
     }
     names = set()
+    args.configmaps = {}
     with tempfile.TemporaryDirectory() as tmp:
         for doc in docs:
             key = (doc.get("apiVersion"), doc.get("kind"))
@@ -174,6 +243,10 @@ def check_render(docs, where, args, problems):
                 problems.append(f"{here}: unexpected kind {key}")
                 continue
             if key == ("v1", "ConfigMap"):
+                args.configmaps[name] = doc.get("data") or {}
+                if "bird.conf" in (doc.get("data") or {}):
+                    check_bird(doc["data"]["bird.conf"], doc["data"].get("relay.yaml", ""),
+                               f"{here} bird.conf", args, problems, tmp)
                 for fname, text in (doc.get("data") or {}).items():
                     role = fname[:-5] if fname.endswith(".yaml") else None
                     if role in daemons:
@@ -205,7 +278,27 @@ def check_pod(doc, where, args, problems):
         got = {k: psc.get(k) for k in want}
         if got != want:
             problems.append(f"{where}: pod securityContext {got}, expected the image's user {want}")
+    anycast = args.values.get("relayAnycast") or {}
+    bgp = anycast.get("bgp") or {}
+    names = [c.get("name") for c in field(tmpl, "spec.containers") or []]
+    if role == "relay" and anycast.get("enabled"):
+        if "bgp" not in names:
+            problems.append(f"{where}: relayAnycast.enabled but no bgp sidecar")
+        volumes = {v.get("name"): v for v in field(tmpl, "spec.volumes") or []}
+        data = args.configmaps.get(field(volumes.get("config"), "configMap.name")) or {}
+        if "bird.conf" not in data:
+            problems.append(f"{where}: the config volume has no bird.conf")
+        grace = duration_seconds((anycast.get("announce") or {}).get("withdrawGrace"))
+        tgps = field(tmpl, "spec.terminationGracePeriodSeconds")
+        if grace is None or not isinstance(tgps, int) or tgps < grace + 10:
+            problems.append(f"{where}: terminationGracePeriodSeconds {tgps} leaves no 10s beyond "
+                            f"withdrawGrace")
+    elif "bgp" in names:
+        problems.append(f"{where}: a bgp sidecar without relayAnycast.enabled")
     for c in field(tmpl, "spec.containers") or []:
+        if role == "relay" and c.get("name") == "bgp":
+            check_bgp_sidecar(c, where, bgp, problems)
+            continue
         if c.get("image") != args.expected_image:
             problems.append(f"{where}: container {c.get('name')} runs {c.get('image')}, "
                             f"expected {args.expected_image}")
@@ -230,6 +323,27 @@ def check_pod(doc, where, args, problems):
             problems.append(f"{where}: the controller adds capabilities {caps.get('add')}")
 
 
+def check_bgp_sidecar(c, where, bgp, problems):
+    """The BIRD sidecar: the values' image, uid 0 (Kubernetes gives no ambient capabilities),
+    NET_BIND_SERVICE for port 179 and NET_ADMIN only for BFD's socket priority."""
+    if c.get("image") != bgp.get("image") or c.get("imagePullPolicy") != bgp.get("pullPolicy"):
+        problems.append(f"{where}: bgp runs {c.get('image')} ({c.get('imagePullPolicy')}), "
+                        f"expected relayAnycast.bgp.image {bgp.get('image')} "
+                        f"({bgp.get('pullPolicy')})")
+    sc = c.get("securityContext") or {}
+    caps = sc.get("capabilities") or {}
+    want = ["NET_ADMIN", "NET_BIND_SERVICE"] if bgp.get("bfd") else ["NET_BIND_SERVICE"]
+    if caps.get("drop") != ["ALL"] or caps.get("add") != want:
+        problems.append(f"{where}: bgp drops {caps.get('drop')} and adds {caps.get('add')}, "
+                        f"expected ALL and exactly {want}")
+    if (sc.get("readOnlyRootFilesystem") is not True
+            or sc.get("allowPrivilegeEscalation") is not False):
+        problems.append(f"{where}: bgp needs a read-only root and no privilege escalation")
+    if sc.get("runAsUser") != 0:
+        problems.append(f"{where}: bgp must run as uid 0 (added capabilities are lost at exec "
+                        f"otherwise)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--renderer", required=True, type=pathlib.Path)
@@ -237,6 +351,8 @@ def main():
     ap.add_argument("--root", default=pathlib.Path(__file__).resolve().parent.parent,
                     type=pathlib.Path)
     ap.add_argument("--promtool", type=pathlib.Path)
+    ap.add_argument("--bird", type=pathlib.Path,
+                    help="BIRD 2's bird, to parse the generated sidecar configs (bird -p)")
     args = ap.parse_args()
     chart = args.root / "helm" / "teredo-fleet"
     schema = json.loads((chart / "values.schema.json").read_text(encoding="utf-8"))
@@ -244,6 +360,14 @@ def main():
     validator = jsonschema.Draft7Validator(schema)
     problems = []
     args.image = image_facts(args.root, problems)
+    reference = (args.root / "deploy" / "bgp" / "bird.conf").read_text(encoding="utf-8")
+    args.reference_filters = bird_blocks(reference)
+    if len(args.reference_filters) != 2:
+        problems.append("deploy/bgp/bird.conf: expected one import filter and one export filter, "
+                        f"found {len(args.reference_filters)}")
+    if args.bird and not args.bird.exists():
+        problems.append(f"{args.bird}: no such file (tools/setup.sh extracts BIRD 2 there)")
+        args.bird = None
     app_version = str(yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
                       .get("appVersion"))
     if app_version != args.image["version"]:

@@ -2,7 +2,7 @@
 # Installs everything the build, the tests and the fleet demo need on Debian 12, as root.
 # Idempotent: a second run installs nothing new. Also fetches Debian's miredo and miredo-server
 # packages (apt-get download + dpkg -x, never installed as services) into build/third_party/
-# for the interop tests and the demo, promtool from the prometheus package the same way, and the
+# for the interop tests and the demo, BIRD 2 and promtool the same way, and the
 # buf CLI from npm for `buf lint`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,74 +72,14 @@ mkdir -p "$third_party"
 # Miredo, a real peer for interop tests; tests run it in private mount and network namespaces
 # with lab addresses only.
 extract miredo usr/sbin/miredo usr/sbin/miredo-server -- miredo miredo-server libjudydebian1
-# BIRD 2, the BGP speaker of the anycast test (integration.relay.anycast_bgp): installing bird2
-# would enable and start a bird.service on this machine. The test runs its daemons in lab
-# namespaces with their own control sockets.
+# BIRD 2, the BGP speaker of the anycast test (integration.relay.anycast_bgp) and the parser of
+# the Helm chart's sidecar configs (`bird -p`): installing bird2 would enable and start a
+# bird.service on this machine. The test runs its daemons in lab namespaces with their own
+# control sockets.
 extract bird usr/sbin/bird usr/sbin/birdc -- bird2
 # promtool (checks and unit-tests deploy/prometheus rules): installing prometheus would start a
 # Prometheus server.
 extract prometheus usr/bin/promtool -- prometheus
-
-# buf (protobuf lint) comes from npm; use the machine's Node.js when it has one.
-if ! command -v npm >/dev/null 2>&1; then
-  packages+=(nodejs npm)
-fi
-
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-
-# Debian's Miredo as a real peer for interop tests. Extracted, never installed or started as a
-# service; tests run it in private mount and network namespaces with lab addresses only.
-mkdir -p "$third_party"
-if [ ! -x "$third_party/miredo/usr/sbin/miredo" ] || [ ! -x "$third_party/miredo/usr/sbin/miredo-server" ]; then
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download miredo miredo-server libjudydebian1 >/dev/null 2>&1) || {
-    apt-get update -q
-    (cd "$tmp" && apt-get download miredo miredo-server libjudydebian1)
-  }
-  rm -rf "$third_party/miredo"
-  mkdir -p "$third_party/miredo"
-  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$third_party/miredo"; done
-  rm -rf "$tmp"
-fi
-
-# BIRD 2, the BGP speaker of the anycast test (integration.relay.anycast_bgp): extracted like
-# Miredo, because installing bird2 would also enable and start a bird.service on this machine.
-# The test runs its daemons in lab namespaces with their own control sockets.
-if [ ! -x "$third_party/bird/usr/sbin/bird" ] || [ ! -x "$third_party/bird/usr/sbin/birdc" ]; then
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download bird2 >/dev/null 2>&1) || {
-    apt-get update -q
-    (cd "$tmp" && apt-get download bird2)
-  }
-  rm -rf "$third_party/bird"
-  mkdir -p "$third_party/bird"
-  dpkg -x "$tmp"/bird2_*.deb "$third_party/bird"
-  rm -rf "$tmp"
-fi
-
-# promtool (checks and unit-tests deploy/prometheus rules) from Debian's prometheus package,
-# extracted like Miredo: installing the package would also start a Prometheus server.
-if [ ! -x "$third_party/prometheus/usr/bin/promtool" ]; then
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
-    apt-get update -q
-    (cd "$tmp" && apt-get download prometheus)
-  }
-  rm -rf "$third_party/prometheus"
-  mkdir -p "$third_party/prometheus"
-  dpkg -x "$tmp"/prometheus_*.deb "$third_party/prometheus"
-  rm -rf "$tmp"
-fi
 
 # buf (protobuf lint) from the npm registry, into the build tree.
 if [ ! -x "$third_party/npm/node_modules/.bin/buf" ]; then

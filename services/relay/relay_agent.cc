@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -244,7 +245,8 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
     fillAnnounceState(announcer_->snapshot(), report->mutable_announce());
   }
 
-  // Withdraws at once (the speaker's export follows within its scan), undrain announces again.
+  // Withdraws at once (the speaker learns it from the kernel's notification); undrain announces
+  // again.
   void setDraining(bool draining) override {
     draining_.store(draining, std::memory_order_relaxed);
     reannounce();
@@ -289,9 +291,13 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
   const agent::Readiness& readiness_;             // owned by the agent host; outlives the role
   std::atomic<agent::Heartbeats*> heartbeats_{};  // set by start()
   std::atomic<bool> stopping_{false};
+  std::mutex reannounceMu_;  // one sample-and-update at a time (see reannounce)
 
   /// Samples what the relay knows about itself and lets the announcer act on it. Any thread.
+  /// Sampling and updating happen under one lock: a tick that sampled "not draining" must not
+  /// re-announce after a concurrent drain has withdrawn.
   void reannounce() {
+    std::lock_guard<std::mutex> lock(reannounceMu_);
     agent::AnnounceInputs in;
     in.stopping = stopping_.load(std::memory_order_relaxed);
     in.draining = draining_.load(std::memory_order_relaxed);

@@ -4,7 +4,9 @@
 # namespaces, a Miredo client qualifies and pings through them (so traffic counters move), their
 # three /metrics are scraped, and tools/check-observability.py checks every metric name and every
 # label matcher of deploy/grafana/*.json and deploy/prometheus/*-rules.yaml against the scrapes.
-# The scrapes also carry no address in any label.
+# The scrapes also carry no address in any label. The relay announces its prefix
+# (relay.announce.enabled, the default 2001::/32 into table 100 of its own namespace), so the
+# announcement metrics of the relay and the controller are exported too.
 #
 # Usage: observability.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -21,7 +23,7 @@ SRV=obs-server
 RLY=obs-relay
 fleet_init
 lab_say "== dashboards and rules against a live fleet's /metrics"
-fleet_std_fleet "$SRV" "$RLY"
+fleet_std_fleet "$SRV" "$RLY" $'  announce:\n    enabled: true'
 lab_wait_for 15 fleet_connected "$SRV" || lab_fail "$SRV connected" "not within 15 s"
 lab_wait_for 15 fleet_connected "$RLY" || lab_fail "$RLY connected" "not within 15 s"
 
@@ -38,6 +40,16 @@ relay_reported() {
       .get("udp_received", {}).get("packets", "0"))') -ge 1 ]]
 }
 lab_wait_for 20 relay_reported || lab_fail "relay traffic reported" "the controller shows none"
+# The controller's per-prefix series appear once the relay reports its announcement.
+controller_announcers_is() {
+  local f="$LAB_DIR/metrics-controller-announce.txt"
+  curl -fsS -m 2 -o "$f" "http://127.0.0.1:$FLEET_METRICS_PORT/metrics" 2>/dev/null &&
+    [[ $(lab_metric "$f" 'teredo_controller_prefix_announcers{prefix="2001::/32"}') == "$1" ]]
+}
+lab_check "the relay announces 2001::/32" lab_wait_for 10 fleet_metric_is rly \
+  "$FLEET_RELAY_ADMIN_PORT" 'teredo_relay_announced{prefix="2001::/32"}' 1 || true
+lab_check "the controller counts 1 relay announcing 2001::/32" \
+  lab_wait_for 20 controller_announcers_is 1 || true
 
 ctl="$LAB_DIR/metrics-controller.txt"
 srv="$LAB_DIR/metrics-server.txt"
@@ -55,6 +67,13 @@ check() {
   return "$rc"
 }
 lab_check "every metric and label matcher in deploy/ is exported by the fleet" check || true
-lab_check "no address in any label of the three scrapes" \
-  lab_metrics_no_addresses "$ctl" "$srv" "$rly" || true
+# lab_metrics_no_addresses checks one FILE (further arguments are literals): one call per scrape.
+no_addresses() {
+  local f rc=0
+  for f in "$@"; do
+    lab_metrics_no_addresses "$f" || rc=1
+  done
+  return "$rc"
+}
+lab_check "no address in any label of the three scrapes" no_addresses "$ctl" "$srv" "$rly" || true
 lab_result "observability: dashboards and rules against live metrics"

@@ -327,15 +327,16 @@ fleet__write_conf() {
   } >"$LAB_DIR/$name.yaml"
 }
 
-# fleet_std_fleet SERVER_ID RELAY_ID: the standard lab (lab_std_core), a Miredo client's NAT
-# (cli1 behind masquerade, port 40001; the client itself is not started), the controller, and
-# teredo-server (ns srv) and teredo-relay (ns rly) managed by it under these agent ids.
+# fleet_std_fleet SERVER_ID RELAY_ID [EXTRA_RELAY_YAML]: the standard lab (lab_std_core), a
+# Miredo client's NAT (cli1 behind masquerade, port 40001; the client itself is not started), the
+# controller, and teredo-server (ns srv) and teredo-relay (ns rly) managed by it under these agent
+# ids. EXTRA_RELAY_YAML goes inside relay: as with fleet_relay (default: none).
 fleet_std_fleet() {
   lab_std_core
   lab_std_client 1 masquerade 40001
   fleet_controller_start
   fleet_server srv "$LAB_SRV_PRIMARY" "$LAB_SRV_SECONDARY" "$1"
-  fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$2"
+  fleet_relay rly "$LAB_RLY_IPV4" "$LAB_RLY_PORT" "$2" "${3:-}"
 }
 
 # fleet_std_run TITLE: the start the controller scenarios share. Sets SRV and RLY (the agent

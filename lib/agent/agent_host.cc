@@ -110,27 +110,6 @@ Status restartRequiredStatus(const std::vector<std::string>& keys) {
                        std::move(violations));
 }
 
-void applyLogConfig(const config::LogConfig& c) {
-  LogLevel level = LogLevel::Info;
-  switch (c.level) {
-    case config::LogLevel::kDebug:
-      level = LogLevel::Debug;
-      break;
-    case config::LogLevel::kInfo:
-      level = LogLevel::Info;
-      break;
-    case config::LogLevel::kWarn:
-      level = LogLevel::Warn;
-      break;
-    case config::LogLevel::kError:
-      level = LogLevel::Error;
-      break;
-  }
-  defaultLogger().setLevel(level);
-  defaultLogger().setFormat(c.format == config::LogFormat::kJson ? LogFormat::Json
-                                                                 : LogFormat::Text);
-}
-
 size_t workerCount(uint32_t configured) {
   return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }

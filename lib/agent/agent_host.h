@@ -161,9 +161,6 @@ extern template int runAgent<config::ServerConfig>(int, char**, const AgentInfo&
 extern template int runAgent<config::RelayConfig>(int, char**, const AgentInfo&,
                                                   const AgentHost<config::RelayConfig>::Open&);
 
-/// Applies log.level and log.format to the default logger.
-void applyLogConfig(const config::LogConfig& c);
-
 /// `configured` workers, or one per core when 0.
 size_t workerCount(uint32_t configured);
 

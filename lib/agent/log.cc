@@ -247,4 +247,25 @@ void noteBug(const char* file, int line, std::string_view what) {
   defaultLogger().log(LogLevel::Error, "bug", {{"what", what}, {"file", file}, {"line", line}});
 }
 
+void applyLogConfig(const config::LogConfig& c) {
+  LogLevel level = LogLevel::Info;
+  switch (c.level) {
+    case config::LogLevel::kDebug:
+      level = LogLevel::Debug;
+      break;
+    case config::LogLevel::kInfo:
+      level = LogLevel::Info;
+      break;
+    case config::LogLevel::kWarn:
+      level = LogLevel::Warn;
+      break;
+    case config::LogLevel::kError:
+      level = LogLevel::Error;
+      break;
+  }
+  defaultLogger().setLevel(level);
+  defaultLogger().setFormat(c.format == config::LogFormat::kJson ? LogFormat::Json
+                                                                 : LogFormat::Text);
+}
+
 }  // namespace teredo::agent

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
+
 namespace teredo::agent {
 
 enum class LogLevel : uint8_t { Debug = 0, Info = 1, Warn = 2, Error = 3 };
@@ -94,6 +96,9 @@ Logger& defaultLogger();
 uint64_t bugCount();
 /// Logs a broken invariant at error level and counts it.
 void noteBug(const char* file, int line, std::string_view what);
+
+/// Applies a config's log.level and log.format to the default logger (any thread).
+void applyLogConfig(const config::LogConfig& c);
 
 }  // namespace teredo::agent
 

@@ -10,7 +10,9 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include "agent/log.h"
 #include "base/file.h"
+#include "config/proto_translate.h"
 
 namespace teredo::controller {
 namespace {
@@ -223,7 +225,8 @@ grpc::Status AgentServiceImpl::Connect(
 }
 
 grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) const {
-  if (token_.empty()) {
+  const std::shared_ptr<const std::string> token = token_.load();
+  if (token->empty()) {
     return grpc::Status::OK;
   }
   const auto& md = context.client_metadata();
@@ -231,12 +234,49 @@ grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) 
   if (it == md.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing authorization metadata");
   }
-  if (!bearerTokenMatches(std::string(it->second.data(), it->second.size()), token_)) {
+  if (!bearerTokenMatches(std::string(it->second.data(), it->second.size()), *token)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
   }
   return grpc::Status::OK;
 }
 
+std::string adminCaller(const grpc::ServerContext& context, bool authenticated) {
+  const std::vector<std::string> ids = peerIdentities(context);
+  if (!ids.empty()) {
+    return "cert:" + ids.front();
+  }
+  return authenticated ? "token" : "unauthenticated";
+}
+
+namespace {
+
+// What an audited call acted on, for its log line.
+std::string roleOrAgent(const std::string& agentId, teredo::v1::Role role) {
+  return agentId.empty() ? "role " + std::string(config::roleName(role)) : "agent " + agentId;
+}
+std::string auditTarget(const teredo::v1::SetConfigRequest& req,
+                        const teredo::v1::SetConfigResponse& resp) {
+  std::string t = req.has_agent_id() ? "agent " + req.agent_id()
+                                     : "role " + std::string(config::roleName(req.role()));
+  t += req.remove_override() ? ", remove override" : "";
+  t += req.dry_run() ? ", dry run" : "";
+  return t + ", version " + std::to_string(resp.version());
+}
+std::string auditTarget(const teredo::v1::RollbackRequest& req,
+                        const teredo::v1::RollbackResponse& resp) {
+  return "to version " + std::to_string(req.to_version()) + (req.dry_run() ? ", dry run" : "") +
+         ", version " + std::to_string(resp.version());
+}
+std::string auditTarget(const teredo::v1::DrainRequest& req, const teredo::v1::DrainResponse&) {
+  return roleOrAgent(req.agent_id(), req.role());
+}
+std::string auditTarget(const teredo::v1::UndrainRequest& req, const teredo::v1::UndrainResponse&) {
+  return roleOrAgent(req.agent_id(), req.role());
+}
+
+}  // namespace
+
+// Read-only calls: authenticated, not audited.
 #define TEREDO_ADMIN_IMPL(Name, method)                                     \
   grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,         \
                                       const teredo::v1::Name##Request* req, \
@@ -246,16 +286,34 @@ grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) 
     }                                                                       \
     return toGrpcStatus(controller_.method(*req, resp));                    \
   }
+// Calls that change state: one audit line each, refused ones included.
+#define TEREDO_ADMIN_AUDITED_IMPL(Name, method)                                         \
+  grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,                     \
+                                      const teredo::v1::Name##Request* req,             \
+                                      teredo::v1::Name##Response* resp) {               \
+    grpc::Status s = authenticate(*context);                                            \
+    const bool authenticated = s.ok() && !token_.load()->empty();                       \
+    if (s.ok()) {                                                                       \
+      s = toGrpcStatus(controller_.method(*req, resp));                                 \
+    }                                                                                   \
+    TEREDO_LOG(s.ok() ? agent::LogLevel::Info : agent::LogLevel::Warn, "admin change",  \
+               {"method", #Name}, {"caller", adminCaller(*context, authenticated)},     \
+               {"peer", context->peer()}, {"target", auditTarget(*req, *resp)},         \
+               {"result", s.ok() ? std::string("ok") : std::to_string(s.error_code())}, \
+               {"detail", s.error_message()});                                          \
+    return s;                                                                           \
+  }
 TEREDO_ADMIN_IMPL(ListAgents, listAgents)
 TEREDO_ADMIN_IMPL(GetAgent, getAgent)
 TEREDO_ADMIN_IMPL(GetFleetStats, getFleetStats)
 TEREDO_ADMIN_IMPL(GetNatStats, getNatStats)
 TEREDO_ADMIN_IMPL(GetConfig, getConfig)
-TEREDO_ADMIN_IMPL(SetConfig, setConfig)
+TEREDO_ADMIN_AUDITED_IMPL(SetConfig, setConfig)
 TEREDO_ADMIN_IMPL(ListConfigVersions, listConfigVersions)
-TEREDO_ADMIN_IMPL(Rollback, rollback)
-TEREDO_ADMIN_IMPL(Drain, drain)
-TEREDO_ADMIN_IMPL(Undrain, undrain)
+TEREDO_ADMIN_AUDITED_IMPL(Rollback, rollback)
+TEREDO_ADMIN_AUDITED_IMPL(Drain, drain)
+TEREDO_ADMIN_AUDITED_IMPL(Undrain, undrain)
+#undef TEREDO_ADMIN_AUDITED_IMPL
 #undef TEREDO_ADMIN_IMPL
 
 ControllerServer::ControllerServer(Controller& controller, ServerOptions options)

@@ -85,10 +85,22 @@ class AgentServiceImpl final : public teredo::v1::AgentService::Service {
   const bool requireIdentity_;
 };
 
+/// Who made an admin call, for the audit log: "cert:<first identity>" with a client certificate,
+/// else "token" when the call carried a valid token, else "unauthenticated" (a refused call).
+std::string adminCaller(const grpc::ServerContext& context, bool authenticated);
+
+/// The admin API. Every call that changes state (SetConfig, Rollback, Drain, Undrain) writes one
+/// audit log line: method, caller, peer, target, result; dry runs included.
 class AdminServiceImpl final : public teredo::v1::AdminService::Service {
  public:
   AdminServiceImpl(Controller& controller, std::string token)
-      : controller_(controller), token_(std::move(token)) {}
+      : controller_(controller), token_(std::make_shared<const std::string>(std::move(token))) {}
+
+  /// Replaces the bearer token (SIGHUP after a rotation); calls already authenticated finish.
+  /// Any thread.
+  void setToken(std::string token) {
+    token_.store(std::make_shared<const std::string>(std::move(token)));
+  }
 
 #define TEREDO_ADMIN_METHOD(Name)                                                       \
   grpc::Status Name(grpc::ServerContext* context, const teredo::v1::Name##Request* req, \
@@ -109,7 +121,7 @@ class AdminServiceImpl final : public teredo::v1::AdminService::Service {
   grpc::Status authenticate(const grpc::ServerContext& context) const;
 
   Controller& controller_;
-  const std::string token_;
+  std::atomic<std::shared_ptr<const std::string>> token_;
 };
 
 class ControllerServer {
@@ -123,6 +135,13 @@ class ControllerServer {
   void shutdown();
   /// Block until shutdown() is called from another thread.
   void wait();
+
+  /// Replaces the admin API's bearer token (see AdminServiceImpl::setToken); after start().
+  void setAdminToken(std::string token) {
+    if (adminService_) {
+      adminService_->setToken(std::move(token));
+    }
+  }
 
   /// Bound TCP ports (0 for unix sockets), valid after start().
   int agentPort() const { return agentPort_; }

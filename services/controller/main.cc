@@ -1,16 +1,22 @@
 // teredo-controller: wiring only. Loads the controller YAML (lib/config), opens the state store,
-// starts the agent and admin gRPC listeners and the /metrics exposer, and runs until SIGINT or
-// SIGTERM. The logic lives in teredo_controller_core.
+// starts the agent and admin gRPC listeners and the admin HTTP server (/metrics, /healthz,
+// /readyz), and runs until SIGINT or SIGTERM; SIGHUP re-reads the file (the live keys apply at
+// once). Logs are structured (log.format). The logic lives in
+// teredo_controller_core.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
-#include <prometheus/exposer.h>
-
+#include "agent/admin_server.h"
+#include "agent/health.h"
+#include "agent/log.h"
 #include "base/file.h"
 #include "base/status.h"
 #include "config/config.h"
@@ -28,8 +34,9 @@ constexpr const char* kUsage =
     "       teredo-controller --help | --version\n"
     "\n"
     "The Teredo Fleet controller: serves agents (controller.agent_listen), the admin API\n"
-    "(controller.admin_listen) and /metrics (admin.listen); keeps config and history in\n"
-    "controller.state_dir.\n";
+    "(controller.admin_listen) and /metrics, /healthz, /readyz (admin.listen); keeps config and\n"
+    "history in controller.state_dir. SIGHUP re-reads the file (log, debounce, stats interval,\n"
+    "admin token; other changes are named and wait for a restart).\n";
 
 teredo::StatusOr<std::string> readToken(const std::string& path) {
   teredo::StatusOr<std::string> read = teredo::readFile(path);
@@ -57,26 +64,83 @@ std::string randomNonce() {
   return buf;
 }
 
+using teredo::agent::LogLevel;
+
+/// SIGHUP: re-reads the file. The log settings, the debounce, the stats interval (sent to every
+/// agent) and the admin token (the token file's current content, also under a new path) apply
+/// at once; every other changed key is named and waits for a restart, and so does removing the
+/// token file (turning authentication off is never done by a reload). A file that does not load,
+/// or a token file that cannot be read, changes nothing.
+void reload(const std::string& path, teredo::config::ControllerConfig& running,
+            teredo::controller::Controller& controller,
+            teredo::controller::ControllerServer& server) {
+  namespace cfg = teredo::config;
+  const auto loaded = cfg::loadControllerConfigFile(path);
+  if (!loaded.ok()) {
+    TEREDO_LOG(LogLevel::Error, "reload refused; the running config stays", {"file", path},
+               {"error", loaded.status().message()});
+    return;
+  }
+  const cfg::ControllerConfig& next = **loaded;
+  std::string token;
+  if (!next.controller.authTokenFile.empty()) {
+    teredo::StatusOr<std::string> read = readToken(next.controller.authTokenFile);
+    if (!read.ok()) {
+      TEREDO_LOG(LogLevel::Error, "reload refused; the running config stays", {"file", path},
+                 {"error", read.status().message()});
+      return;
+    }
+    token = std::move(read).value();
+  }
+  std::vector<std::string> restart = cfg::restartRequired(running, next);
+  if (token.empty() && !running.controller.authTokenFile.empty()) {
+    restart.push_back("controller.auth.token_file");
+  } else if (!token.empty()) {
+    server.setAdminToken(token);
+    running.controller.authTokenFile = next.controller.authTokenFile;
+  }
+  teredo::agent::applyLogConfig(next.log);
+  controller.setTiming(next.controller.debounce, next.controller.statsInterval);
+  running.log = next.log;
+  running.controller.debounce = next.controller.debounce;
+  running.controller.statsInterval = next.controller.statsInterval;
+  std::string pending;
+  for (const std::string& k : restart) {
+    pending += (pending.empty() ? "" : ", ") + k;
+  }
+  TEREDO_LOG(LogLevel::Info, "reloaded", {"file", path},
+             {"token", token.empty() ? "none" : "re-read"},
+             {"needs_restart", pending.empty() ? "-" : pending});
+}
+
 int run(const std::string& path) {
   namespace cfg = teredo::config;
+  namespace agent = teredo::agent;
   const auto loaded = cfg::loadControllerConfigFile(path);
   if (!loaded.ok()) {
     std::cerr << loaded.status().message() << "\n";
     return 1;
   }
-  const cfg::ControllerConfig& config = **loaded;
+  cfg::ControllerConfig config = **loaded;
+  agent::applyLogConfig(config.log);
   std::string token;
   if (!config.controller.authTokenFile.empty()) {
     teredo::StatusOr<std::string> read = readToken(config.controller.authTokenFile);
     if (!read.ok()) {
-      std::cerr << "teredo-controller: " << read.status().message() << "\n";
+      TEREDO_LOG(LogLevel::Error, "cannot start", {"error", read.status().message()});
       return 1;
     }
     token = std::move(read).value();
   }
+  // /readyz: the state is loaded and both gRPC listeners serve. /healthz: the main loop turns.
+  auto readiness = std::make_shared<agent::Readiness>();
+  const size_t stateLoaded = readiness->addCondition("state_loaded");
+  const size_t listening = readiness->addCondition("listeners_up");
+  auto heartbeats = std::make_shared<agent::Heartbeats>(1, std::chrono::seconds(10));
+
   auto store = teredo::controller::openFileStateStore(config.controller.stateDir);
   if (!store.ok()) {
-    std::cerr << "teredo-controller: " << store.status().message() << "\n";
+    TEREDO_LOG(LogLevel::Error, "cannot start", {"error", store.status().message()});
     return 1;
   }
   teredo::controller::ControllerOptions options;
@@ -86,15 +150,17 @@ int run(const std::string& path) {
       options, std::move(store).value(), teredo::controller::validateAgentConfig,
       [] { return std::chrono::system_clock::now(); }, randomNonce);
   if (teredo::Status s = controller.load(); !s.ok()) {
-    std::cerr << "teredo-controller: " << s.message() << "\n";
+    TEREDO_LOG(LogLevel::Error, "cannot start", {"error", s.message()});
     return 1;
   }
+  readiness->set(stateLoaded, true);
 
   // Signals are taken synchronously by the main thread; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   teredo::controller::ServerOptions serverOptions;
@@ -106,35 +172,52 @@ int run(const std::string& path) {
   serverOptions.tls.caFile = config.tls.caFile;
   serverOptions.tls.requireClientCert = config.tls.requireClientCert;
   if (token.empty() && !config.tls.requireClientCert) {
-    std::cerr << "teredo-controller: warning: admin API without authentication "
-                 "(set controller.auth.token_file or tls.require_client_cert)\n";
+    TEREDO_LOG(LogLevel::Warn,
+               "admin API without authentication (set controller.auth.token_file or "
+               "tls.require_client_cert)");
   }
   teredo::controller::ControllerServer server(controller, serverOptions);
   if (teredo::Status s = server.start(); !s.ok()) {
-    std::cerr << "teredo-controller: " << s.message() << "\n";
+    TEREDO_LOG(LogLevel::Error, "cannot start", {"error", s.message()});
     return 1;
   }
-  const std::string metricsListen = teredo::formatEndpoint(config.admin.listen);
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(metricsListen);
-  } catch (const std::exception& e) {  // civetweb reports bind failures by throwing
-    std::cerr << "teredo-controller: cannot listen on admin.listen " << metricsListen << ": "
-              << e.what() << "\n";
+  readiness->set(listening, true);
+  agent::AdminServerOptions adminOptions;
+  adminOptions.listen = teredo::formatEndpoint(config.admin.listen);
+  adminOptions.collectables = {std::make_shared<teredo::controller::FleetCollectable>(controller)};
+  adminOptions.heartbeats = heartbeats;
+  adminOptions.readiness = readiness;
+  auto admin = agent::AdminServer::start(adminOptions);
+  if (!admin.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot listen on admin.listen", {"listen", adminOptions.listen},
+               {"error", admin.status().message()});
     server.shutdown();
     return 1;
   }
-  auto collectable = std::make_shared<teredo::controller::FleetCollectable>(controller);
-  exposer->RegisterCollectable(collectable);
-  std::cerr << "teredo-controller " << teredo::build::kVersion << " agents on "
-            << config.controller.agentListen << ", admin API on " << config.controller.adminListen
-            << ", metrics on " << metricsListen << ", config version "
-            << controller.currentVersion() << "\n";
+  TEREDO_LOG(LogLevel::Info, "teredo-controller running", {"version", teredo::build::kVersion},
+             {"agents", config.controller.agentListen},
+             {"admin_api", config.controller.adminListen}, {"admin", adminOptions.listen},
+             {"config_version", static_cast<unsigned long>(controller.currentVersion())});
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  std::cerr << "teredo-controller: signal " << sig << ", shutting down\n";
+  // The main loop: a heartbeat every second, SIGHUP reloads, SIGTERM/SIGINT stop.
+  for (;;) {
+    heartbeats->beat(0);
+    const timespec second{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &second);
+    if (sig < 0) {
+      continue;  // timeout or EINTR
+    }
+    if (sig == SIGHUP) {
+      reload(path, config, controller, server);
+      continue;
+    }
+    TEREDO_LOG(LogLevel::Info, "stopping", {"signal", sig});
+    break;
+  }
+  readiness->set(listening, false);
   server.shutdown();
+  admin.value().reset();
+  TEREDO_LOG(LogLevel::Info, "teredo-controller stopped");
   return 0;
 }
 

@@ -4,8 +4,11 @@
 #   token, and with "Bearer" plus nothing gets UNAUTHENTICATED for reads (agents list, config
 #   history) and writes (config set, drain), and a refused write publishes nothing; with the token
 #   every call works. (Only the admin API takes the token; agents on the unix socket connect
-#   without it in the other controller_* tests.) The controller runs alone in the host's
-#   namespace: no network namespaces.
+#   without it in the other controller_* tests.) Every call that changes state leaves one audit
+#   line (caller, target, result), refused ones included, reads none. /healthz and /readyz answer
+#   next to /metrics. SIGHUP after a token rotation: the new token works, the old one is refused;
+#   SIGHUP with a file that does not load changes nothing. The controller runs alone in the
+#   host's namespace: no network namespaces.
 #
 # Usage: controller_auth.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -44,6 +47,12 @@ unauth() {
   lab_log "$out"
   [[ $rc == 1 && $out == *"UNAUTHENTICATED"* ]]
 }
+# unauth_file TOKEN_FILE: agents list with that token fails with UNAUTHENTICATED.
+unauth_file() {
+  local out rc=0
+  out=$(fleet_ctl_raw --token-file "$1" agents list 2>&1) || rc=$?
+  [[ $rc == 1 && $out == *"UNAUTHENTICATED"* ]]
+}
 for cred in none wrong empty; do
   for call in "${calls[@]}"; do
     # shellcheck disable=SC2086
@@ -65,6 +74,40 @@ out=$(fleet_ctl config set "$LAB_DIR/defaults.yaml" --role server) || out="faile
 lab_say "     $out"
 chk "with the token: config set publishes version 1" grep -q "published version 1" <<<"$out"
 chk "with the token: drain --role server works" quiet fleet_ctl drain --role server
+
+# The audit log: one line per call that changes state, with its caller and target.
+log="$LAB_DIR/$FLEET_CTL_NAME.log"
+chk "audit: the published config set is logged with caller and version" grep -Eq \
+  'msg="admin change" method=SetConfig caller=token peer=[^ ]+ target="role server, version 1" result=ok' \
+  "$log"
+chk "audit: the drain is logged" grep -Eq 'msg="admin change" method=Drain caller=token .*result=ok' \
+  "$log"
+chk "audit: a refused write is logged as refused (16: UNAUTHENTICATED)" grep -Eq \
+  'msg="admin change" method=SetConfig caller=unauthenticated .*result=16' "$log"
+chk "audit: reads are not logged" lab_not grep -q 'method=ListAgents' "$log"
+
+# /healthz and /readyz on admin.listen, next to /metrics.
+http() { curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FLEET_METRICS_PORT/$1"; }
+eq "controller /healthz" "$(http healthz)" 200
+eq "controller /readyz" "$(http readyz)" 200
+eq "controller /metrics" "$(http metrics)" 200
+
+# SIGHUP after a token rotation: the new token works at once, the old one no longer does.
+cp "$FLEET_TOKEN" "$LAB_DIR/old-token"
+printf 'rotated-%s\n' "$RANDOM$RANDOM" >"$FLEET_TOKEN"
+kill -HUP "$FLEET_CTL_PID"
+rotated() { quiet fleet_ctl agents list; }
+chk "SIGHUP: the rotated token is accepted" lab_wait_for 5 rotated
+chk "SIGHUP: the old token is refused" unauth_file "$LAB_DIR/old-token"
+chk "SIGHUP: the controller is still running" lab_alive "$FLEET_CTL_NAME"
+# A file that no longer loads changes nothing, and the controller keeps serving.
+cp "$FLEET_CONF" "$LAB_DIR/good.yaml"
+printf 'controller:\n  debounce: nonsense\n' >>"$FLEET_CONF"
+kill -HUP "$FLEET_CTL_PID"
+chk "SIGHUP with a bad file: refusal logged with the key" \
+  lab_wait_for 5 grep -q 'msg="reload refused; the running config stays".*controller' "$log"
+chk "SIGHUP with a bad file: the API still answers" rotated
+cp "$LAB_DIR/good.yaml" "$FLEET_CONF"
 
 lab_say "   (${SECONDS}s)"
 lab_result "$title"

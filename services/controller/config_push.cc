@@ -6,16 +6,34 @@
 
 namespace teredo::controller {
 
-void ConfigPush::connected(Agent& agent, const ConfigStore& config, TimePoint now) {
+void ConfigPush::sendSettings(Agent& agent) {
   teredo::v1::ControllerMessage settings;
   const auto interval = options_.statsInterval.count();
   settings.mutable_settings()->mutable_stats_interval()->set_seconds(interval / 1000);
   settings.mutable_settings()->mutable_stats_interval()->set_nanos(
       static_cast<int32_t>((interval % 1000) * 1000000));
   agent.sink->send(settings);
+}
+
+void ConfigPush::connected(Agent& agent, const ConfigStore& config, TimePoint now) {
+  sendSettings(agent);
   sendDrain(agent);
   refreshDesired(agent, config, now);
   trySend(agent, now);
+}
+
+void ConfigPush::setTiming(std::chrono::milliseconds debounce,
+                           std::chrono::milliseconds statsInterval, AgentRegistry& agents) {
+  options_.debounce = debounce;
+  if (statsInterval == options_.statsInterval) {
+    return;
+  }
+  options_.statsInterval = statsInterval;
+  for (auto& [id, a] : agents.all()) {
+    if (a.connected && a.sink != nullptr) {
+      sendSettings(a);
+    }
+  }
 }
 
 void ConfigPush::changed(TimePoint now) {

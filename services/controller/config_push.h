@@ -74,6 +74,10 @@ class ConfigPush {
   void trySend(Agent& agent, TimePoint now);
   /// Tells a connected agent its drain flag.
   void sendDrain(Agent& agent);
+  /// A reload changed the timing: the debounce applies from the next change on; a new stats
+  /// interval goes out in Settings to every connected agent at once.
+  void setTiming(std::chrono::milliseconds debounce, std::chrono::milliseconds statsInterval,
+                 AgentRegistry& agents);
 
   /// Publishes debounced changes to every connected agent and expires un-ACKed pushes.
   void tick(AgentRegistry& agents, const ConfigStore& config, TimePoint now);
@@ -85,8 +89,9 @@ class ConfigPush {
  private:
   // Recomputes the desired snapshot of one agent from the current config; true if it changed.
   bool refreshDesired(Agent& agent, const ConfigStore& config, TimePoint now);
+  void sendSettings(Agent& agent);
 
-  const PushOptions options_;
+  PushOptions options_;
   NonceSource nonces_;
   PushCounters counters_;
   // Debounce: set while operator changes wait to be published.

@@ -51,6 +51,12 @@ uint64_t Controller::currentVersion() const {
   return config_.version();
 }
 
+void Controller::setTiming(std::chrono::milliseconds debounce,
+                           std::chrono::milliseconds statsInterval) {
+  std::lock_guard lock(mu_);
+  push_.setTiming(debounce, statsInterval, agents_);
+}
+
 // ----- Agent stream -----------------------------------------------------------------------------
 
 StatusOr<SessionId> Controller::hello(const teredo::v1::Hello& hello, AgentSink* sink) {

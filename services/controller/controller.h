@@ -112,6 +112,10 @@ class Controller {
   Snapshot snapshot() const;
   uint64_t currentVersion() const;
 
+  /// A reload changed controller.debounce or controller.stats_interval (any thread): see
+  /// ConfigPush::setTiming().
+  void setTiming(std::chrono::milliseconds debounce, std::chrono::milliseconds statsInterval);
+
  private:
   // Publishes a planned change (persisted first) and starts the debounce; the new version.
   StatusOr<uint64_t> publish(const ConfigChange& change, const std::string& comment);

@@ -1,7 +1,8 @@
 // The push state machine on its own (the Controller-level scenarios are in controller_test.cc):
 // Settings and Drain on connect, ACK/NACK matching by nonce and version, one push in flight,
 // NACKed versions never resent, the desired version being the one at which an agent's content
-// last changed, debounce and ceiling, ACK timeouts, and nextDeadline().
+// last changed, debounce and ceiling, ACK timeouts, nextDeadline(), and timing changed by a
+// reload.
 #include "config_push.h"
 
 #include <gtest/gtest.h>
@@ -200,6 +201,32 @@ TEST_F(ConfigPushTest, DebounceCeilingAndDeadlines) {
   EXPECT_EQ(push_.counters().timedOut, 1u);
   ASSERT_EQ(sink.snapshots().size(), 2u) << "resent after the timeout";
   EXPECT_EQ(sink.snapshots()[1].nonce(), "n2");
+}
+
+TEST_F(ConfigPushTest, SetTimingResendsSettingsToConnectedAgentsOnly) {
+  FakeSink s1;
+  FakeSink s2;
+  connect("r1", teredo::v1::ROLE_RELAY, &s1);
+  Agent& gone = connect("r2", teredo::v1::ROLE_RELAY, &s2);
+  agents_.disconnect(gone.session, now_);
+  const size_t before1 = s1.messages.size();
+  const size_t before2 = s2.messages.size();
+  // Same interval: nothing to tell anyone; the debounce still changes.
+  push_.setTiming(milliseconds(300), milliseconds(2500), agents_);
+  EXPECT_EQ(s1.messages.size(), before1);
+  publish(withRelay(1));
+  EXPECT_EQ(push_.nextDeadline(agents_), now_ + milliseconds(300));
+  // A new interval goes out at once to the connected agent, in whole seconds and nanos.
+  push_.setTiming(milliseconds(300), milliseconds(1250), agents_);
+  ASSERT_EQ(s1.messages.size(), before1 + 1);
+  EXPECT_EQ(s1.messages.back().settings().stats_interval().seconds(), 1);
+  EXPECT_EQ(s1.messages.back().settings().stats_interval().nanos(), 250000000);
+  EXPECT_EQ(s2.messages.size(), before2) << "a disconnected agent's sink is never used";
+  // An agent connecting later gets the new interval.
+  FakeSink s3;
+  connect("r3", teredo::v1::ROLE_RELAY, &s3);
+  ASSERT_FALSE(s3.messages.empty());
+  EXPECT_EQ(s3.messages[0].settings().stats_interval().seconds(), 1);
 }
 
 TEST_F(ConfigPushTest, NewerContentWaitsForTheReplyAndSupersedes) {

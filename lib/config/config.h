@@ -290,7 +290,8 @@ struct ControllerSettings {
   std::string agentListen = "0.0.0.0:9546";
   std::string adminListen = "127.0.0.1:9548";
   std::string stateDir = kDefaultControllerStateDir;
-  std::string authTokenFile;  ///< controller.auth.token_file
+  std::string authTokenFile;   ///< controller.auth.token_file
+  std::string authAccessFile;  ///< controller.auth.access_file
   std::chrono::milliseconds debounce = kDefaultDebounce;
   std::chrono::milliseconds statsInterval = kDefaultStatsInterval;
   friend bool operator==(const ControllerSettings&, const ControllerSettings&) = default;

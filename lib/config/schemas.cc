@@ -947,10 +947,11 @@ void finishController(CC& c, const RawDoc&, ErrorSink& errors) {
                "needs tls.cert_file, tls.key_file and tls.ca_file (the CA that signs agent and "
                "operator certificates)");
   }
-  if (c.controller.authTokenFile.empty() && !tls.requireClientCert) {
+  if (c.controller.authTokenFile.empty() && c.controller.authAccessFile.empty()) {
     errors.add("controller.auth.token_file",
-               "is required unless tls.require_client_cert is true: the admin API must "
-               "authenticate operators");
+               "or controller.auth.access_file is required: the admin API must authenticate "
+               "operators (a client certificate alone authorises nothing unless the access file "
+               "lists it)");
   }
   if (c.controller.agentListen == c.controller.adminListen &&
       !errors.anyFailed({"controller.agent_listen", "controller.admin_listen"})) {
@@ -971,6 +972,8 @@ Schema<CC> makeControllerSchema() {
                               absolutePath, kRestart));
   f.push_back(stringField<CC>("controller.auth.token_file", TEREDO_FIELD(controller.authTokenFile),
                               optionalPath));
+  f.push_back(stringField<CC>("controller.auth.access_file",
+                              TEREDO_FIELD(controller.authAccessFile), optionalPath));
   f.push_back(durationField<CC>("controller.debounce", TEREDO_FIELD(controller.debounce),
                                 milliseconds(0), milliseconds(60'000)));
   f.push_back(durationField<CC>("controller.stats_interval", TEREDO_FIELD(controller.statsInterval),

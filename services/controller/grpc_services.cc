@@ -137,20 +137,6 @@ std::vector<teredo::v1::FieldViolation> fieldViolations(const grpc::Status& stat
   return out;
 }
 
-bool bearerTokenMatches(const std::string& header, const std::string& token) {
-  static constexpr std::string_view kPrefix = "Bearer ";
-  const std::string expected = std::string(kPrefix) + token;
-  // Constant time in the contents: every byte of the longer string is visited.
-  const size_t n = std::max(header.size(), expected.size());
-  unsigned char diff = header.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char a = i < header.size() ? static_cast<unsigned char>(header[i]) : 0;
-    const unsigned char b = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0;
-    diff |= a ^ b;
-  }
-  return diff == 0 && !token.empty();
-}
-
 std::vector<std::string> peerIdentities(const grpc::ServerContext& context) {
   std::vector<std::string> out;
   const auto auth = context.auth_context();
@@ -224,28 +210,16 @@ grpc::Status AgentServiceImpl::Connect(
   return result;
 }
 
-grpc::Status AdminServiceImpl::authenticate(const grpc::ServerContext& context) const {
-  const std::shared_ptr<const std::string> token = token_.load();
-  if (token->empty()) {
-    return grpc::Status::OK;
-  }
+AccessDecision AdminServiceImpl::authorize(const grpc::ServerContext& context,
+                                           bool changesState) const {
+  const std::shared_ptr<const AccessList> access = access_.load();
   const auto& md = context.client_metadata();
   const auto it = md.find("authorization");
-  if (it == md.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing authorization metadata");
+  std::optional<std::string_view> header;
+  if (it != md.end()) {
+    header = std::string_view(it->second.data(), it->second.size());
   }
-  if (!bearerTokenMatches(std::string(it->second.data(), it->second.size()), *token)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
-  }
-  return grpc::Status::OK;
-}
-
-std::string adminCaller(const grpc::ServerContext& context, bool authenticated) {
-  const std::vector<std::string> ids = peerIdentities(context);
-  if (!ids.empty()) {
-    return "cert:" + ids.front();
-  }
-  return authenticated ? "token" : "unauthenticated";
+  return authorizeCall(*access, header, peerIdentities(context), changesState);
 }
 
 namespace {
@@ -276,29 +250,29 @@ std::string auditTarget(const teredo::v1::UndrainRequest& req, const teredo::v1:
 
 }  // namespace
 
-// Read-only calls: authenticated, not audited.
-#define TEREDO_ADMIN_IMPL(Name, method)                                     \
-  grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,         \
-                                      const teredo::v1::Name##Request* req, \
-                                      teredo::v1::Name##Response* resp) {   \
-    if (grpc::Status s = authenticate(*context); !s.ok()) {                 \
-      return s;                                                             \
-    }                                                                       \
-    return toGrpcStatus(controller_.method(*req, resp));                    \
+// Read-only calls: role read, not audited.
+#define TEREDO_ADMIN_IMPL(Name, method)                                                   \
+  grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,                       \
+                                      const teredo::v1::Name##Request* req,               \
+                                      teredo::v1::Name##Response* resp) {                 \
+    if (const AccessDecision d = authorize(*context, false); d.code != StatusCode::kOk) { \
+      return grpc::Status(static_cast<grpc::StatusCode>(d.code), d.message);              \
+    }                                                                                     \
+    return toGrpcStatus(controller_.method(*req, resp));                                  \
   }
-// Calls that change state: one audit line each, refused ones included.
+// Calls that change state: role admin, one audit line each, refused ones included.
 #define TEREDO_ADMIN_AUDITED_IMPL(Name, method)                                         \
   grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,                     \
                                       const teredo::v1::Name##Request* req,             \
                                       teredo::v1::Name##Response* resp) {               \
-    grpc::Status s = authenticate(*context);                                            \
-    const bool authenticated = s.ok() && !token_.load()->empty();                       \
+    const AccessDecision d = authorize(*context, true);                                 \
+    grpc::Status s(static_cast<grpc::StatusCode>(d.code), d.message);                   \
     if (s.ok()) {                                                                       \
       s = toGrpcStatus(controller_.method(*req, resp));                                 \
     }                                                                                   \
     TEREDO_LOG(s.ok() ? agent::LogLevel::Info : agent::LogLevel::Warn, "admin change",  \
-               {"method", #Name}, {"caller", adminCaller(*context, authenticated)},     \
-               {"peer", context->peer()}, {"target", auditTarget(*req, *resp)},         \
+               {"method", #Name}, {"caller", d.caller}, {"peer", context->peer()},      \
+               {"target", auditTarget(*req, *resp)},                                    \
                {"result", s.ok() ? std::string("ok") : std::to_string(s.error_code())}, \
                {"detail", s.error_message()});                                          \
     return s;                                                                           \
@@ -381,7 +355,7 @@ Status ControllerServer::start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   agentService_ = std::make_unique<AgentServiceImpl>(controller_, options_.tls.requireClientCert);
-  adminService_ = std::make_unique<AdminServiceImpl>(controller_, options_.adminToken);
+  adminService_ = std::make_unique<AdminServiceImpl>(controller_, options_.access);
   {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.agentListen, *creds, &agentPort_);

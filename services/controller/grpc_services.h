@@ -1,7 +1,8 @@
 // gRPC wiring of teredo-controller: AgentService (one bidi stream per agent, translated into
-// Controller calls), AdminService (bearer-token and/or mTLS authenticated), and a ControllerServer
-// that owns two grpc::Server instances (agent port, admin port), the health and reflection
-// services, and the tick thread that drives debouncing and ACK timeouts.
+// Controller calls), AdminService (named principals by token or client certificate, roles read and
+// admin: access.h), and a ControllerServer that owns two grpc::Server instances (agent port, admin
+// port), the health and reflection services, and the tick thread that drives debouncing and ACK
+// timeouts.
 //
 // This is the controller's gRPC edge: the core returns teredo::Status, and toGrpcStatus() is
 // where it becomes a grpc::Status (same code, same message, violations as the
@@ -25,6 +26,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "access.h"
 #include "base/status.h"
 #include "controller.h"
 #include "teredo/v1/admin.grpc.pb.h"
@@ -50,8 +52,8 @@ struct ServerOptions {
   std::string agentListen = "127.0.0.1:0";
   std::string adminListen = "127.0.0.1:0";
   TlsFiles tls;
-  /// Bearer token the admin API requires; empty = no token check.
-  std::string adminToken;
+  /// Who may call the admin API (access.h); empty = authentication off (tests only).
+  AccessList access;
   std::chrono::milliseconds tickInterval{50};
 };
 
@@ -64,7 +66,6 @@ grpc::Status toGrpcStatus(const Status& status);
 std::vector<teredo::v1::FieldViolation> fieldViolations(const grpc::Status& status);
 
 /// True when `header` is exactly "Bearer <token>", compared in constant time.
-bool bearerTokenMatches(const std::string& header, const std::string& token);
 
 /// The identities (CN and SANs) of the peer's verified certificate; empty without one.
 std::vector<std::string> peerIdentities(const grpc::ServerContext& context);
@@ -85,21 +86,19 @@ class AgentServiceImpl final : public teredo::v1::AgentService::Service {
   const bool requireIdentity_;
 };
 
-/// Who made an admin call, for the audit log: "cert:<first identity>" with a client certificate,
-/// else "token" when the call carried a valid token, else "unauthenticated" (a refused call).
-std::string adminCaller(const grpc::ServerContext& context, bool authenticated);
-
-/// The admin API. Every call that changes state (SetConfig, Rollback, Drain, Undrain) writes one
-/// audit log line: method, caller, peer, target, result; dry runs included.
+/// The admin API. Every call is authorised by authorizeCall() against the access list: read-only
+/// methods need role read, the ones that change state (SetConfig, Rollback, Drain, Undrain) need
+/// admin and write one audit log line each (method, caller, peer, target, result; dry runs and
+/// refused calls included).
 class AdminServiceImpl final : public teredo::v1::AdminService::Service {
  public:
-  AdminServiceImpl(Controller& controller, std::string token)
-      : controller_(controller), token_(std::make_shared<const std::string>(std::move(token))) {}
+  AdminServiceImpl(Controller& controller, AccessList access)
+      : controller_(controller), access_(std::make_shared<const AccessList>(std::move(access))) {}
 
-  /// Replaces the bearer token (SIGHUP after a rotation); calls already authenticated finish.
+  /// Replaces the access list (SIGHUP after a rotation); calls already authorised finish.
   /// Any thread.
-  void setToken(std::string token) {
-    token_.store(std::make_shared<const std::string>(std::move(token)));
+  void setAccess(AccessList access) {
+    access_.store(std::make_shared<const AccessList>(std::move(access)));
   }
 
 #define TEREDO_ADMIN_METHOD(Name)                                                       \
@@ -118,10 +117,10 @@ class AdminServiceImpl final : public teredo::v1::AdminService::Service {
 #undef TEREDO_ADMIN_METHOD
 
  private:
-  grpc::Status authenticate(const grpc::ServerContext& context) const;
+  AccessDecision authorize(const grpc::ServerContext& context, bool changesState) const;
 
   Controller& controller_;
-  std::atomic<std::shared_ptr<const std::string>> token_;
+  std::atomic<std::shared_ptr<const AccessList>> access_;
 };
 
 class ControllerServer {
@@ -136,10 +135,10 @@ class ControllerServer {
   /// Block until shutdown() is called from another thread.
   void wait();
 
-  /// Replaces the admin API's bearer token (see AdminServiceImpl::setToken); after start().
-  void setAdminToken(std::string token) {
+  /// Replaces the admin API's access list (see AdminServiceImpl::setAccess); after start().
+  void setAccess(AccessList access) {
     if (adminService_) {
-      adminService_->setToken(std::move(token));
+      adminService_->setAccess(std::move(access));
     }
   }
 

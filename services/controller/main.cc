@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "The Teredo Fleet controller: serves agents (controller.agent_listen), the admin API\n"
     "(controller.admin_listen) and /metrics, /healthz, /readyz (admin.listen); keeps config and\n"
     "history in controller.state_dir. SIGHUP re-reads the file (log, debounce, stats interval,\n"
-    "admin token; other changes are named and wait for a restart).\n";
+    "the admin API's token and access files; other changes are named and wait for a restart).\n";
 
 teredo::StatusOr<std::string> readToken(const std::string& path) {
   teredo::StatusOr<std::string> read = teredo::readFile(path);
@@ -54,6 +54,42 @@ teredo::StatusOr<std::string> readToken(const std::string& path) {
   return t;
 }
 
+/// The admin API's principals: controller.auth.token_file as "admin" (role admin), then every
+/// line of controller.auth.access_file.
+teredo::StatusOr<teredo::controller::AccessList> loadAccess(
+    const teredo::config::ControllerConfig& config) {
+  namespace ctl = teredo::controller;
+  ctl::AccessList access;
+  if (!config.controller.authTokenFile.empty()) {
+    teredo::StatusOr<std::string> token = readToken(config.controller.authTokenFile);
+    if (!token.ok()) {
+      return token.status();
+    }
+    ctl::Principal admin{"admin", ctl::AccessRole::kAdmin, ctl::CredentialKind::kToken,
+                         std::move(token).value()};
+    if (teredo::Status s = ctl::addPrincipal(access, std::move(admin)); !s.ok()) {
+      return s;
+    }
+  }
+  const std::string& file = config.controller.authAccessFile;
+  if (!file.empty()) {
+    teredo::StatusOr<std::string> text = teredo::readFile(file);
+    if (!text.ok()) {
+      return text.status().withContext("cannot read controller.auth.access_file");
+    }
+    teredo::StatusOr<ctl::AccessList> listed = ctl::parseAccessList(*text, file);
+    if (!listed.ok()) {
+      return listed.status();
+    }
+    for (ctl::Principal& p : listed->principals) {
+      if (teredo::Status s = ctl::addPrincipal(access, std::move(p)); !s.ok()) {
+        return s.withContext(file + " (with controller.auth.token_file, the principal admin)");
+      }
+    }
+  }
+  return access;
+}
+
 std::string randomNonce() {
   static std::mutex mu;
   static std::mt19937_64 rng{std::random_device{}()};
@@ -67,10 +103,9 @@ std::string randomNonce() {
 using teredo::agent::LogLevel;
 
 /// SIGHUP: re-reads the file. The log settings, the debounce, the stats interval (sent to every
-/// agent) and the admin token (the token file's current content, also under a new path) apply
-/// at once; every other changed key is named and waits for a restart, and so does removing the
-/// token file (turning authentication off is never done by a reload). A file that does not load,
-/// or a token file that cannot be read, changes nothing.
+/// agent) and the admin API's principals (the token file and the access file, read again) apply
+/// at once; every other changed key is named and waits for a restart. A file that does not load,
+/// or an access or token file that cannot be read or parsed, changes nothing.
 void reload(const std::string& path, teredo::config::ControllerConfig& running,
             teredo::controller::Controller& controller,
             teredo::controller::ControllerServer& server) {
@@ -82,26 +117,20 @@ void reload(const std::string& path, teredo::config::ControllerConfig& running,
     return;
   }
   const cfg::ControllerConfig& next = **loaded;
-  std::string token;
-  if (!next.controller.authTokenFile.empty()) {
-    teredo::StatusOr<std::string> read = readToken(next.controller.authTokenFile);
-    if (!read.ok()) {
-      TEREDO_LOG(LogLevel::Error, "reload refused; the running config stays", {"file", path},
-                 {"error", read.status().message()});
-      return;
-    }
-    token = std::move(read).value();
+  teredo::StatusOr<teredo::controller::AccessList> access = loadAccess(next);
+  if (!access.ok()) {
+    TEREDO_LOG(LogLevel::Error, "reload refused; the running config stays", {"file", path},
+               {"error", access.status().message()});
+    return;
   }
-  std::vector<std::string> restart = cfg::restartRequired(running, next);
-  if (token.empty() && !running.controller.authTokenFile.empty()) {
-    restart.push_back("controller.auth.token_file");
-  } else if (!token.empty()) {
-    server.setAdminToken(token);
-    running.controller.authTokenFile = next.controller.authTokenFile;
-  }
+  const std::vector<std::string> restart = cfg::restartRequired(running, next);
+  const size_t principals = access->principals.size();
+  server.setAccess(std::move(access).value());
   teredo::agent::applyLogConfig(next.log);
   controller.setTiming(next.controller.debounce, next.controller.statsInterval);
   running.log = next.log;
+  running.controller.authTokenFile = next.controller.authTokenFile;
+  running.controller.authAccessFile = next.controller.authAccessFile;
   running.controller.debounce = next.controller.debounce;
   running.controller.statsInterval = next.controller.statsInterval;
   std::string pending;
@@ -109,7 +138,7 @@ void reload(const std::string& path, teredo::config::ControllerConfig& running,
     pending += (pending.empty() ? "" : ", ") + k;
   }
   TEREDO_LOG(LogLevel::Info, "reloaded", {"file", path},
-             {"token", token.empty() ? "none" : "re-read"},
+             {"principals", static_cast<unsigned long>(principals)},
              {"needs_restart", pending.empty() ? "-" : pending});
 }
 
@@ -123,14 +152,10 @@ int run(const std::string& path) {
   }
   cfg::ControllerConfig config = **loaded;
   agent::applyLogConfig(config.log);
-  std::string token;
-  if (!config.controller.authTokenFile.empty()) {
-    teredo::StatusOr<std::string> read = readToken(config.controller.authTokenFile);
-    if (!read.ok()) {
-      TEREDO_LOG(LogLevel::Error, "cannot start", {"error", read.status().message()});
-      return 1;
-    }
-    token = std::move(read).value();
+  teredo::StatusOr<teredo::controller::AccessList> access = loadAccess(config);
+  if (!access.ok()) {
+    TEREDO_LOG(LogLevel::Error, "cannot start", {"error", access.status().message()});
+    return 1;
   }
   // /readyz: the state is loaded and both gRPC listeners serve. /healthz: the main loop turns.
   auto readiness = std::make_shared<agent::Readiness>();
@@ -166,16 +191,11 @@ int run(const std::string& path) {
   teredo::controller::ServerOptions serverOptions;
   serverOptions.agentListen = config.controller.agentListen;
   serverOptions.adminListen = config.controller.adminListen;
-  serverOptions.adminToken = token;
+  serverOptions.access = std::move(access).value();
   serverOptions.tls.certFile = config.tls.certFile;
   serverOptions.tls.keyFile = config.tls.keyFile;
   serverOptions.tls.caFile = config.tls.caFile;
   serverOptions.tls.requireClientCert = config.tls.requireClientCert;
-  if (token.empty() && !config.tls.requireClientCert) {
-    TEREDO_LOG(LogLevel::Warn,
-               "admin API without authentication (set controller.auth.token_file or "
-               "tls.require_client_cert)");
-  }
   teredo::controller::ControllerServer server(controller, serverOptions);
   if (teredo::Status s = server.start(); !s.ok()) {
     TEREDO_LOG(LogLevel::Error, "cannot start", {"error", s.message()});

@@ -7,8 +7,10 @@
 #   without it in the other controller_* tests.) Every call that changes state leaves one audit
 #   line (caller, target, result), refused ones included, reads none. /healthz and /readyz answer
 #   next to /metrics. SIGHUP after a token rotation: the new token works, the old one is refused;
-#   SIGHUP with a file that does not load changes nothing. The controller runs alone in the
-#   host's namespace: no network namespaces.
+#   SIGHUP with a file that does not load changes nothing. An access file (named principals with
+#   roles) added by SIGHUP: a read token reads but its drain is PERMISSION_DENIED, an admin token
+#   drains, the audit names each principal; a broken access file is refused with its file:line.
+#   The controller runs alone in the host's namespace: no network namespaces.
 #
 # Usage: controller_auth.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -78,9 +80,9 @@ chk "with the token: drain --role server works" quiet fleet_ctl drain --role ser
 # The audit log: one line per call that changes state, with its caller and target.
 log="$LAB_DIR/$FLEET_CTL_NAME.log"
 chk "audit: the published config set is logged with caller and version" grep -Eq \
-  'msg="admin change" method=SetConfig caller=token peer=[^ ]+ target="role server, version 1" result=ok' \
+  'msg="admin change" method=SetConfig caller=token:admin peer=[^ ]+ target="role server, version 1" result=ok' \
   "$log"
-chk "audit: the drain is logged" grep -Eq 'msg="admin change" method=Drain caller=token .*result=ok' \
+chk "audit: the drain is logged" grep -Eq 'msg="admin change" method=Drain caller=token:admin .*result=ok' \
   "$log"
 chk "audit: a refused write is logged as refused (16: UNAUTHENTICATED)" grep -Eq \
   'msg="admin change" method=SetConfig caller=unauthenticated .*result=16' "$log"
@@ -108,6 +110,38 @@ chk "SIGHUP with a bad file: refusal logged with the key" \
   lab_wait_for 5 grep -q 'msg="reload refused; the running config stays".*controller' "$log"
 chk "SIGHUP with a bad file: the API still answers" rotated
 cp "$LAB_DIR/good.yaml" "$FLEET_CONF"
+
+# Named principals with roles (controller.auth.access_file), added by SIGHUP: a read token reads
+# but cannot change anything, an admin token can; the audit names the principal.
+viewer="viewer-$RANDOM$RANDOM-0123456789"
+ops="ops-$RANDOM$RANDOM-0123456789"
+printf '# name role kind credential\nviewer read token %s\nops admin token %s\n' \
+  "$viewer" "$ops" >"$LAB_DIR/access"
+printf '%s\n' "$viewer" >"$LAB_DIR/viewer-token"
+printf '%s\n' "$ops" >"$LAB_DIR/ops-token"
+sed -i "s|^    token_file: .*|&\n    access_file: \"$LAB_DIR/access\"|" "$FLEET_CONF"
+kill -HUP "$FLEET_CTL_PID"
+as_viewer() { fleet_ctl_raw --token-file "$LAB_DIR/viewer-token" "$@"; }
+chk "access file: the read principal can list agents" lab_wait_for 5 quiet as_viewer agents list
+out=$(as_viewer drain --role relay 2>&1) && rc=0 || rc=$?
+lab_say "     read principal drains: $out"
+chk "access file: the read principal cannot drain (PERMISSION_DENIED, exit 1)" \
+  test "$rc" = 1 -a -n "$(grep PERMISSION_DENIED <<<"$out")"
+chk "access file: the admin principal can drain" \
+  quiet fleet_ctl_raw --token-file "$LAB_DIR/ops-token" drain --role relay
+chk "access file: the token_file principal still works" quiet fleet_ctl agents list
+chk "audit: the refused drain names the read principal (7: PERMISSION_DENIED)" grep -Eq \
+  'msg="admin change" method=Drain caller=token:viewer .*result=7' "$log"
+chk "audit: the drain names the admin principal" grep -Eq \
+  'msg="admin change" method=Drain caller=token:ops .*result=ok' "$log"
+# A broken access file is refused with its file:line; the principals in force stay.
+cp "$LAB_DIR/access" "$LAB_DIR/access.good"
+printf 'intruder superuser token %s\n' "$RANDOM$RANDOM-0123456789" >>"$LAB_DIR/access"
+kill -HUP "$FLEET_CTL_PID"
+chk "SIGHUP with a bad access file: refused with file:line and the role" lab_wait_for 5 grep -q \
+  "reload refused.*$LAB_DIR/access:4: role .*superuser.*must be read or admin" "$log"
+chk "SIGHUP with a bad access file: the read principal still reads" quiet as_viewer agents list
+cp "$LAB_DIR/access.good" "$LAB_DIR/access"
 
 lab_say "   (${SECONDS}s)"
 lab_result "$title"

@@ -10,7 +10,9 @@
 #      while the impostor keeps being refused.
 #   3. A with its own id and certificate connects; A without a client certificate is refused.
 #   4. The admin API needs the operator certificate too: teredoctl with the token but no client
-#      certificate fails; with it, it works.
+#      certificate fails; with it, it works. A certificate without a token authorises nothing
+#      (an agent's is refused for reads and writes, and so is the operator's) until the access
+#      file names it (added by SIGHUP): then the operator's drains, and the audit names it.
 #
 # Usage: controller_mtls.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -47,8 +49,6 @@ lab_attach srv eth0 pub "$LAB_SRV_PRIMARY/24" "$LAB_SRV_SECONDARY/24" "$LAB_SRV_
 lab_ns alt
 lab_attach alt eth0 pub "$ALT_PRIMARY/24" "$ALT_SECONDARY/24" 2001:db8:1::30/64
 fleet_controller_start
-chk "controller log: TLS with client certificates (no unauthenticated warning)" \
-  lab_not grep -q "without authentication" "$LAB_DIR/$FLEET_CTL_NAME.log"
 
 refused_logged() {   # refused_logged LOG: the agent logged a refused stream and never got one up
   grep -q "controller stream down.*code=7" "$1" && ! grep -q "controller stream up" "$1"
@@ -105,6 +105,30 @@ no_client_cert() {
 }
 chk "teredoctl with the token but no client certificate: refused" lab_not no_client_cert
 chk "teredoctl with the operator certificate: works" quiet fleet_ctl agents list
+# A certificate of the fleet's CA alone authorises nothing: not an agent's, not even the
+# operator's until the access file lists it.
+as_cert() {   # as_cert NAME ARGS...: teredoctl with NAME's certificate and no token
+  local name=$1
+  shift
+  "$TEREDO_BUILD_DIR/tools/teredoctl/teredoctl" --controller "127.0.0.1:$FLEET_ADMIN_PORT" \
+    --timeout 3 --tls-ca "$LAB_DIR/pki/ca.pem" --tls-server-name controller \
+    --tls-cert "$LAB_DIR/pki/$name.pem" --tls-key "$LAB_DIR/pki/$name.key" "$@"
+}
+refused_unauth() { local out; out=$(as_cert "$@" 2>&1) && return 1; [[ $out == *UNAUTHENTICATED* ]]; }
+chk "agent $A's certificate, no token: drain refused (UNAUTHENTICATED)" \
+  refused_unauth "$A" drain --role server
+chk "agent $A's certificate, no token: even reads refused" refused_unauth "$A" agents list
+chk "operator certificate, no token, not listed: refused" refused_unauth operator agents list
+printf 'oncall admin cert operator\n' >"$LAB_DIR/access"
+sed -i "s|^    token_file: .*|&\n    access_file: \"$LAB_DIR/access\"|" "$FLEET_CONF"
+kill -HUP "$FLEET_CTL_PID"
+chk "operator certificate listed in the access file: drain works" \
+  lab_wait_for 5 quiet as_cert operator drain --role server
+chk "audit: the drain names the certificate principal" grep -Eq \
+  'msg="admin change" method=Drain caller=cert:oncall .*result=ok' "$ctl_log"
+chk "audit: the agent certificate's refused drain names it" grep -Eq \
+  "msg=\"admin change\" method=Drain caller=cert\\?$A .*result=16" "$ctl_log"
+chk "agent $A's certificate is still refused" refused_unauth "$A" agents list
 
 lab_say "-- teredoctl agents list"
 fleet_ctl agents list | sed 's/^/     /' >&2

@@ -469,10 +469,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "relay.announce.enabled", "must be false with relay.mode: host-specific", 5},
         // Controller.
         ErrorCase{"TokenRequired", Role::kController, "", "controller.auth.token_file",
-                  "is required unless tls.require_client_cert", 0},
+                  "or controller.auth.access_file is required", 0},
+        ErrorCase{"ClientCertAloneIsNotAuthentication", Role::kController,
+                  "tls:\n  cert_file: /c\n  key_file: /k\n  ca_file: /a\n"
+                  "  require_client_cert: true\n",
+                  "controller.auth.token_file", "a client certificate alone authorises nothing", 0},
         ErrorCase{"ClientCertNeedsCa", Role::kController,
-                  "tls:\n  cert_file: /c\n  key_file: /k\n  require_client_cert: true\n",
-                  "tls.require_client_cert", "tls.ca_file", 4},
+                  kCtl + "tls:\n  cert_file: /c\n  key_file: /k\n  require_client_cert: true\n",
+                  "tls.require_client_cert", "tls.ca_file", 7},
         ErrorCase{"ServerTlsKeyMissing", Role::kController, kCtl + "tls:\n  cert_file: /c\n",
                   "tls.key_file", "is required when tls.cert_file", 4},
         ErrorCase{"AgentListenBad", Role::kController,

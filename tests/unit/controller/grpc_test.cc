@@ -171,37 +171,59 @@ TEST(GrpcTest, InvalidHelloEndsTheStreamWithViolations) {
 
 // ----- Authentication and streams ---------------------------------------------------------------
 
-TEST(BearerTokenTest, ComparesExactly) {
-  EXPECT_TRUE(bearerTokenMatches("Bearer abc", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("Bearer abd", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("Bearer abcd", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("Bearer ab", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("bearer abc", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("abc", "abc"));
-  EXPECT_FALSE(bearerTokenMatches("Bearer ", ""));
-}
-
-TEST(GrpcTest, AdminApiRefusesMissingOrWrongToken) {
+TEST(GrpcTest, AdminApiAuthenticatesAndChecksRoles) {
   ServerOptions opts;
-  opts.adminToken = "tok-123";
+  ASSERT_TRUE(
+      addPrincipal(opts.access, {"admin", AccessRole::kAdmin, CredentialKind::kToken, "tok-123"})
+          .ok());
+  ASSERT_TRUE(
+      addPrincipal(opts.access, {"viewer", AccessRole::kRead, CredentialKind::kToken, "view-456"})
+          .ok());
   Fixture f(opts);
   ASSERT_TRUE(f.started);
   auto stub = adminStub(f.server->adminPort());
   struct Case {
     const char* header;
+    bool write;
     grpc::StatusCode code;
-  } cases[] = {{nullptr, grpc::StatusCode::UNAUTHENTICATED},
-               {"Bearer wrong", grpc::StatusCode::UNAUTHENTICATED},
-               {"Basic tok-123", grpc::StatusCode::UNAUTHENTICATED},
-               {"Bearer tok-123", grpc::StatusCode::OK}};
+  } cases[] = {{nullptr, false, grpc::StatusCode::UNAUTHENTICATED},
+               {"Bearer wrong", false, grpc::StatusCode::UNAUTHENTICATED},
+               {"Basic tok-123", false, grpc::StatusCode::UNAUTHENTICATED},
+               {"Bearer tok-123", false, grpc::StatusCode::OK},
+               {"Bearer view-456", false, grpc::StatusCode::OK},
+               {"Bearer view-456", true, grpc::StatusCode::PERMISSION_DENIED},
+               {"Bearer tok-123", true, grpc::StatusCode::OK},
+               {nullptr, true, grpc::StatusCode::UNAUTHENTICATED}};
   for (const auto& c : cases) {
-    SCOPED_TRACE(c.header == nullptr ? "none" : c.header);
+    SCOPED_TRACE(std::string(c.header == nullptr ? "none" : c.header) +
+                 (c.write ? " Drain" : " ListAgents"));
     grpc::ClientContext ctx;
     if (c.header != nullptr) {
       ctx.AddMetadata("authorization", c.header);
     }
+    grpc::Status s;
+    if (c.write) {
+      teredo::v1::DrainRequest req;
+      req.set_role(teredo::v1::ROLE_RELAY);
+      teredo::v1::DrainResponse resp;
+      s = stub->Drain(&ctx, req, &resp);
+    } else {
+      teredo::v1::ListAgentsResponse resp;
+      s = stub->ListAgents(&ctx, {}, &resp);
+    }
+    EXPECT_EQ(s.error_code(), c.code) << s.error_message();
+  }
+  // A new access list applies to the next call: the rotated token works, the old one not.
+  AccessList rotated;
+  ASSERT_TRUE(
+      addPrincipal(rotated, {"admin", AccessRole::kAdmin, CredentialKind::kToken, "tok-789"}).ok());
+  f.server->setAccess(rotated);
+  for (const auto& [token, code] : {std::pair{"Bearer tok-123", grpc::StatusCode::UNAUTHENTICATED},
+                                    std::pair{"Bearer tok-789", grpc::StatusCode::OK}}) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", token);
     teredo::v1::ListAgentsResponse resp;
-    EXPECT_EQ(stub->ListAgents(&ctx, {}, &resp).error_code(), c.code);
+    EXPECT_EQ(stub->ListAgents(&ctx, {}, &resp).error_code(), code) << token;
   }
 }
 
@@ -302,7 +324,7 @@ class MtlsTest : public ::testing::Test {
     std::ofstream(script) << "set -e\ncd " << dir_ << "\n"
                           << "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
                              " -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt\n"
-                          << "for n in controller relay-1; do\n"
+                          << "for n in controller relay-1 operator; do\n"
                              "  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
                              " -subj /CN=$n -keyout $n.key -out $n.csr\n"
                              "  echo subjectAltName=DNS:$n > $n.ext\n"
@@ -429,6 +451,46 @@ TEST_F(MtlsTest, HelloIdMustMatchClientCertificate) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   teredo::v1::ListAgentsResponse resp;
   EXPECT_FALSE(plain->ListAgents(&ctx, {}, &resp).ok());
+}
+
+TEST_F(MtlsTest, AgentCertificatesNeverAuthoriseAdminCalls) {
+  ServerOptions opts;
+  opts.tls.certFile = dir_ + "/controller.crt";
+  opts.tls.keyFile = dir_ + "/controller.key";
+  opts.tls.caFile = dir_ + "/ca.crt";
+  opts.tls.requireClientCert = true;
+  ASSERT_TRUE(
+      addPrincipal(opts.access, {"admin", AccessRole::kAdmin, CredentialKind::kToken, "tok-123"})
+          .ok());
+  ASSERT_TRUE(
+      addPrincipal(opts.access, {"ops", AccessRole::kAdmin, CredentialKind::kCert, "operator"})
+          .ok());
+  Fixture f(opts);
+  ASSERT_TRUE(f.started);
+  auto drainAs = [&](const std::string& cert, const char* token) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = readAll(dir_ + "/ca.crt");
+    ssl.pem_private_key = readAll(dir_ + "/" + cert + ".key");
+    ssl.pem_cert_chain = readAll(dir_ + "/" + cert + ".crt");
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("controller");
+    auto stub = teredo::v1::AdminService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(f.server->adminPort()), grpc::SslCredentials(ssl), args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (token != nullptr) {
+      ctx.AddMetadata("authorization", token);
+    }
+    teredo::v1::DrainRequest req;
+    req.set_role(teredo::v1::ROLE_RELAY);
+    teredo::v1::DrainResponse resp;
+    return stub->Drain(&ctx, req, &resp);
+  };
+  const grpc::Status agent = drainAs("relay-1", nullptr);
+  EXPECT_EQ(agent.error_code(), grpc::StatusCode::UNAUTHENTICATED) << agent.error_message();
+  EXPECT_NE(agent.error_message().find("relay-1"), std::string::npos) << agent.error_message();
+  EXPECT_TRUE(drainAs("operator", nullptr).ok()) << "a listed certificate is enough";
+  EXPECT_TRUE(drainAs("relay-1", "Bearer tok-123").ok()) << "the token identifies the caller";
 }
 
 TEST(GrpcTest, MissingTlsFilesAreAStartError) {

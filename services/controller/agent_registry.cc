@@ -54,6 +54,15 @@ Agent* AgentRegistry::disconnect(SessionId session, TimePoint now) {
   return a;
 }
 
+bool AgentRegistry::forget(const std::string& agentId) {
+  const auto it = agents_.find(agentId);
+  if (it == agents_.end() || it->second.connected) {
+    return false;
+  }
+  agents_.erase(it);
+  return true;
+}
+
 Agent* AgentRegistry::find(const std::string& agentId) {
   const auto it = agents_.find(agentId);
   return it == agents_.end() ? nullptr : &it->second;

@@ -81,6 +81,9 @@ class AgentRegistry {
   /// Returns it, or nullptr when the session is not (or no longer) connected.
   Agent* disconnect(SessionId session, TimePoint now);
 
+  /// Drops the record of a disconnected agent; false if unknown or connected (nothing changes).
+  bool forget(const std::string& agentId);
+
   Agent* find(const std::string& agentId);
   const Agent* find(const std::string& agentId) const;
   /// Every record, ordered by agent id.

@@ -27,7 +27,8 @@ const teredo::v1::ConfigHistoryEntry* ConfigStore::find(uint64_t version) const 
 StatusOr<uint64_t> ConfigStore::publish(const teredo::v1::FleetConfig& next,
                                         const std::string& description, const std::string& comment,
                                         uint64_t rollbackOf, TimePoint now,
-                                        std::vector<teredo::v1::StoredAgent> agents) {
+                                        std::vector<teredo::v1::StoredAgent> agents,
+                                        const std::string& author) {
   const teredo::v1::ControllerState before = state_;
   const uint64_t v = state_.last_version() + 1;
   state_.set_last_version(v);
@@ -38,6 +39,7 @@ StatusOr<uint64_t> ConfigStore::publish(const teredo::v1::FleetConfig& next,
   entry->mutable_info()->set_description(description);
   entry->mutable_info()->set_comment(comment);
   entry->mutable_info()->set_rollback_of(rollbackOf);
+  entry->mutable_info()->set_author(author);
   *entry->mutable_config() = next;
   if (static_cast<size_t>(state_.history_size()) > maxHistory_) {
     const int excess = state_.history_size() - static_cast<int>(maxHistory_);

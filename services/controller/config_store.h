@@ -51,7 +51,8 @@ class ConfigStore {
   /// `agents`. Returns the new version; on a persistence error nothing changes (UNAVAILABLE).
   StatusOr<uint64_t> publish(const teredo::v1::FleetConfig& next, const std::string& description,
                              const std::string& comment, uint64_t rollbackOf, TimePoint now,
-                             std::vector<teredo::v1::StoredAgent> agents);
+                             std::vector<teredo::v1::StoredAgent> agents,
+                             const std::string& author = {});
   /// Persists the current state with `agents` (after a drain or a NACK). The StateStore's
   /// error when that fails.
   Status save(std::vector<teredo::v1::StoredAgent> agents);

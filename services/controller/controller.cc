@@ -132,10 +132,12 @@ std::optional<TimePoint> Controller::nextDeadline() const {
 
 // ----- Admin: changes ---------------------------------------------------------------------------
 
-StatusOr<uint64_t> Controller::publish(const ConfigChange& change, const std::string& comment) {
+StatusOr<uint64_t> Controller::publish(const ConfigChange& change, const std::string& comment,
+                                       const std::string& author) {
   const TimePoint now = clock_();
-  StatusOr<uint64_t> version = config_.publish(change.next, change.description, comment,
-                                               change.rollbackOf, now, agents_.remembered());
+  StatusOr<uint64_t> version =
+      config_.publish(change.next, change.description, comment, change.rollbackOf, now,
+                      agents_.remembered(), author);
   if (version.ok()) {
     push_.changed(now);
   }
@@ -143,7 +145,7 @@ StatusOr<uint64_t> Controller::publish(const ConfigChange& change, const std::st
 }
 
 Status Controller::setConfig(const teredo::v1::SetConfigRequest& req,
-                             teredo::v1::SetConfigResponse* resp) {
+                             teredo::v1::SetConfigResponse* resp, const std::string& author) {
   std::lock_guard lock(mu_);
   StatusOr<ConfigChange> change = planSetConfig(req, config_, agents_, validator_);
   if (!change.ok()) {
@@ -158,7 +160,7 @@ Status Controller::setConfig(const teredo::v1::SetConfigRequest& req,
   if (req.dry_run() || !change->changed) {
     return Status();
   }
-  StatusOr<uint64_t> version = publish(*change, req.comment());
+  StatusOr<uint64_t> version = publish(*change, req.comment(), author);
   if (!version.ok()) {
     return version.status();
   }
@@ -167,7 +169,7 @@ Status Controller::setConfig(const teredo::v1::SetConfigRequest& req,
 }
 
 Status Controller::rollback(const teredo::v1::RollbackRequest& req,
-                            teredo::v1::RollbackResponse* resp) {
+                            teredo::v1::RollbackResponse* resp, const std::string& author) {
   std::lock_guard lock(mu_);
   StatusOr<ConfigChange> change = planRollback(req, config_, agents_, validator_);
   if (!change.ok()) {
@@ -181,7 +183,7 @@ Status Controller::rollback(const teredo::v1::RollbackRequest& req,
   if (req.dry_run()) {
     return Status();
   }
-  StatusOr<uint64_t> version = publish(*change, req.comment());
+  StatusOr<uint64_t> version = publish(*change, req.comment(), author);
   if (!version.ok()) {
     return version.status();
   }
@@ -229,6 +231,47 @@ Status Controller::drain(const teredo::v1::DrainRequest& req, teredo::v1::DrainR
 Status Controller::undrain(const teredo::v1::UndrainRequest& req,
                            teredo::v1::UndrainResponse* resp) {
   return setDrain(req.agent_id(), req.role(), false, resp->mutable_agent_ids());
+}
+
+Status Controller::forgetAgent(const teredo::v1::ForgetAgentRequest& req,
+                               teredo::v1::ForgetAgentResponse* resp, const std::string& author) {
+  std::lock_guard lock(mu_);
+  const std::string& id = req.agent_id();
+  if (id.empty()) {
+    return Status::invalid({fieldViolation("agent_id", "is required")}, "no agent");
+  }
+  const Agent* a = agents_.find(id);
+  const bool hasOverride = config_.current().agent_overrides().contains(id);
+  if (a == nullptr && !hasOverride) {
+    return Status::error(StatusCode::kNotFound, "agent " + id + " is unknown");
+  }
+  if (a != nullptr && a->connected) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "agent " + id + " is connected; stop it before forgetting it");
+  }
+  // The record goes first, so that the version below persists the remembered agents without
+  // it; if persisting fails, the record comes back.
+  std::optional<Agent> removed;
+  if (a != nullptr) {
+    removed = *a;
+    agents_.forget(id);
+  }
+  ConfigChange change;
+  change.next = config_.current();
+  change.next.mutable_agent_overrides()->erase(id);
+  change.changed = hasOverride;
+  change.description = "forget agent " + id;
+  StatusOr<uint64_t> version = publish(change, req.comment(), author);
+  if (!version.ok()) {
+    if (removed) {
+      agents_.all().emplace(id, std::move(*removed));
+    }
+    return version.status();
+  }
+  stats_.forget(id);
+  resp->set_version(*version);
+  resp->set_override_removed(hasOverride);
+  return Status();
 }
 
 // ----- Admin: queries ---------------------------------------------------------------------------

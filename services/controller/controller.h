@@ -91,13 +91,21 @@ class Controller {
                    teredo::v1::GetConfigResponse* resp) const;
   /// Validates, then (unless dry_run or unchanged) publishes under a new version, persisted
   /// before it returns; agents get it after the debounce.
-  Status setConfig(const teredo::v1::SetConfigRequest& req, teredo::v1::SetConfigResponse* resp);
+  /// `author` (the admin principal) is kept in the history entry; likewise rollback and forget.
+  Status setConfig(const teredo::v1::SetConfigRequest& req, teredo::v1::SetConfigResponse* resp,
+                   const std::string& author = {});
   Status listConfigVersions(const teredo::v1::ListConfigVersionsRequest& req,
                             teredo::v1::ListConfigVersionsResponse* resp) const;
   /// Republishes a version of the history under a new version.
-  Status rollback(const teredo::v1::RollbackRequest& req, teredo::v1::RollbackResponse* resp);
+  Status rollback(const teredo::v1::RollbackRequest& req, teredo::v1::RollbackResponse* resp,
+                  const std::string& author = {});
   Status drain(const teredo::v1::DrainRequest& req, teredo::v1::DrainResponse* resp);
   Status undrain(const teredo::v1::UndrainRequest& req, teredo::v1::UndrainResponse* resp);
+  /// Forgets a disconnected agent (record, drain, NACK, last report, override) under a new
+  /// version "forget agent ID". FAILED_PRECONDITION while connected, NOT_FOUND if unknown (no
+  /// record and no override), INVALID_ARGUMENT without an id.
+  Status forgetAgent(const teredo::v1::ForgetAgentRequest& req,
+                     teredo::v1::ForgetAgentResponse* resp, const std::string& author = {});
 
   // ----- Observability ------------------------------------------------------------------------
 
@@ -118,7 +126,8 @@ class Controller {
 
  private:
   // Publishes a planned change (persisted first) and starts the debounce; the new version.
-  StatusOr<uint64_t> publish(const ConfigChange& change, const std::string& comment);
+  StatusOr<uint64_t> publish(const ConfigChange& change, const std::string& comment,
+                             const std::string& author);
   Status setDrain(const std::string& agentId, teredo::v1::Role role, bool draining,
                   google::protobuf::RepeatedPtrField<std::string>* ids);
 

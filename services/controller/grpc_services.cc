@@ -247,6 +247,10 @@ std::string auditTarget(const teredo::v1::DrainRequest& req, const teredo::v1::D
 std::string auditTarget(const teredo::v1::UndrainRequest& req, const teredo::v1::UndrainResponse&) {
   return roleOrAgent(req.agent_id(), req.role());
 }
+std::string auditTarget(const teredo::v1::ForgetAgentRequest& req,
+                        const teredo::v1::ForgetAgentResponse& resp) {
+  return "agent " + req.agent_id() + ", version " + std::to_string(resp.version());
+}
 
 }  // namespace
 
@@ -260,15 +264,16 @@ std::string auditTarget(const teredo::v1::UndrainRequest& req, const teredo::v1:
     }                                                                                     \
     return toGrpcStatus(controller_.method(*req, resp));                                  \
   }
-// Calls that change state: role admin, one audit line each, refused ones included.
-#define TEREDO_ADMIN_AUDITED_IMPL(Name, method)                                         \
+// Calls that change state: role admin, one audit line each, refused ones included. Extra
+// arguments (the caller, as the history entry's author) follow the request and response.
+#define TEREDO_ADMIN_AUDITED_IMPL(Name, method, ...)                                    \
   grpc::Status AdminServiceImpl::Name(grpc::ServerContext* context,                     \
                                       const teredo::v1::Name##Request* req,             \
                                       teredo::v1::Name##Response* resp) {               \
     const AccessDecision d = authorize(*context, true);                                 \
     grpc::Status s(static_cast<grpc::StatusCode>(d.code), d.message);                   \
     if (s.ok()) {                                                                       \
-      s = toGrpcStatus(controller_.method(*req, resp));                                 \
+      s = toGrpcStatus(controller_.method(*req, resp __VA_OPT__(, ) __VA_ARGS__));      \
     }                                                                                   \
     TEREDO_LOG(s.ok() ? agent::LogLevel::Info : agent::LogLevel::Warn, "admin change",  \
                {"method", #Name}, {"caller", d.caller}, {"peer", context->peer()},      \
@@ -282,11 +287,12 @@ TEREDO_ADMIN_IMPL(GetAgent, getAgent)
 TEREDO_ADMIN_IMPL(GetFleetStats, getFleetStats)
 TEREDO_ADMIN_IMPL(GetNatStats, getNatStats)
 TEREDO_ADMIN_IMPL(GetConfig, getConfig)
-TEREDO_ADMIN_AUDITED_IMPL(SetConfig, setConfig)
+TEREDO_ADMIN_AUDITED_IMPL(SetConfig, setConfig, d.caller)
 TEREDO_ADMIN_IMPL(ListConfigVersions, listConfigVersions)
-TEREDO_ADMIN_AUDITED_IMPL(Rollback, rollback)
+TEREDO_ADMIN_AUDITED_IMPL(Rollback, rollback, d.caller)
 TEREDO_ADMIN_AUDITED_IMPL(Drain, drain)
 TEREDO_ADMIN_AUDITED_IMPL(Undrain, undrain)
+TEREDO_ADMIN_AUDITED_IMPL(ForgetAgent, forgetAgent, d.caller)
 #undef TEREDO_ADMIN_AUDITED_IMPL
 #undef TEREDO_ADMIN_IMPL
 

@@ -87,9 +87,11 @@ class AgentServiceImpl final : public teredo::v1::AgentService::Service {
 };
 
 /// The admin API. Every call is authorised by authorizeCall() against the access list: read-only
-/// methods need role read, the ones that change state (SetConfig, Rollback, Drain, Undrain) need
-/// admin and write one audit log line each (method, caller, peer, target, result; dry runs and
-/// refused calls included).
+/// methods need role read, the ones that change state (SetConfig, Rollback, Drain, Undrain,
+/// ForgetAgent) need
+/// admin and write one audit log line each; SetConfig, Rollback and
+/// ForgetAgent also keep the principal as the history entry's author (method, caller, peer, target,
+/// result; dry runs and refused calls included).
 class AdminServiceImpl final : public teredo::v1::AdminService::Service {
  public:
   AdminServiceImpl(Controller& controller, AccessList access)
@@ -114,6 +116,7 @@ class AdminServiceImpl final : public teredo::v1::AdminService::Service {
   TEREDO_ADMIN_METHOD(Rollback)
   TEREDO_ADMIN_METHOD(Drain)
   TEREDO_ADMIN_METHOD(Undrain)
+  TEREDO_ADMIN_METHOD(ForgetAgent)
 #undef TEREDO_ADMIN_METHOD
 
  private:

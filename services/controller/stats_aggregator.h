@@ -42,6 +42,8 @@ class StatsAggregator {
                  const teredo::v1::StatsReport& report);
   /// The agent disconnected: its gauges no longer count.
   void disconnect(const std::string& agentId);
+  /// The agent was forgotten: its last report goes (what it added to the totals stays).
+  void forget(const std::string& agentId) { agents_.erase(agentId); }
   /// Aggregate for `role`; ROLE_UNSPECIFIED = whole fleet.
   teredo::v1::RoleStats roleStats(teredo::v1::Role role) const;
   const Hll& sketch(teredo::v1::Role role) const;

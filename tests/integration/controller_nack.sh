@@ -14,6 +14,10 @@
 #      resend the NACKed version.
 #   3. `teredoctl config remove --agent` takes the override back: the agent ACKs again
 #      (applied == desired).
+#   4. Retiring the server: `teredoctl agents forget` is refused while it is connected; once it is
+#      stopped the controller counts it disconnected (what TeredoAgentsDisconnected alerts on),
+#      and forgetting it removes it from `agents list` and from that count, with a history entry
+#      that names the decommission, its author and the comment.
 #
 # Usage: controller_nack.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -123,7 +127,33 @@ eq "server /metrics teredo_config_applied_version" \
   "$(fleet_agent_metric srv "$SP" teredo_config_applied_version)" "$v3"
 chk "RS still answered" rs_answered 41001
 
-lab_say "-- teredoctl agents list"
-fleet_ctl agents list | sed 's/^/     /' >&2
+# --- 4. Retire the server: forget is refused while it is connected, then decommissions ----------
+lab_say "-- retire $SRV"
+ctl_metric() {   # ctl_metric SERIES: a series of the controller's /metrics
+  curl -fsS -m 2 -o "$LAB_DIR/ctl.metrics" "http://127.0.0.1:$FLEET_METRICS_PORT/metrics" &&
+    lab_metric "$LAB_DIR/ctl.metrics" "$1"
+}
+disconnected='teredo_controller_agents{role="server",state="disconnected"}'
+out=$(fleet_ctl agents forget "$SRV" 2>&1) && rc=0 || rc=$?
+lab_say "     while connected: $out"
+chk "forget while connected: refused (FAILED_PRECONDITION, exit 1)" \
+  test "$rc" = 1 -a -n "$(grep FAILED_PRECONDITION <<<"$out")"
+chk "forget while connected: still known" fleet_connected "$SRV"
+lab_stop teredo-server-srv
+chk "stopped: the controller shows it disconnected" lab_wait_for 10 lab_not fleet_connected "$SRV"
+eq "controller /metrics: one disconnected server (what TeredoAgentsDisconnected counts)" \
+  "$(ctl_metric "$disconnected")" 1
+out=$(fleet_ctl agents forget "$SRV" --comment "retired") || out="failed: $out"
+lab_say "     $out"
+chk "forget: recorded in a new version" grep -Eq "^forgot $SRV in version [0-9]+" <<<"$out"
+eq "forget: agents list no longer has it" \
+  "$(fleet_ctl --json agents list)" "{}"
+eq "controller /metrics: no disconnected server left (the alert resolves)" \
+  "$(ctl_metric "$disconnected")" 0
+top=$(fleet_ctl config history | awk 'NR == 2')
+lab_say "     history: $top"
+chk "history: the decommission, who made it and why" \
+  grep -Eq "forget agent $SRV +token:admin +retired" <<<"$top"
+
 lab_say "   (${SECONDS}s)"
 lab_result "$title"

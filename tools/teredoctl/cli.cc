@@ -28,6 +28,7 @@ constexpr const char* kDescription =
 constexpr const char* kFooter = R"(Synopsis:
   agents list [--role server|relay] [--state connected|disconnected]
   agents get ID
+  agents forget ID [--comment TEXT]
   stats fleet [--role server|relay]
   stats nat
   config get [--version N] [--agent ID | --role server|relay]
@@ -134,6 +135,7 @@ struct Tree {
   CLI::App app{kDescription, "teredoctl"};
   CLI::App* agentsList = nullptr;
   CLI::App* agentsGet = nullptr;
+  CLI::App* agentsForget = nullptr;
   CLI::App* statsFleet = nullptr;
   CLI::App* statsNat = nullptr;
   CLI::App* configGet = nullptr;
@@ -199,6 +201,18 @@ void defineAgents(Tree* t, Values* v) {
       ->type_name("")
       ->required()
       ->check(nonEmpty());
+  t->agentsForget = agents->add_subcommand(
+      "forget", "forget a retired agent: its record, drain, NACK, statistics and override");
+  t->notes[t->agentsForget] =
+      "Refused (FAILED_PRECONDITION) while the agent is connected: stop it first. The config\n"
+      "history gets a version \"forget agent ID\" (with the agent's override removed, if it had\n"
+      "one), so the decommission and who made it stay on record. An agent with the same id\n"
+      "that connects later is a new agent.";
+  t->agentsForget->add_option("ID", v->id, "the agent's id")
+      ->type_name("")
+      ->required()
+      ->check(nonEmpty());
+  addComment(t->agentsForget, v);
 }
 
 void defineStats(Tree* t, Values* v) {
@@ -392,6 +406,11 @@ ParseResult toInvocation(const Tree& t, const Values& v) {
   } else if (*t.agentsGet) {
     GetAgent c;
     c.request.set_agent_id(v.id);
+    inv.command = c;
+  } else if (*t.agentsForget) {
+    ForgetAgent c;
+    c.request.set_agent_id(v.id);
+    c.request.set_comment(v.comment);
     inv.command = c;
   } else if (*t.statsFleet) {
     FleetStats c;

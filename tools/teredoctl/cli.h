@@ -96,14 +96,19 @@ struct Drain {
 struct Undrain {
   v1::UndrainRequest request;
 };
+/// agents forget ID [--comment TEXT]
+struct ForgetAgent {
+  v1::ForgetAgentRequest request;
+};
 /// config from-miredo FILE --role R: local conversion, no controller.
 struct FromMiredo {
   std::string file;
   v1::Role role = v1::ROLE_UNSPECIFIED;
 };
 
-using Command = std::variant<ListAgents, GetAgent, FleetStats, NatStats, GetConfig, SetConfig,
-                             RemoveOverride, ConfigHistory, Rollback, Drain, Undrain, FromMiredo>;
+using Command =
+    std::variant<ListAgents, GetAgent, FleetStats, NatStats, GetConfig, SetConfig, RemoveOverride,
+                 ConfigHistory, Rollback, Drain, Undrain, ForgetAgent, FromMiredo>;
 
 /// A command line that names something to do.
 struct Invocation {

@@ -163,6 +163,13 @@ int remote(AdminClient& client, const GlobalOptions& g, const Command& command, 
                           printDrained(o, "drain", r.agent_ids());
                         });
   }
+  if (const auto* c = std::get_if<ForgetAgent>(&command)) {
+    return callAndPrint(
+        client, g, out, err, &Stub::ForgetAgent, c->request,
+        [id = c->request.agent_id()](std::ostream& o, const v1::ForgetAgentResponse& r) {
+          printForgotten(o, id, r);
+        });
+  }
   const auto& c = std::get<Undrain>(command);
   return callAndPrint(client, g, out, err, &Stub::Undrain, c.request,
                       [](std::ostream& o, const v1::UndrainResponse& r) {

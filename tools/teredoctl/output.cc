@@ -251,9 +251,10 @@ void printRemoveOverride(std::ostream& out, const v1::SetConfigResponse& r) {
 }
 
 void printHistory(std::ostream& out, const v1::ListConfigVersionsResponse& r) {
-  std::vector<std::vector<std::string>> rows = {{"VERSION", "TIME", "CHANGE", "COMMENT"}};
+  std::vector<std::vector<std::string>> rows = {{"VERSION", "TIME", "CHANGE", "BY", "COMMENT"}};
   for (const auto& v : r.versions()) {
     rows.push_back({std::to_string(v.version()), timeText(v.time()), v.description(),
+                    v.author().empty() ? "-" : v.author(),
                     v.comment().empty() ? "-" : v.comment()});
   }
   printTable(out, rows);
@@ -262,6 +263,12 @@ void printHistory(std::ostream& out, const v1::ListConfigVersionsResponse& r) {
 void printRollback(std::ostream& out, const v1::RollbackResponse& r) {
   out << (r.dry_run() ? "dry run; current version " : "published version ") << r.version()
       << "; affected agents: " << joinIds(r.affected_agents()) << "\n";
+}
+
+void printForgotten(std::ostream& out, const std::string& agentId,
+                    const v1::ForgetAgentResponse& r) {
+  out << "forgot " << agentId << " in version " << r.version()
+      << (r.override_removed() ? " (its override removed)" : "") << "\n";
 }
 
 void printDrained(std::ostream& out, const std::string& verb,

@@ -36,6 +36,8 @@ void printRemoveOverride(std::ostream& out, const teredo::v1::SetConfigResponse&
 void printHistory(std::ostream& out, const teredo::v1::ListConfigVersionsResponse& r);
 void printRollback(std::ostream& out, const teredo::v1::RollbackResponse& r);
 /// "drain: a, b" (`verb` is "drain" or "undrain").
+void printForgotten(std::ostream& out, const std::string& agentId,
+                    const teredo::v1::ForgetAgentResponse& r);
 void printDrained(std::ostream& out, const std::string& verb,
                   const google::protobuf::RepeatedPtrField<std::string>& agentIds);
 

@@ -475,6 +475,89 @@ TEST_F(ControllerTest, DrainSendsStateToAgent) {
   EXPECT_FALSE(sink.messages.back().drain().draining());
 }
 
+TEST_F(ControllerTest, ForgetAgentRefusedWhileConnectedThenDecommissions) {
+  TempDir dir;
+  make(openStore(dir.path()));
+  FakeSink sink;
+  SessionId s = 0;
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &sink, &s).ok());
+  ASSERT_TRUE(setAgent("r1", relayConfig(7)).ok());
+  teredo::v1::DrainRequest drain;
+  drain.set_agent_id("r1");
+  teredo::v1::DrainResponse drainResp;
+  ASSERT_TRUE(ctl_->drain(drain, &drainResp).ok());
+  const uint64_t before = ctl_->currentVersion();
+
+  struct Case {
+    const char* name;
+    std::string id;
+    StatusCode code;
+  } refused[] = {{"no id", "", StatusCode::kInvalidArgument},
+                 {"unknown", "nobody", StatusCode::kNotFound},
+                 {"connected", "r1", StatusCode::kFailedPrecondition}};
+  for (const auto& c : refused) {
+    SCOPED_TRACE(c.name);
+    teredo::v1::ForgetAgentRequest req;
+    req.set_agent_id(c.id);
+    teredo::v1::ForgetAgentResponse resp;
+    EXPECT_EQ(ctl_->forgetAgent(req, &resp, "token:alice").code(), c.code);
+    EXPECT_EQ(ctl_->currentVersion(), before) << "a refused forget publishes nothing";
+  }
+
+  ctl_->disconnect(s);
+  teredo::v1::ForgetAgentRequest req;
+  req.set_agent_id("r1");
+  req.set_comment("rack 4 retired");
+  teredo::v1::ForgetAgentResponse resp;
+  ASSERT_TRUE(ctl_->forgetAgent(req, &resp, "token:alice").ok());
+  EXPECT_EQ(resp.version(), before + 1);
+  EXPECT_TRUE(resp.override_removed());
+  teredo::v1::GetAgentRequest get;
+  get.set_agent_id("r1");
+  teredo::v1::GetAgentResponse got;
+  EXPECT_EQ(ctl_->getAgent(get, &got).code(), StatusCode::kNotFound);
+  teredo::v1::ListAgentsResponse list;
+  ASSERT_TRUE(ctl_->listAgents({}, &list).ok());
+  EXPECT_EQ(list.agents_size(), 0);
+  EXPECT_TRUE(ctl_->snapshot().agents.empty()) << "its per-agent series leave /metrics";
+  teredo::v1::ListConfigVersionsResponse versions;
+  ASSERT_TRUE(ctl_->listConfigVersions({}, &versions).ok());
+  ASSERT_GE(versions.versions_size(), 1);
+  EXPECT_EQ(versions.versions(0).description(), "forget agent r1");
+  EXPECT_EQ(versions.versions(0).comment(), "rack 4 retired");
+  EXPECT_EQ(versions.versions(0).author(), "token:alice");
+  teredo::v1::GetConfigResponse cfg;
+  ASSERT_TRUE(ctl_->getConfig({}, &cfg).ok());
+  EXPECT_FALSE(cfg.config().agent_overrides().contains("r1"));
+
+  // After a restart the drained record does not come back; a second forget finds nothing.
+  make(openStore(dir.path()));
+  ASSERT_TRUE(ctl_->listAgents({}, &list).ok());
+  EXPECT_EQ(list.agents_size(), 0);
+  EXPECT_EQ(ctl_->forgetAgent(req, &resp).code(), StatusCode::kNotFound);
+  // The same id may come back later as a new agent.
+  FakeSink again;
+  ASSERT_TRUE(connect(hello("r1", teredo::v1::ROLE_RELAY), &again, &s).ok());
+  EXPECT_FALSE(status("r1").draining());
+}
+
+TEST_F(ControllerTest, HistoryRecordsTheAuthor) {
+  teredo::v1::SetConfigRequest set;
+  set.set_role(teredo::v1::ROLE_RELAY);
+  *set.mutable_config() = relayConfig(10);
+  teredo::v1::SetConfigResponse setResp;
+  ASSERT_TRUE(ctl_->setConfig(set, &setResp, "cert:oncall").ok());
+  teredo::v1::RollbackRequest rb;
+  rb.set_to_version(setResp.version());
+  teredo::v1::RollbackResponse rbResp;
+  ASSERT_TRUE(ctl_->rollback(rb, &rbResp, "token:bob").ok());
+  teredo::v1::ListConfigVersionsResponse versions;
+  ASSERT_TRUE(ctl_->listConfigVersions({}, &versions).ok());
+  ASSERT_EQ(versions.versions_size(), 2);
+  EXPECT_EQ(versions.versions(0).author(), "token:bob");
+  EXPECT_EQ(versions.versions(1).author(), "cert:oncall");
+}
+
 // ----- Persistence ----------------------------------------------------------------------------
 
 TEST_F(ControllerTest, StateSurvivesRestart) {

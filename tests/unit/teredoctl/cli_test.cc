@@ -25,7 +25,7 @@ std::string describe(const Command& command) {
         } else {
           const char* names[] = {"ListAgents", "GetAgent",  "FleetStats",     "NatStats",
                                  "GetConfig",  "SetConfig", "RemoveOverride", "ConfigHistory",
-                                 "Rollback",   "Drain",     "Undrain"};
+                                 "Rollback",   "Drain",     "Undrain",        "ForgetAgent"};
           return std::string(names[Command(c).index()]) + " {" + c.request.ShortDebugString() + "}";
         }
       },
@@ -96,6 +96,9 @@ INSTANTIATE_TEST_SUITE_P(
         Valid{{"drain", "--role", "server"}, "Drain {role: ROLE_SERVER}"},
         Valid{{"undrain", "rly-a"}, "Undrain {agent_id: \"rly-a\"}"},
         Valid{{"undrain", "--role", "relay"}, "Undrain {role: ROLE_RELAY}"},
+        Valid{{"agents", "forget", "rly-old"}, "ForgetAgent {agent_id: \"rly-old\"}"},
+        Valid{{"agents", "forget", "rly-old", "--comment", "rack 4 retired"},
+              "ForgetAgent {agent_id: \"rly-old\" comment: \"rack 4 retired\"}"},
         // Global options before and after the command.
         Valid{{"--json", "agents", "list"}, "ListAgents {}"},
         Valid{{"agents", "list", "--json", "--timeout", "3"}, "ListAgents {}"},
@@ -202,8 +205,8 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         Invalid{{}, "a command is required (agents, stats, config, drain, undrain)"},
         Invalid{{"frob"}, "unknown command 'frob' (agents, stats, config, drain, undrain)"},
-        Invalid{{"agents"}, "agents: a subcommand is required (list, get)"},
-        Invalid{{"agents", "frob"}, "agents: unknown subcommand 'frob' (list, get)"},
+        Invalid{{"agents"}, "agents: a subcommand is required (list, get, forget)"},
+        Invalid{{"agents", "frob"}, "agents: unknown subcommand 'frob' (list, get, forget)"},
         Invalid{{"config", "rollbak", "3"}, "config: unknown subcommand 'rollbak'"},
         Invalid{{"stats"}, "stats: a subcommand is required (fleet, nat)"},
         Invalid{{"agents", "get"}, "agents get: ID is required"},
@@ -226,6 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{{"config", "from-miredo", "--role", "client", "miredo.conf"},
                 "--role: 'client' is not server or relay"},
         Invalid{{"drain"}, "drain: an agent ID or --role is required"},
+        Invalid{{"agents", "forget"}, "ID is required"},
         Invalid{{"undrain"}, "undrain: an agent ID or --role is required"},
         Invalid{{"drain", "srv-a", "--role", "server"}, "excludes"},
         Invalid{{"--dry-run", "config", "rollback", "3"}, "--dry-run"},

@@ -1,5 +1,6 @@
-// What teredoctl prints: the anycast announcement in `agents list`, `agents get` and `stats fleet`.
-// (The other tables are checked end to end by the controller integration tests.)
+// What teredoctl prints: the anycast announcement in `agents list`, `agents get` and `stats fleet`,
+// who made each config version in `config history`, and `agents forget`. (The other tables are
+// checked end to end by the controller integration tests.)
 #include "output.h"
 
 #include <sstream>
@@ -85,6 +86,38 @@ TEST(TeredoctlOutput, FleetStatsListPrefixesAndWhoAnnouncesThem) {
   EXPECT_NE(text.find("2001::/32  2           2           relay-a, relay-b"), std::string::npos)
       << text;
   EXPECT_NE(text.find("2001::/33  0           1           NONE"), std::string::npos) << text;
+}
+
+TEST(TeredoctlOutput, HistoryShowsWhoMadeEachVersion) {
+  teredo::v1::ListConfigVersionsResponse r;
+  auto* forget = r.add_versions();
+  forget->set_version(4);
+  forget->set_description("forget agent relay-old");
+  forget->set_author("token:alice");
+  forget->set_comment("rack 4 retired");
+  auto* old = r.add_versions();
+  old->set_version(3);
+  old->set_description("set role relay");
+  std::ostringstream out;
+  printHistory(out, r);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("BY"), std::string::npos) << text;
+  EXPECT_NE(text.find("forget agent relay-old  token:alice  rack 4 retired"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("set role relay          -            -"), std::string::npos)
+      << "versions from before authors were kept: " << text;
+}
+
+TEST(TeredoctlOutput, ForgetSaysWhichVersionRecordsIt) {
+  teredo::v1::ForgetAgentResponse r;
+  r.set_version(9);
+  std::ostringstream plain;
+  printForgotten(plain, "relay-old", r);
+  EXPECT_EQ(plain.str(), "forgot relay-old in version 9\n");
+  r.set_override_removed(true);
+  std::ostringstream withOverride;
+  printForgotten(withOverride, "relay-old", r);
+  EXPECT_EQ(withOverride.str(), "forgot relay-old in version 9 (its override removed)\n");
 }
 
 }  // namespace

@@ -25,17 +25,22 @@ teredo_integration_test(controller.outage controller_outage.sh TIMEOUT 120 NEEDS
 # role and agent targets) with INVALID_ARGUMENT and field violations, publishing nothing; an
 # override that needs a restart (primary/secondary address) is NACKed by the agent and shown by
 # teredoctl (NACKED, version, reason, fields); the agent keeps its config and serves; the NACKed
-# version is not resent; removing the override resyncs.
+# version is not resent; removing the override resyncs; `agents forget` is refused while the
+# agent is connected and, once it is stopped, removes it (and the disconnected-agent series) with
+# a history entry naming the decommission and its author.
 teredo_integration_test(controller.nack controller_nack.sh TIMEOUT 120
                         NEEDS ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server})
 # Admin API authentication: no token, a wrong token, an empty token file -> UNAUTHENTICATED for
-# reads and writes, nothing published; with the token every call works.
+# reads and writes, nothing published; with the token every call works; an audit line per change;
+# /healthz and /readyz; SIGHUP rotates the token; named principals from an access file (read
+# cannot drain: PERMISSION_DENIED; admin can), a broken access file refused with file:line.
 teredo_integration_test(controller.auth controller_auth.sh TIMEOUT 60
                         NEEDS ${_ctl_controller} ${_ctl_teredoctl})
 # Agent identity under mTLS (throwaway CA and certificates from the openssl CLI): an agent with
 # A's certificate claiming B's id is refused (PERMISSION_DENIED) and never listed, the real B
 # connects meanwhile, A as itself connects, A without a client certificate and teredoctl without
-# the operator certificate are refused.
+# the operator certificate are refused; a certificate without a token authorises no admin call
+# (an agent's never; the operator's once the access file lists it).
 teredo_integration_test(controller.mtls controller_mtls.sh TIMEOUT 60
                         NEEDS ${_ctl_controller} ${_ctl_teredoctl} ${_ctl_server})
 # The README's first command, as CI runs it: tools/fleet-demo.sh --once --no-build with this build

@@ -1,126 +1,94 @@
 #include "agent/admin_server.h"
 
-#include <arpa/inet.h>
-#include <civetweb.h>
+#include <microhttpd.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include <charconv>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <sstream>
+
+#include "base/socket_address.h"
 
 namespace teredo::agent {
 
-StatusOr<HostPort> parseIpv4HostPort(const std::string& s) {
-  auto invalid = [](std::string why) {
-    return Status::error(StatusCode::kInvalidArgument, std::move(why));
-  };
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    return invalid("expected IPv4 host:port, got \"" + s + "\"");
-  }
-  const std::string h = s.substr(0, colon);
-  in_addr a{};
-  if (h.find(':') != std::string::npos || h.front() == '[') {
-    return invalid("IPv6 is not supported for the admin listener (civetweb), got \"" + s + "\"");
-  }
-  if (inet_pton(AF_INET, h.c_str(), &a) != 1) {
-    return invalid("host is not an IPv4 address in \"" + s + "\"");
-  }
-  unsigned p = 0;
-  const char* b = s.data() + colon + 1;
-  const char* e = s.data() + s.size();
-  const auto r = std::from_chars(b, e, p);
-  if (r.ec != std::errc() || r.ptr != e || p > 65535) {
-    return invalid("port is not a number in 0..65535 in \"" + s + "\"");
-  }
-  return HostPort{h, static_cast<uint16_t>(p)};
-}
-
 namespace {
 
-void reply(mg_connection* conn, int status, const char* reason, const char* contentType,
-           const std::string& body) {
-  const bool head = std::strcmp(mg_get_request_info(conn)->request_method, "HEAD") == 0;
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status, reason, contentType, body.size());
-  if (!head) {
-    mg_write(conn, body.data(), body.size());
-  }
-}
+constexpr const char* kText = "text/plain; charset=utf-8";
+constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
-bool methodAllowed(mg_connection* conn) {
-  const char* m = mg_get_request_info(conn)->request_method;
-  if (std::strcmp(m, "GET") == 0 || std::strcmp(m, "HEAD") == 0) {
-    return true;
+// One response, copied into libmicrohttpd's buffer; HEAD gets the headers only (the library
+// drops the body of a HEAD reply).
+MHD_Result reply(MHD_Connection* conn, unsigned status, const char* contentType,
+                 const std::string& body) {
+  MHD_Response* r = MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()),
+                                                    MHD_RESPMEM_MUST_COPY);
+  if (r == nullptr) {
+    return MHD_NO;  // out of memory: the library closes the connection
   }
-  reply(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET only\n");
-  return false;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, contentType);
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  const MHD_Result queued = MHD_queue_response(conn, status, r);
+  MHD_destroy_response(r);
+  return queued;
 }
 
 }  // namespace
 
+struct AdminServerCallbacks {
+  static MHD_Result handle(void* cls, MHD_Connection* conn, const char* url, const char* method,
+                           const char* version, const char* uploadData, size_t* uploadSize,
+                           void** state);
+  static void logError(void* self, const char* format, va_list args);
+};
+
 StatusOr<std::unique_ptr<AdminServer>> AdminServer::start(AdminServerOptions options) {
-  const StatusOr<HostPort> listen = parseIpv4HostPort(options.listen);
+  StatusOr<SocketAddress> listen = parseSocketAddress(options.listen);
   if (!listen.ok()) {
     return listen.status().withContext("admin.listen");
   }
-  const std::string& host = listen->host;
-  const uint16_t port = listen->port;
-  static std::once_flag initOnce;
-  std::call_once(initOnce, [] { mg_init_library(0); });
-
   std::unique_ptr<AdminServer> self(new AdminServer(std::move(options)));
-  const std::string ports = host + ":" + std::to_string(port);
-  const std::string threads =
-      std::to_string(self->options_.threads < 1 ? 1 : self->options_.threads);
-  const char* opts[] = {"listening_ports",
-                        ports.c_str(),
-                        "num_threads",
-                        threads.c_str(),
-                        "request_timeout_ms",
-                        "5000",
-                        "enable_keep_alive",
-                        "no",
-                        nullptr};
-  mg_callbacks callbacks{};
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.user_data = self.get();
-  init.configuration_options = opts;
-  char errText[256] = {0};
-  unsigned errCode = 0;
-  mg_error_data err{};
-  err.code = &errCode;
-  err.text = errText;
-  err.text_buffer_size = sizeof(errText);
-  self->ctx_ = mg_start2(&init, &err);
-  if (self->ctx_ == nullptr) {
-    return Status::error(
-        StatusCode::kUnavailable,
-        "admin.listen: cannot serve on " + ports + ": " +
-            (errText[0] != '\0' ? std::string(errText) : std::string("civetweb start failed")));
+  const unsigned threads =
+      static_cast<unsigned>(self->options_.threads < 1 ? 1 : self->options_.threads);
+  // Internal threads (a pool of `threads`), epoll, IPv6 when the address is; bounded
+  // connections and a timeout, so a slow or hostile scraper cannot hold the listener.
+  const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                         (listen->ipv6 ? MHD_USE_IPv6 : 0) | MHD_USE_ERROR_LOG;
+  self->daemon_ = MHD_start_daemon(
+      flags, listen->port, nullptr, nullptr, &AdminServerCallbacks::handle, self.get(),
+      MHD_OPTION_SOCK_ADDR, listen->get(), MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+      MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_EXTERNAL_LOGGER,
+      &AdminServerCallbacks::logError, self.get(), MHD_OPTION_END);
+  if (self->daemon_ == nullptr) {
+    const std::string why = self->lastError_.empty() ? "cannot bind" : self->lastError_;
+    return Status::error(StatusCode::kUnavailable,
+                         "admin.listen: cannot serve on " + self->options_.listen + ": " + why);
   }
-  mg_server_port sp[4];
-  const int n = mg_get_server_ports(self->ctx_, 4, sp);
-  if (n < 1 || sp[0].port <= 0) {
-    // The destructor of `self` stops the context.
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(self->daemon_, MHD_DAEMON_INFO_BIND_PORT);
+  if (info == nullptr || info->port == 0) {
     return Status::error(StatusCode::kInternal,
-                         "admin.listen: cannot find the bound port for " + ports);
+                         "admin.listen: cannot find the bound port for " + self->options_.listen);
   }
-  self->port_ = static_cast<uint16_t>(sp[0].port);
-  mg_set_request_handler(self->ctx_, "/metrics$", &AdminServer::handleMetrics, self.get());
-  mg_set_request_handler(self->ctx_, "/healthz$", &AdminServer::handleHealthz, self.get());
-  mg_set_request_handler(self->ctx_, "/readyz$", &AdminServer::handleReadyz, self.get());
+  self->port_ = info->port;
   return std::unique_ptr<AdminServer>(std::move(self));
 }
 
 AdminServer::~AdminServer() {
-  if (ctx_ != nullptr) {
-    mg_stop(ctx_);
+  if (daemon_ != nullptr) {
+    MHD_stop_daemon(daemon_);
+  }
+}
+
+void AdminServerCallbacks::logError(void* self, const char* format, va_list args) {
+  char buf[256];
+  std::vsnprintf(buf, sizeof(buf), format, args);
+  std::string& e = static_cast<AdminServer*>(self)->lastError_;
+  e = buf;
+  while (!e.empty() && (e.back() == '\n' || e.back() == '.')) {
+    e.pop_back();
   }
 }
 
@@ -137,43 +105,36 @@ std::string AdminServer::renderMetrics() const {
   return out.str();
 }
 
-int AdminServer::handleMetrics(mg_connection* conn, void* self) {
-  if (!methodAllowed(conn)) {
-    return 405;
+MHD_Result AdminServerCallbacks::handle(void* cls, MHD_Connection* conn, const char* url,
+                                        const char* method, const char* /*version*/,
+                                        const char* /*uploadData*/, size_t* uploadSize,
+                                        void** state) {
+  // Requests with a body arrive in several calls; the admin API takes none, so the first call
+  // answers and any body is ignored.
+  *uploadSize = 0;
+  if (*state == nullptr) {
+    static int first;
+    *state = &first;
   }
-  const auto* s = static_cast<const AdminServer*>(self);
-  reply(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", s->renderMetrics());
-  return 200;
-}
-
-int AdminServer::handleHealthz(mg_connection* conn, void* self) {
-  if (!methodAllowed(conn)) {
-    return 405;
+  const auto* self = static_cast<const AdminServer*>(cls);
+  const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                   std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+  const std::string path = url;
+  if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
+    return reply(conn, MHD_HTTP_NOT_FOUND, kText, "not found\n");
   }
-  const auto* s = static_cast<const AdminServer*>(self);
-  std::string detail = "ok";
-  const bool ok = s->options_.heartbeats == nullptr || s->options_.heartbeats->fresh(&detail);
-  if (ok) {
-    reply(conn, 200, "OK", "text/plain; charset=utf-8", detail + "\n");
-    return 200;
+  if (!get) {
+    return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, kText, "GET only\n");
   }
-  reply(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", detail + "\n");
-  return 503;
-}
-
-int AdminServer::handleReadyz(mg_connection* conn, void* self) {
-  if (!methodAllowed(conn)) {
-    return 405;
+  if (path == "/metrics") {
+    return reply(conn, MHD_HTTP_OK, kMetricsType, self->renderMetrics());
   }
-  const auto* s = static_cast<const AdminServer*>(self);
-  std::string detail = "ready";
-  const bool ok = s->options_.readiness == nullptr || s->options_.readiness->ready(&detail);
-  if (ok) {
-    reply(conn, 200, "OK", "text/plain; charset=utf-8", detail + "\n");
-    return 200;
-  }
-  reply(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", detail + "\n");
-  return 503;
+  std::string detail = path == "/healthz" ? "ok" : "ready";
+  const bool ok =
+      path == "/healthz"
+          ? (self->options_.heartbeats == nullptr || self->options_.heartbeats->fresh(&detail))
+          : (self->options_.readiness == nullptr || self->options_.readiness->ready(&detail));
+  return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, kText, detail + "\n");
 }
 
 }  // namespace teredo::agent

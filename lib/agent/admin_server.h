@@ -1,10 +1,11 @@
 // Admin HTTP server: GET /metrics (Prometheus text format 0.0.4), /healthz (event
 // loops alive) and /readyz (sockets bound, tun up, config applied, not draining). Built on
-// civetweb's C API; binds IPv4 only ("127.0.0.1:9090", "0.0.0.0:9090", port 0 = any free port).
+// libmicrohttpd; binds IPv4 or IPv6 ("127.0.0.1:9544", "0.0.0.0:9544", "[::1]:9544", "[::]:9544";
+// port 0 = any free port). At most 64 connections (16 per client address), 5 s idle timeout.
 //
 // Thread-safety: start() and the destructor from one thread; port() from any thread. Requests are
-// served on civetweb's own threads (`threads`, default 2); they only read the shared state below,
-// which is itself thread-safe.
+// served on the library's own threads (`threads`, default 2); they only read the shared state
+// below, which is itself thread-safe.
 // Ownership: the server keeps shared_ptrs to the collectables, Heartbeats and Readiness, so they
 // outlive it. Destroying the server stops it (waits for in-flight requests).
 #pragma once
@@ -19,13 +20,12 @@
 #include "agent/health.h"
 #include "base/status.h"
 
-struct mg_context;
-struct mg_connection;
+struct MHD_Daemon;
 
 namespace teredo::agent {
 
 struct AdminServerOptions {
-  /// IPv4 "host:port"; IPv6 is refused (prometheus-cpp's civetweb cannot bind it).
+  /// "ipv4:port" or "[ipv6]:port" (base/socket_address.h).
   std::string listen = "127.0.0.1:0";
   int threads = 2;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
@@ -53,22 +53,12 @@ class AdminServer {
 
  private:
   explicit AdminServer(AdminServerOptions options) : options_(std::move(options)) {}
-  static int handleMetrics(mg_connection* conn, void* self);
-  static int handleHealthz(mg_connection* conn, void* self);
-  static int handleReadyz(mg_connection* conn, void* self);
+  friend struct AdminServerCallbacks;  // libmicrohttpd's callbacks (admin_server.cc)
 
   AdminServerOptions options_;
-  mg_context* ctx_ = nullptr;
+  MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
+  std::string lastError_;  // the library's last message while starting
 };
-
-struct HostPort {
-  std::string host;  ///< dotted quad, as written
-  uint16_t port = 0;
-};
-
-/// Splits an IPv4 "a.b.c.d:port" (port 0..65535); kInvalidArgument saying what is wrong with
-/// anything else.
-StatusOr<HostPort> parseIpv4HostPort(const std::string& s);
 
 }  // namespace teredo::agent

@@ -151,7 +151,7 @@ StatusOr<std::unique_ptr<AgentHost<Config>>> AgentHost<Config>::boot(const std::
   host->readiness_->set(configApplied, true);
 
   AdminServerOptions admin;
-  admin.listen = formatEndpoint(cfg->admin.listen);
+  admin.listen = cfg->admin.listen;
   admin.collectables = host->role_->collectables();
   admin.collectables.insert(admin.collectables.begin(), host->metrics_);
   admin.heartbeats = host->heartbeats_;

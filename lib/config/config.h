@@ -110,7 +110,8 @@ enum class LogFormat { kText, kJson };
 
 /// admin.*
 struct AdminConfig {
-  teredo::Endpoint listen{kLoopback, kDefaultServerAdminPort};  ///< IPv4 only (civetweb).
+  /// "ipv4:port" or "[ipv6]:port" (base/socket_address.h).
+  std::string listen = "127.0.0.1:" + std::to_string(kDefaultServerAdminPort);
   friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
 };
 
@@ -273,7 +274,7 @@ struct RelaySettings {
 };
 
 struct RelayConfig {
-  AdminConfig admin{teredo::Endpoint{kLoopback, kDefaultRelayAdminPort}};
+  AdminConfig admin{"127.0.0.1:" + std::to_string(kDefaultRelayAdminPort)};
   LogConfig log;
   AgentIdentity agent;
   ControllerClient controller;
@@ -308,7 +309,7 @@ struct ServerTls {
 };
 
 struct ControllerConfig {
-  AdminConfig admin{teredo::Endpoint{kLoopback, kDefaultControllerAdminPort}};
+  AdminConfig admin{"127.0.0.1:" + std::to_string(kDefaultControllerAdminPort)};
   LogConfig log;
   ControllerSettings controller;
   ServerTls tls;

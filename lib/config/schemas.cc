@@ -3,6 +3,7 @@
 
 #include <climits>
 
+#include "base/socket_address.h"
 #include "config/config.h"
 #include "config/schema.h"
 
@@ -238,19 +239,6 @@ std::optional<uint16_t> parsePort(std::string_view s, bool allowZero) {
   return static_cast<uint16_t>(*p);
 }
 
-std::optional<teredo::Endpoint> parseIpv4Endpoint(std::string_view s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::optional<uint32_t> addr = teredo::parseIpv4(s.substr(0, colon));
-  std::optional<uint16_t> port = parsePort(s.substr(colon + 1), true);
-  if (!addr || !port) {
-    return std::nullopt;
-  }
-  return teredo::Endpoint{*addr, *port};
-}
-
 bool validHostname(std::string_view h) {
   if (h.empty() || h.size() > 253) {
     return false;
@@ -433,16 +421,15 @@ FieldSpec<T> adminListenField(Acc acc) {
   return makeField<T>(
       "admin.listen", ValueKind::kString, kRestart,
       [acc](T& c, const RawValue& v) -> Problem {
-        std::optional<teredo::Endpoint> e = parseIpv4Endpoint(v.items[0]);
-        if (!e) {
-          return "must be \"ipv4:port\" such as \"127.0.0.1:9544\" (the HTTP server binds IPv4 "
-                 "only), not " +
+        if (!teredo::parseSocketAddress(v.items[0]).ok()) {
+          return "must be \"ipv4:port\" or \"[ipv6]:port\" such as \"127.0.0.1:9544\" or "
+                 "\"[::1]:9544\", not " +
                  quote(v.items[0]);
         }
-        acc(c) = *e;
+        acc(c) = v.items[0];
         return std::nullopt;
       },
-      [acc](const T& c) { return one(teredo::formatEndpoint(acc(c))); });
+      [acc](const T& c) { return one(acc(c)); });
 }
 
 template <class T, class Acc>

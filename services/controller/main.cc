@@ -203,7 +203,7 @@ int run(const std::string& path) {
   }
   readiness->set(listening, true);
   agent::AdminServerOptions adminOptions;
-  adminOptions.listen = teredo::formatEndpoint(config.admin.listen);
+  adminOptions.listen = config.admin.listen;
   adminOptions.collectables = {std::make_shared<teredo::controller::FleetCollectable>(controller)};
   adminOptions.heartbeats = heartbeats;
   adminOptions.readiness = readiness;

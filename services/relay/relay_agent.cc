@@ -227,8 +227,7 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
                {"udp", formatEndpoint(Endpoint{settings_.bindAddress, settings_.port})},
                {"interface", settings_.interface}, {"prefix", formatIpv6(prefix) + "/32"},
                {"mode", std::string(config::toString(settings_.mode))},
-               {"workers", static_cast<unsigned long>(pool_.size())},
-               {"admin", formatEndpoint(admin_)});
+               {"workers", static_cast<unsigned long>(pool_.size())}, {"admin", admin_});
     reannounce();
   }
 
@@ -276,7 +275,7 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
 
  private:
   const config::RelaySettings settings_;
-  const Endpoint admin_;
+  const std::string admin_;
   net::Tun tun_;
   std::vector<net::UdpSocket> sockets_;  // until start() hands them to the workers
   std::unique_ptr<IcmpSender> icmp_;

@@ -196,8 +196,7 @@ class ServerAgent final : public agent::RoleAgent<config::ServerConfig> {
     TEREDO_LOG(LogLevel::Info, "teredo-server running",
                {"primary", formatEndpoint(Endpoint{settings_.primaryAddress, settings_.port})},
                {"secondary", formatEndpoint(Endpoint{settings_.secondaryAddress, settings_.port})},
-               {"workers", static_cast<unsigned long>(workers_)},
-               {"admin", formatEndpoint(admin_)});
+               {"workers", static_cast<unsigned long>(workers_)}, {"admin", admin_});
   }
 
   void apply(const config::ServerConfig& next, uint64_t version) override {
@@ -214,7 +213,7 @@ class ServerAgent final : public agent::RoleAgent<config::ServerConfig> {
 
  private:
   const config::ServerSettings settings_;
-  const Endpoint admin_;
+  const std::string admin_;
   const size_t workers_;
   std::vector<std::shared_ptr<SocketPair>> sockets_;  // until start() hands them to the lanes
   std::unique_ptr<RawSender> raw_;

@@ -133,7 +133,7 @@ TEST(AdminServer, BadListenSettingsAreClearErrors) {
     const char* expect;
   };
   const Case cases[] = {
-      {"[::1]:9544", "IPv6"},     {"::1:9544", "IPv6"},        {"localhost:9544", "IPv4"},
+      {"::1:9544", "brackets"},   {"localhost:9544", "IPv4"},  {"[localhost]:9544", "IPv6"},
       {"127.0.0.1", "host:port"}, {"127.0.0.1:70000", "port"}, {"127.0.0.1:", "host:port"},
       {"127.0.0.1:12ab", "port"},
   };
@@ -147,6 +147,27 @@ TEST(AdminServer, BadListenSettingsAreClearErrors) {
     EXPECT_EQ(err.rfind("admin.listen: ", 0), 0u) << err;
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.listen << " -> " << err;
   }
+}
+
+TEST(AdminServer, ServesOnIpv6Loopback) {
+  auto readiness = std::make_shared<Readiness>();
+  AdminServerOptions o;
+  o.listen = "[::1]:0";
+  o.readiness = readiness;
+  const StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::start(o);
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  const uint16_t port = (*started)->port();
+  ASSERT_NE(port, 0);
+  auto r = httpRequest(port, "GET", "/readyz", /*ipv6=*/true);
+  EXPECT_EQ(r.status, 200) << r.headers;
+  EXPECT_EQ(r.body, "ready\n");
+  readiness->setDraining(true);
+  r = httpRequest(port, "GET", "/readyz", true);
+  EXPECT_EQ(r.status, 503) << r.headers;
+  EXPECT_EQ(r.body, "not ready: draining=true\n");
+  EXPECT_EQ(httpRequest(port, "GET", "/metrics", true).status, 200);
+  EXPECT_EQ(httpRequest(port, "GET", "/healthz", true).status, 200);
+  EXPECT_EQ(httpGet(port, "/healthz").status, 0) << "[::1] is not reachable over IPv4";
 }
 
 TEST(AdminServer, PortInUseIsAnError) {

@@ -9,9 +9,10 @@
 
 namespace teredo::agent::test {
 
-HttpResponse httpRequest(uint16_t port, const std::string& method, const std::string& path) {
+HttpResponse httpRequest(uint16_t port, const std::string& method, const std::string& path,
+                         bool ipv6) {
   HttpResponse r;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return r;
   }
@@ -21,11 +22,18 @@ HttpResponse httpRequest(uint16_t port, const std::string& method, const std::st
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  sockaddr_in6 sa6{};
+  sa6.sin6_family = AF_INET6;
+  sa6.sin6_port = htons(port);
+  sa6.sin6_addr = in6addr_loopback;
+  const int rc = ipv6 ? ::connect(fd, reinterpret_cast<sockaddr*>(&sa6), sizeof(sa6))
+                      : ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  if (rc != 0) {
     ::close(fd);
     return r;
   }
-  const std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string host = ipv6 ? "[::1]" : "127.0.0.1";
+  const std::string req = method + " " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return r;

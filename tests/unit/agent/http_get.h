@@ -1,4 +1,4 @@
-// A minimal blocking HTTP/1.0 client for tests: one GET on 127.0.0.1.
+// A minimal blocking HTTP/1.0 client for tests: one request to 127.0.0.1 or [::1].
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,8 @@ struct HttpResponse {
   std::string body;
 };
 
-HttpResponse httpRequest(uint16_t port, const std::string& method, const std::string& path);
+HttpResponse httpRequest(uint16_t port, const std::string& method, const std::string& path,
+                         bool ipv6 = false);
 inline HttpResponse httpGet(uint16_t port, const std::string& path) {
   return httpRequest(port, "GET", path);
 }

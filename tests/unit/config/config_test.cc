@@ -73,7 +73,7 @@ TEST(ServerConfigTest, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.server.ipv6Forward.maxPacketBytes, 128u);
   EXPECT_EQ(c.server.otherServerClients, OtherServerClients::kForward);
   EXPECT_EQ(c.server.natObservation.window, milliseconds(60000));
-  EXPECT_EQ(c.admin.listen, (Endpoint{0x7f000001, 9544}));
+  EXPECT_EQ(c.admin.listen, "127.0.0.1:9544");
   EXPECT_EQ(c.log.level, LogLevel::kInfo);
   EXPECT_EQ(c.log.format, LogFormat::kText);
   EXPECT_EQ(c.agent.id, hostName());
@@ -103,7 +103,7 @@ TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.relay.icmpErrorsPerSecond, 10u);
   EXPECT_FALSE(c.relay.acceptUnknownPeers);
   EXPECT_FALSE(c.relay.coneShortcut);
-  EXPECT_EQ(c.admin.listen, (Endpoint{0x7f000001, 9545}));
+  EXPECT_EQ(c.admin.listen, "127.0.0.1:9545");
 }
 
 TEST(ControllerConfigTest, DefaultsWithToken) {
@@ -111,7 +111,7 @@ TEST(ControllerConfigTest, DefaultsWithToken) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ((*r)->controller.agentListen, "0.0.0.0:9546");
   EXPECT_EQ((*r)->controller.adminListen, "127.0.0.1:9548");
-  EXPECT_EQ((*r)->admin.listen, (Endpoint{0x7f000001, 9547}));
+  EXPECT_EQ((*r)->admin.listen, "127.0.0.1:9547");
   EXPECT_EQ((*r)->controller.debounce, milliseconds(500));
   EXPECT_EQ((*r)->controller.statsInterval, milliseconds(10000));
   EXPECT_FALSE((*r)->tls.enabled());
@@ -361,8 +361,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"WorkersTooMany", Role::kServer, kSrv + "  workers: 5000\n", "server.workers",
                   "must be <= 1024", 3},
         // Shared sections.
-        ErrorCase{"AdminListenIpv6", Role::kServer, kSrv + "admin:\n  listen: \"[::1]:9544\"\n",
-                  "admin.listen", "binds IPv4 only", 4},
+        ErrorCase{"AdminListenIpv6NoBrackets", Role::kServer,
+                  kSrv + "admin:\n  listen: \"::1:9544\"\n", "admin.listen", "[ipv6]:port", 4},
+        ErrorCase{"AdminListenHostName", Role::kServer,
+                  kSrv + "admin:\n  listen: \"localhost:9544\"\n", "admin.listen", "[::1]:9544", 4},
         ErrorCase{"AdminListenNoPort", Role::kServer, kSrv + "admin:\n  listen: 127.0.0.1\n",
                   "admin.listen", "ipv4:port", 4},
         ErrorCase{"LogLevel", Role::kServer, kSrv + "log:\n  level: verbose\n", "log.level",

@@ -490,13 +490,63 @@ RawDoc renderDoc(const Schema<T>& schema, const T& config, bool omitComputed) {
   return doc;
 }
 
+template <class T>
+std::string renderDocYaml(const Schema<T>& schema, const RawDoc& doc) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;  // currently open sections, outermost first
+  for (const auto& [key, value] : doc.entries) {
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+      size_t dot = key.find('.', start);
+      parts.push_back(key.substr(start, dot - start));
+      if (dot == std::string::npos) {
+        break;
+      }
+      start = dot + 1;
+    }
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) {
+      ++common;
+    }
+    while (open.size() > common) {
+      out << YAML::EndMap;
+      open.pop_back();
+    }
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    out << YAML::Key << parts.back() << YAML::Value;
+    const FieldSpec<T>* field = schema.find(key);
+    if (field != nullptr && field->kind == ValueKind::kStringList) {
+      out << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& item : value.items) {
+        out << YAML::DoubleQuoted << item;
+      }
+      out << YAML::EndSeq;
+    } else if (field == nullptr || field->kind == ValueKind::kString) {
+      out << YAML::DoubleQuoted << value.items.at(0);
+    } else {
+      out << value.items.at(0);
+    }
+  }
+  while (!open.empty()) {
+    out << YAML::EndMap;
+    open.pop_back();
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
 #define TEREDO_CONFIG_INSTANTIATE(T)                                                    \
   template struct Schema<T>;                                                            \
   template RawDoc parseYaml<T>(const Schema<T>&, std::string_view, std::string_view,    \
                                std::vector<Violation>&);                                \
   template StatusOr<std::shared_ptr<const T>> build<T>(const Schema<T>&, const RawDoc&, \
                                                        std::vector<Violation>);         \
-  template RawDoc renderDoc<T>(const Schema<T>&, const T&, bool);
+  template RawDoc renderDoc<T>(const Schema<T>&, const T&, bool);                       \
+  template std::string renderDocYaml<T>(const Schema<T>&, const RawDoc&);
 
 TEREDO_CONFIG_INSTANTIATE(ServerConfig)
 TEREDO_CONFIG_INSTANTIATE(RelayConfig)
@@ -532,52 +582,7 @@ StatusOr<std::shared_ptr<const T>> loadFile(const detail::Schema<T>& schema,
 
 template <class T>
 std::string render(const detail::Schema<T>& schema, const T& config) {
-  detail::RawDoc doc = detail::renderDoc(schema, config, false);
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  std::vector<std::string> open;  // currently open sections, outermost first
-  for (const auto& [key, value] : doc.entries) {
-    std::vector<std::string> parts;
-    for (size_t start = 0;;) {
-      size_t dot = key.find('.', start);
-      parts.push_back(key.substr(start, dot - start));
-      if (dot == std::string::npos) {
-        break;
-      }
-      start = dot + 1;
-    }
-    size_t common = 0;
-    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) {
-      ++common;
-    }
-    while (open.size() > common) {
-      out << YAML::EndMap;
-      open.pop_back();
-    }
-    for (size_t i = common; i + 1 < parts.size(); ++i) {
-      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
-      open.push_back(parts[i]);
-    }
-    out << YAML::Key << parts.back() << YAML::Value;
-    const detail::FieldSpec<T>* field = schema.find(key);
-    if (field->kind == detail::ValueKind::kStringList) {
-      out << YAML::Flow << YAML::BeginSeq;
-      for (const std::string& item : value.items) {
-        out << YAML::DoubleQuoted << item;
-      }
-      out << YAML::EndSeq;
-    } else if (field->kind == detail::ValueKind::kString) {
-      out << YAML::DoubleQuoted << value.items.at(0);
-    } else {
-      out << value.items.at(0);
-    }
-  }
-  while (!open.empty()) {
-    out << YAML::EndMap;
-    open.pop_back();
-  }
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return detail::renderDocYaml(schema, detail::renderDoc(schema, config, false));
 }
 
 template <class T>

@@ -336,6 +336,31 @@ StatusOr<std::shared_ptr<const RelayConfig>> relayConfigFromProto(
   return fromProtoImpl<RelayConfig>(detail::relaySchema(), proto, &base);
 }
 
+namespace {
+
+template <class T>
+StatusOr<std::string> yamlFromProtoImpl(const Schema<T>& schema, const pb::Message& proto) {
+  RawDoc doc;
+  std::vector<Violation> errors;
+  protoToDoc(proto, "", doc, errors);
+  if (!errors.empty()) {
+    return Status::invalid(std::move(errors));
+  }
+  if (doc.entries.empty()) {
+    return std::string("{}\n");
+  }
+  return detail::renderDocYaml(schema, doc);
+}
+
+}  // namespace
+
+StatusOr<std::string> yamlFromProto(const teredo::v1::ServerConfig& proto) {
+  return yamlFromProtoImpl(detail::serverSchema(), proto);
+}
+StatusOr<std::string> yamlFromProto(const teredo::v1::RelayConfig& proto) {
+  return yamlFromProtoImpl(detail::relaySchema(), proto);
+}
+
 StatusOr<teredo::v1::ServerConfig> serverProtoFromYaml(std::string_view text,
                                                        std::string_view name) {
   return protoFromYamlImpl<teredo::v1::ServerConfig>(detail::serverSchema(), text, name);

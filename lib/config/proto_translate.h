@@ -53,6 +53,13 @@ StatusOr<teredo::v1::RelayConfig> relayProtoFromYaml(std::string_view text, std:
 StatusOr<teredo::v1::ControllerConfig> controllerProtoFromYaml(std::string_view text,
                                                                std::string_view name);
 
+/// The fields set in `proto` as YAML in the daemon's file layout ("server:\n  mtu: 1280\n"), only
+/// those keys: the inverse of *ProtoFromYaml, so `teredoctl config get -o yaml` prints what
+/// `config set` reads back unchanged. "{}\n" when nothing is set. Errors as protoToDoc finds them
+/// (an explicitly set *_UNSPECIFIED enum, unknown fields).
+StatusOr<std::string> yamlFromProto(const teredo::v1::ServerConfig& proto);
+StatusOr<std::string> yamlFromProto(const teredo::v1::RelayConfig& proto);
+
 /// "server", "relay" or "unspecified": how logs, history descriptions and metric labels name a
 /// role (the YAML section names of the two agent roles).
 std::string_view roleName(teredo::v1::Role role);

@@ -141,6 +141,9 @@ bool applyEntry(const Schema<T>& schema, T& config, const std::string& key, cons
 /// equals their computed default are left out (so the result can serve as an overlay base).
 template <class T>
 RawDoc renderDoc(const Schema<T>& schema, const T& config, bool omitComputed);
+/// `doc`'s entries as a YAML document in the files' layout (sections nested, strings quoted).
+template <class T>
+std::string renderDocYaml(const Schema<T>& schema, const RawDoc& doc);
 
 // Value syntax shared with the proto translation.
 std::optional<bool> parseBool(std::string_view text);

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Bad configs are refused and shown, and the running config stays (issue "teredo-controller",
 # Tests):
+#   0. `config get --role server -o yaml` prints the role's keys in the file layout, and
+#      `config set` of that file changes nothing.
 #   1. SetConfig validation: a YAML whose keys are each valid but whose merged config is not
 #      (server.mtu 1400 with the public prefix) and an AgentConfig JSON that teredoctl cannot
 #      pre-check (server.mtu 1000) are refused with INVALID_ARGUMENT (teredoctl exit status 3)
 #      and field violations naming server.mtu; nothing is published (history unchanged) and the
 #      agent is not pushed to.
 #   2. Agent-side NACK: a per-agent override that the controller accepts but the agent cannot apply
-#      live (server.primary_address/secondary_address: restart keys). The agent NACKs it:
+#      live (server.primary_address/secondary_address: restart keys), set with `--wait`, which
+#      exits 4 naming the agent that NACKed. The agent NACKs it:
 #      `teredoctl agents get` shows the config NACKED with the NACK's version and reason (the keys),
 #      `agents list` the LAST NACK column; the agent's /metrics count the NACK and keep the old
 #      applied version; the server keeps answering RSs on its old address; the controller does not
 #      resend the NACKed version.
 #   3. `teredoctl config remove --agent` takes the override back: the agent ACKs again
-#      (applied == desired).
+#      (applied == desired); a live change set with `--wait` exits 0 once the agent applied it.
 #   4. Retiring the server: `teredoctl agents forget` is refused while it is connected; once it is
 #      stopped the controller counts it disconnected (what TeredoAgentsDisconnected alerts on),
 #      and forgetting it removes it from `agents list` and from that count, with a history entry
@@ -52,6 +55,15 @@ chk "server agent connected" lab_wait_for 10 fleet_connected "$SRV"
 v1=$(fleet_set server $'server:\n  strict_rs: false') || lab_die "config set --role server refused"
 chk "server synced at v$v1" lab_wait_for 15 fleet_synced "$SRV" "$v1"
 history_of() { fleet_ctl config history | awk 'NR > 1 {printf "v%s ", $1}'; }
+# config get -o yaml prints what config set reads back unchanged.
+fleet_ctl -o yaml config get --role server >"$LAB_DIR/server-defaults.yaml" ||
+  lab_die "config get -o yaml failed"
+sed 's/^/     /' "$LAB_DIR/server-defaults.yaml" >&2
+chk "config get -o yaml: the role's keys in the file layout" \
+  grep -qx "  strict_rs: false" "$LAB_DIR/server-defaults.yaml"
+eq "config get -o yaml | config set: no change" \
+  "$(fleet_ctl config set "$LAB_DIR/server-defaults.yaml" --role server 2>&1)" \
+  "no change (version $v1)"
 h1=$(history_of)
 
 # --- 1. SetConfig refusal ------------------------------------------------------------------------
@@ -75,10 +87,19 @@ eq "agent untouched" "$(fleet_agent_versions "$SRV")" \
   "AGENT_STATE_CONNECTED applied=$v1 desired=$v1 sync=SYNC_STATE_SYNCED"
 
 # --- 2. Agent-side NACK ----------------------------------------------------------------------------
-lab_say "-- per-agent override the agent cannot apply live (restart keys)"
-v2=$(fleet_set --agent "$SRV" \
-  $'server:\n  primary_address: "198.51.100.30"\n  secondary_address: "198.51.100.31"') ||
+lab_say "-- per-agent override the agent cannot apply live (restart keys), set with --wait"
+printf 'server:\n  primary_address: "198.51.100.30"\n  secondary_address: "198.51.100.31"\n' \
+  >"$LAB_DIR/restart-keys.yaml"
+out=$(fleet_ctl config set "$LAB_DIR/restart-keys.yaml" --agent "$SRV" --wait \
+  --wait-timeout 20 2>&1) && rc=0 || rc=$?
+printf '%s\n' "$out" | sed 's/^/     /' >&2
+if [[ $out =~ published\ version\ ([0-9]+) ]]; then
+  v2=${BASH_REMATCH[1]}
+else
   lab_die "the override was refused by the controller"
+fi
+eq "config set --wait on a NACKing agent: exit status 4" "$rc" 4
+chk "config set --wait names the agent that NACKed" grep -qx "$SRV: NACKED version $v2" <<<"$out"
 nacked() {
   [[ $(fleet_agent "$SRV" 'd["agent"].get("sync_state")') == SYNC_STATE_NACKED ]]
 }
@@ -126,6 +147,13 @@ chk "override removed: agent synced at v$v3 (applied == desired)" \
 eq "server /metrics teredo_config_applied_version" \
   "$(fleet_agent_metric srv "$SP" teredo_config_applied_version)" "$v3"
 chk "RS still answered" rs_answered 41001
+printf 'server:\n  strict_rs: false\nlog:\n  level: debug\n' >"$LAB_DIR/debug.yaml"
+out=$(fleet_ctl config set "$LAB_DIR/debug.yaml" --role server --wait --wait-timeout 20 2>&1) &&
+  rc=0 || rc=$?
+printf '%s\n' "$out" | sed 's/^/     /' >&2
+eq "config set --wait on a healthy agent: exit status 0" "$rc" 0
+chk "config set --wait reports the agent applied it" \
+  grep -qE "^$SRV: applied version [0-9]+$" <<<"$out"
 
 # --- 4. Retire the server: forget is refused while it is connected, then decommissions ----------
 lab_say "-- retire $SRV"

@@ -20,10 +20,13 @@ namespace {
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kMaxTimeoutSeconds = 86400;
+constexpr uint64_t kMaxWaitSeconds = 86400;
+constexpr int kDefaultWaitSeconds = 60;
 
 constexpr const char* kDescription =
     "teredoctl: the operator CLI for teredo-controller's admin API (AdminService). Readable\n"
-    "tables by default, the API's response as proto JSON with --json.";
+    "tables by default, the API's response as proto JSON with -o json (--json) or as YAML with\n"
+    "-o yaml.";
 
 constexpr const char* kFooter = R"(Synopsis:
   agents list [--role server|relay] [--state connected|disconnected]
@@ -48,14 +51,17 @@ Exit status:
   1   the call failed (controller unreachable, UNAUTHENTICATED, NOT_FOUND, ...) or a local
       step failed (unreadable file, a Miredo directive that cannot be converted)
   3   the controller refused the request as invalid (INVALID_ARGUMENT; the fields on stderr)
+  4   config set --wait: an affected agent NACKed the new version
+  5   config set --wait: not every affected agent answered before --wait-timeout
   64  usage error: unknown command or option, missing or malformed argument)";
 
 // Under every command's help: what it does not list itself.
 constexpr const char* kCommandFooter =
     R"(Global options (--controller, --token-file, --tls-ca, --tls-cert, --tls-key,
---tls-server-name, --json, --timeout) as in `teredoctl --help`, before or after the command.
+--tls-server-name, -o/--output, --json, --timeout) as in `teredoctl --help`, before or after the command.
 Exit status: 0 success, 1 the call failed, 3 the controller refused the request as invalid
-(INVALID_ARGUMENT), 64 usage error.)";
+(INVALID_ARGUMENT), 4 and 5 (config set --wait) an agent NACKed / the wait timed out, 64 usage
+error.)";
 
 // --- Checks --------------------------------------------------------------------------------------
 
@@ -112,6 +118,9 @@ struct Values {
   GlobalOptions global;
   std::string role, state, agent, id, file, comment;
   std::string version, expectedVersion, limit, timeout;  // validated by decimal()
+  std::string output;                                    // -o: table, json or yaml
+  std::string waitTimeout;                               // --wait-timeout, validated
+  bool wait = false;
   bool dryRun = false;
 };
 
@@ -180,7 +189,13 @@ void defineGlobals(CLI::App& app, Values* v) {
   key->needs(cert);
   app.add_option("--tls-server-name", g.serverName, "expected name in the controller's certificate")
       ->type_name("NAME");
-  app.add_flag("--json", g.json, "print the API response as JSON");
+  auto* json = app.add_flag("--json", g.json, "print the API response as JSON (= -o json)");
+  app.add_option("-o,--output", v->output,
+                 "table (default), json, or yaml (config get --role/--agent: a file that config "
+                 "set reads back)")
+      ->type_name("FORMAT")
+      ->check(oneOf({"table", "json", "yaml"}))
+      ->excludes(json);
   app.add_option("--timeout", v->timeout, "per-call deadline (default 10)")
       ->type_name("SECONDS")
       ->check(decimal(1, kMaxTimeoutSeconds));
@@ -247,7 +262,9 @@ void defineConfig(Tree* t, Values* v) {
   t->notes[t->configSet] =
       "FILE is YAML with lib/config keys (docs/configuration.md), or an AgentConfig as proto\n"
       "JSON when its name ends in .json. An agent's override is merged over its role's\n"
-      "defaults. Prints \"published version N; affected agents: ...\".";
+      "defaults. Prints \"published version N; affected agents: ...\". With --wait, then one\n"
+      "line per affected agent as it applies or NACKs the version; exit status 0 when all\n"
+      "applied, 4 when one NACKed it, 5 when the timeout passed first (disconnected agents).";
   t->configSet->add_option("FILE", v->file, "YAML, or AgentConfig JSON (*.json)")
       ->type_name("")
       ->required()
@@ -263,6 +280,12 @@ void defineConfig(Tree* t, Values* v) {
       ->type_name("N")
       ->check(decimal(1, kMaxU64));
   addComment(t->configSet, v);
+  auto* wait = t->configSet->add_flag(
+      "--wait", v->wait, "after publishing, wait until every affected agent applied or NACKed it");
+  t->configSet->add_option("--wait-timeout", v->waitTimeout, "how long --wait waits (default 60)")
+      ->type_name("SECONDS")
+      ->check(decimal(1, kMaxWaitSeconds))
+      ->needs(wait);
 
   t->configRemove = config->add_subcommand(
       "remove", "remove an agent's override: it runs its role's defaults again");
@@ -391,6 +414,8 @@ ParseResult parseError(const CLI::App& app, const CLI::ParseError& e) {
 ParseResult toInvocation(const Tree& t, const Values& v) {
   ParseResult r;
   Invocation inv{v.global, Command{}};
+  inv.global.json = v.global.json || v.output == "json";
+  inv.global.yaml = v.output == "yaml";
   if (!v.timeout.empty()) {
     inv.global.timeoutSeconds = static_cast<int>(*parseDecimal(v.timeout, 1, kMaxTimeoutSeconds));
   }
@@ -439,6 +464,11 @@ ParseResult toInvocation(const Tree& t, const Values& v) {
       c.request.set_expected_version(*parseDecimal(v.expectedVersion, 1, kMaxU64));
     }
     c.request.set_comment(v.comment);
+    if (v.wait) {
+      c.waitSeconds = v.waitTimeout.empty()
+                          ? kDefaultWaitSeconds
+                          : static_cast<int>(*parseDecimal(v.waitTimeout, 1, kMaxWaitSeconds));
+    }
     inv.command = c;
   } else if (*t.configRemove) {
     RemoveOverride c;

@@ -28,6 +28,10 @@ inline constexpr int kExitFailure = 1;
 /// The controller refused the request as invalid (INVALID_ARGUMENT); the field violations are
 /// printed on stderr.
 inline constexpr int kExitInvalidArgument = 3;
+/// config set --wait: published, and at least one affected agent NACKed it (the others applied).
+inline constexpr int kExitNacked = 4;
+/// config set --wait: published, but not every affected agent applied or NACKed it in time.
+inline constexpr int kExitWaitTimeout = 5;
 /// The command line is wrong (EX_USAGE of sysexits.h): unknown command or option, missing or
 /// malformed argument.
 inline constexpr int kExitUsage = 64;
@@ -43,7 +47,10 @@ struct GlobalOptions {
   std::string certFile;    ///< --tls-cert: client certificate (mTLS)
   std::string keyFile;     ///< --tls-key: its key
   std::string serverName;  ///< --tls-server-name: expected name in the controller's certificate
-  bool json = false;       ///< --json: print the response as proto JSON
+  bool json = false;       ///< --json or -o json: print the response as proto JSON
+  /// -o yaml: the response as YAML; for `config get --role/--agent`, the config in the daemon's
+  /// file layout, which `config set` reads back unchanged.
+  bool yaml = false;
   int timeoutSeconds = 10;
   friend bool operator==(const GlobalOptions&, const GlobalOptions&) = default;
 };
@@ -75,6 +82,9 @@ struct GetConfig {
 struct SetConfig {
   std::string file;
   v1::SetConfigRequest request;
+  /// --wait: after publishing, until every affected agent applied or NACKed the version, at
+  /// most this long (0: do not wait).
+  int waitSeconds = 0;
 };
 /// config remove --agent ID [--dry-run] [--comment TEXT]
 struct RemoveOverride {

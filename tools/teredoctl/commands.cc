@@ -3,6 +3,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <chrono>
+#include <set>
+#include <thread>
+
 #include "base/file.h"
 #include "client.h"
 #include "config/miredo_import.h"
@@ -35,6 +39,8 @@ int callAndPrint(AdminClient& client, const GlobalOptions& global, std::ostream&
   }
   if (global.json) {
     out << toJson(response);
+  } else if (global.yaml) {
+    out << toYaml(response);
   } else {
     print(out, response);
   }
@@ -78,6 +84,51 @@ teredo::Status loadConfigFile(const std::string& path, v1::Role role, v1::AgentC
 #endif
 }
 
+// config set --wait: polls ListAgents every 250 ms until every agent of `ids` applied or NACKed
+// `version`, printing each as it settles; the exit status says how it ended.
+int waitForRollout(AdminClient& client, const google::protobuf::RepeatedPtrField<std::string>& ids,
+                   uint64_t version, std::chrono::seconds timeout, std::ostream& out,
+                   std::ostream& err) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::set<std::string> reported;
+  RolloutProgress p;
+  for (;;) {
+    v1::ListAgentsResponse agents;
+    if (const grpc::Status s =
+            client.call(&v1::AdminService::Stub::ListAgents, v1::ListAgentsRequest{}, &agents);
+        !s.ok()) {
+      return reportRpcError(err, s);
+    }
+    p = rolloutProgress(agents, ids, version);
+    for (const auto& [list, verb] : {std::pair{&p.applied, "applied"}, {&p.nacked, "NACKED"}}) {
+      for (const std::string& id : *list) {
+        if (reported.insert(id).second) {
+          out << id << ": " << verb << " version " << version << "\n" << std::flush;
+        }
+      }
+    }
+    if (p.done() || std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (!p.done()) {
+    std::string waiting;
+    for (const std::string& id : p.waiting) {
+      waiting += (waiting.empty() ? "" : ", ") + id;
+    }
+    err << "teredoctl: timed out after " << timeout.count() << " s; still waiting for " << waiting
+        << "\n";
+    return kExitWaitTimeout;
+  }
+  if (!p.nacked.empty()) {
+    err << "teredoctl: " << p.nacked.size()
+        << " agent(s) NACKed the version; `teredoctl agents get ID` shows why\n";
+    return kExitNacked;
+  }
+  return kExitOk;
+}
+
 // config set: the role is needed to read a YAML file; with --agent it is the agent's.
 int setConfig(AdminClient& client, const GlobalOptions& global, const SetConfig& cmd,
               std::ostream& out, std::ostream& err) {
@@ -96,8 +147,50 @@ int setConfig(AdminClient& client, const GlobalOptions& global, const SetConfig&
   if (const teredo::Status s = loadConfigFile(cmd.file, role, request.mutable_config()); !s.ok()) {
     return fail(err, s.message());
   }
-  return callAndPrint(client, global, out, err, &v1::AdminService::Stub::SetConfig, request,
-                      printSetConfig);
+  v1::SetConfigResponse response;
+  if (const grpc::Status s = client.call(&v1::AdminService::Stub::SetConfig, request, &response);
+      !s.ok()) {
+    return reportRpcError(err, s);
+  }
+  if (global.json) {
+    out << toJson(response);
+  } else if (global.yaml) {
+    out << toYaml(response);
+  } else {
+    printSetConfig(out, response);
+  }
+  if (cmd.waitSeconds == 0 || request.dry_run() || !response.changed()) {
+    return kExitOk;
+  }
+  return waitForRollout(client, response.affected_agents(), response.version(),
+                        std::chrono::seconds(cmd.waitSeconds), out, err);
+}
+
+// config get --role/--agent -o yaml: the role's section in the daemon's file layout, with only
+// the keys the fleet config sets, so that `config set` reads it back unchanged.
+int getConfigYaml(AdminClient& client, const v1::GetConfigRequest& request, std::ostream& out,
+                  std::ostream& err) {
+  v1::GetConfigResponse r;
+  if (const grpc::Status s = client.call(&v1::AdminService::Stub::GetConfig, request, &r);
+      !s.ok()) {
+    return reportRpcError(err, s);
+  }
+#ifdef TEREDO_HAVE_CONFIG_PROTO
+  const v1::AgentConfig& a = r.effective();
+  teredo::StatusOr<std::string> yaml = a.has_server() ? teredo::config::yamlFromProto(a.server())
+                                       : a.has_relay()
+                                           ? teredo::config::yamlFromProto(a.relay())
+                                           : teredo::StatusOr<std::string>(std::string("{}\n"));
+  if (!yaml.ok()) {
+    return fail(err,
+                "the controller's config does not convert to YAML: " + yaml.status().message());
+  }
+  out << "# version " << r.version() << "\n" << *yaml;
+  return kExitOk;
+#else
+  (void)out;
+  return fail(err, "this teredoctl was built without lib/config's YAML translation");
+#endif
 }
 
 // config from-miredo: local, no controller involved.
@@ -141,6 +234,9 @@ int remote(AdminClient& client, const GlobalOptions& g, const Command& command, 
   }
   if (const auto* c = std::get_if<GetConfig>(&command)) {
     const bool scoped = !c->request.agent_id().empty() || c->request.role() != v1::ROLE_UNSPECIFIED;
+    if (scoped && g.yaml) {
+      return getConfigYaml(client, c->request, out, err);
+    }
     return callAndPrint(
         client, g, out, err, &Stub::GetConfig, c->request,
         [scoped](std::ostream& o, const v1::GetConfigResponse& r) { printConfig(o, r, scoped); });

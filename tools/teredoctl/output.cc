@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
 
 namespace teredoctl {
 
@@ -83,6 +84,32 @@ std::string toJson(const google::protobuf::Message& msg) {
   opts.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(msg, &out, opts);
   return out;
+}
+
+namespace {
+
+// yaml-cpp keeps the flow style of parsed JSON; the printed form uses block style throughout.
+void blockStyle(YAML::Node node) {
+  if (node.IsMap() || node.IsSequence()) {
+    node.SetStyle(YAML::EmitterStyle::Block);
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      blockStyle(node.IsMap() ? it->second : *it);
+    }
+  }
+}
+
+}  // namespace
+
+std::string toYaml(const google::protobuf::Message& msg) {
+  // JSON is YAML: parse the proto JSON and emit it in block style.
+  YAML::Node node = YAML::Load(toJson(msg));
+  blockStyle(node);
+  if (node.IsMap() && node.size() == 0) {
+    return "{}\n";
+  }
+  YAML::Emitter out;
+  out << node;
+  return std::string(out.c_str()) + "\n";
 }
 
 void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
@@ -263,6 +290,30 @@ void printHistory(std::ostream& out, const v1::ListConfigVersionsResponse& r) {
 void printRollback(std::ostream& out, const v1::RollbackResponse& r) {
   out << (r.dry_run() ? "dry run; current version " : "published version ") << r.version()
       << "; affected agents: " << joinIds(r.affected_agents()) << "\n";
+}
+
+RolloutProgress rolloutProgress(const v1::ListAgentsResponse& agents,
+                                const google::protobuf::RepeatedPtrField<std::string>& ids,
+                                uint64_t version) {
+  RolloutProgress p;
+  for (const std::string& id : ids) {
+    const v1::AgentStatus* found = nullptr;
+    for (const auto& a : agents.agents()) {
+      if (a.agent_id() == id) {
+        found = &a;
+        break;
+      }
+    }
+    if (found != nullptr && found->applied_version() >= version) {
+      p.applied.push_back(id);
+    } else if (found != nullptr && found->has_last_nack() &&
+               found->last_nack().version() >= version) {
+      p.nacked.push_back(id);
+    } else {
+      p.waiting.push_back(id);
+    }
+  }
+  return p;
 }
 
 void printForgotten(std::ostream& out, const std::string& agentId,

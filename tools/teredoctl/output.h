@@ -19,6 +19,8 @@ namespace teredoctl {
 
 /// `msg` as indented proto JSON with the .proto field names.
 std::string toJson(const google::protobuf::Message& msg);
+/// `msg` as block YAML (its proto JSON form: .proto field names, 64-bit integers as strings).
+std::string toYaml(const google::protobuf::Message& msg);
 
 /// Rows as a left-aligned table, columns two spaces apart, no trailing blanks.
 void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
@@ -36,6 +38,17 @@ void printRemoveOverride(std::ostream& out, const teredo::v1::SetConfigResponse&
 void printHistory(std::ostream& out, const teredo::v1::ListConfigVersionsResponse& r);
 void printRollback(std::ostream& out, const teredo::v1::RollbackResponse& r);
 /// "drain: a, b" (`verb` is "drain" or "undrain").
+/// Where a rollout of `version` stands for the agents `ids` (config set --wait): each is
+/// applied (runs `version` or later), nacked (NACKed `version` or later) or waiting (also when
+/// the controller no longer lists it).
+struct RolloutProgress {
+  std::vector<std::string> applied, nacked, waiting;
+  bool done() const { return waiting.empty(); }
+};
+RolloutProgress rolloutProgress(const teredo::v1::ListAgentsResponse& agents,
+                                const google::protobuf::RepeatedPtrField<std::string>& ids,
+                                uint64_t version);
+
 void printForgotten(std::ostream& out, const std::string& agentId,
                     const teredo::v1::ForgetAgentResponse& r);
 void printDrained(std::ostream& out, const std::string& verb,

@@ -386,6 +386,39 @@ TEST(YamlToProtoTest, ValuesAreCheckedWithPositions) {
   EXPECT_NE(syntax.status().message().find("YAML syntax error"), std::string::npos);
 }
 
+TEST(ProtoToYamlTest, PrintsOnlySetKeysAndReadsBackUnchanged) {
+  const std::string relayText =
+      "log:\n  level: debug\nrelay:\n  mtu: 1400\n  mode: host-specific\n"
+      "  bubble:\n    window: 5m\n  served_prefixes: [\"2001:db8::/32\"]\n";
+  auto relay = relayProtoFromYaml(relayText, "in.yaml");
+  ASSERT_TRUE(relay.ok()) << relay.status().message();
+  auto yaml = yamlFromProto(*relay);
+  ASSERT_TRUE(yaml.ok()) << yaml.status().message();
+  // Proto field order; durations in seconds.
+  EXPECT_EQ(*yaml,
+            "log:\n  level: debug\nrelay:\n  mtu: 1400\n  mode: host-specific\n"
+            "  served_prefixes: [\"2001:db8::/32\"]\n  bubble:\n    window: 300s\n");
+  auto again = relayProtoFromYaml(*yaml, "out.yaml");
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << *yaml;
+  EXPECT_EQ(again->SerializeAsString(), relay->SerializeAsString());
+
+  auto server = serverProtoFromYaml(
+      "server:\n  primary_address: 192.0.2.1\n  strict_rs: false\n  rate_limit:\n"
+      "    rs_burst: 50\n",
+      "s.yaml");
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  auto serverYaml = yamlFromProto(*server);
+  ASSERT_TRUE(serverYaml.ok());
+  auto serverAgain = serverProtoFromYaml(*serverYaml, "s2.yaml");
+  ASSERT_TRUE(serverAgain.ok()) << serverAgain.status().message() << "\n" << *serverYaml;
+  EXPECT_EQ(serverAgain->SerializeAsString(), server->SerializeAsString()) << *serverYaml;
+
+  EXPECT_EQ(*yamlFromProto(teredo::v1::ServerConfig{}), "{}\n");
+  teredo::v1::RelayConfig unspecified;
+  unspecified.mutable_relay()->set_mode(teredo::v1::RELAY_MODE_UNSPECIFIED);
+  EXPECT_FALSE(yamlFromProto(unspecified).ok());
+}
+
 // ----- Agent configs and error details ---------------------------------------------------------
 
 TEST(AgentConfigTest, ValidateByRole) {

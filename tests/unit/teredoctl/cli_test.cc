@@ -21,7 +21,8 @@ std::string describe(const Command& command) {
         if constexpr (std::is_same_v<T, FromMiredo>) {
           return "FromMiredo " + c.file + " " + v1::Role_Name(c.role);
         } else if constexpr (std::is_same_v<T, SetConfig>) {
-          return "SetConfig " + c.file + " {" + c.request.ShortDebugString() + "}";
+          return "SetConfig " + c.file + " {" + c.request.ShortDebugString() + "}" +
+                 (c.waitSeconds != 0 ? " wait " + std::to_string(c.waitSeconds) + "s" : "");
         } else {
           const char* names[] = {"ListAgents", "GetAgent",  "FleetStats",     "NatStats",
                                  "GetConfig",  "SetConfig", "RemoveOverride", "ConfigHistory",
@@ -71,6 +72,10 @@ INSTANTIATE_TEST_SUITE_P(
               "SetConfig d.yaml {role: ROLE_SERVER}"},
         Valid{{"config", "set", "o.json", "--agent", "srv-a", "--comment", "lab"},
               "SetConfig o.json {agent_id: \"srv-a\" comment: \"lab\"}"},
+        Valid{{"config", "set", "d.yaml", "--role", "relay", "--wait"},
+              "SetConfig d.yaml {role: ROLE_RELAY} wait 60s"},
+        Valid{{"config", "set", "d.yaml", "--role", "relay", "--wait", "--wait-timeout", "5"},
+              "SetConfig d.yaml {role: ROLE_RELAY} wait 5s"},
         Valid{{"config", "set", "d.yaml", "--role", "relay", "--dry-run", "--expected-version", "4",
                "--comment", "two words"},
               "SetConfig d.yaml {role: ROLE_RELAY dry_run: true expected_version: 4 comment: "
@@ -141,6 +146,22 @@ TEST(TeredoctlGlobalOptions, EnvironmentDefaultAndCommandLineWins) {
             "unix:/run/teredo/admin.sock");
   EXPECT_EQ(globalsOf({"--controller", "10.0.0.1:9548", "stats", "nat"}, "unix:/x").controller,
             "10.0.0.1:9548");
+}
+
+TEST(TeredoctlGlobalOptions, OutputFormat) {
+  struct Case {
+    std::vector<std::string> args;
+    bool json, yaml;
+  } cases[] = {{{"agents", "list"}, false, false},
+               {{"-o", "json", "agents", "list"}, true, false},
+               {{"agents", "list", "--output", "yaml"}, false, true},
+               {{"-o", "table", "agents", "list"}, false, false},
+               {{"--json", "agents", "list"}, true, false}};
+  for (const auto& c : cases) {
+    const GlobalOptions g = globalsOf(c.args);
+    EXPECT_EQ(g.json, c.json) << c.args[0];
+    EXPECT_EQ(g.yaml, c.yaml) << c.args[0];
+  }
 }
 
 TEST(TeredoctlGlobalOptions, AfterTheCommandAndRepeated) {
@@ -230,6 +251,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "--role: 'client' is not server or relay"},
         Invalid{{"drain"}, "drain: an agent ID or --role is required"},
         Invalid{{"agents", "forget"}, "ID is required"},
+        Invalid{{"-o", "xml", "agents", "list"}, "--output"},
+        Invalid{{"-o", "yaml", "--json", "agents", "list"}, "excludes"},
+        Invalid{{"config", "set", "d.yaml", "--role", "relay", "--wait-timeout", "5"}, "--wait"},
+        Invalid{{"config", "set", "d.yaml", "--role", "relay", "--wait", "--wait-timeout", "0"},
+                "--wait-timeout"},
+        Invalid{{"config", "set", "d.yaml", "--role", "relay", "--wait", "--wait-timeout", "5s"},
+                "--wait-timeout"},
         Invalid{{"undrain"}, "undrain: an agent ID or --role is required"},
         Invalid{{"drain", "srv-a", "--role", "server"}, "excludes"},
         Invalid{{"--dry-run", "config", "rollback", "3"}, "--dry-run"},

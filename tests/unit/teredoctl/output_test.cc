@@ -120,5 +120,47 @@ TEST(TeredoctlOutput, ForgetSaysWhichVersionRecordsIt) {
   EXPECT_EQ(withOverride.str(), "forgot relay-old in version 9 (its override removed)\n");
 }
 
+TEST(TeredoctlOutput, YamlIsTheProtoJsonInBlockStyle) {
+  teredo::v1::ListConfigVersionsResponse r;
+  auto* v = r.add_versions();
+  v->set_version(12);
+  v->set_description("set role relay");
+  v->set_author("token:alice");
+  EXPECT_EQ(toYaml(r),
+            "versions:\n  - version: 12\n    description: set role relay\n    author: "
+            "token:alice\n");
+  EXPECT_EQ(toYaml(teredo::v1::ListConfigVersionsResponse{}), "{}\n");
+}
+
+TEST(TeredoctlOutput, RolloutProgressByAgent) {
+  teredo::v1::ListAgentsResponse agents;
+  auto add = [&](const std::string& id, uint64_t applied, uint64_t nacked) {
+    auto* a = agents.add_agents();
+    a->set_agent_id(id);
+    a->set_applied_version(applied);
+    if (nacked != 0) {
+      a->mutable_last_nack()->set_version(nacked);
+    }
+  };
+  add("at-7", 7, 0);
+  add("later-9", 9, 0);
+  add("behind-6", 6, 0);
+  add("nacked-7", 6, 7);
+  add("old-nack-5", 6, 5);
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  for (const char* id : {"at-7", "later-9", "behind-6", "nacked-7", "old-nack-5", "gone"}) {
+    *ids.Add() = id;
+  }
+  const RolloutProgress p = rolloutProgress(agents, ids, 7);
+  EXPECT_EQ(p.applied, (std::vector<std::string>{"at-7", "later-9"}));
+  EXPECT_EQ(p.nacked, (std::vector<std::string>{"nacked-7"}));
+  EXPECT_EQ(p.waiting, (std::vector<std::string>{"behind-6", "old-nack-5", "gone"}));
+  EXPECT_FALSE(p.done());
+  google::protobuf::RepeatedPtrField<std::string> settled;
+  *settled.Add() = "at-7";
+  *settled.Add() = "nacked-7";
+  EXPECT_TRUE(rolloutProgress(agents, settled, 7).done());
+}
+
 }  // namespace
 }  // namespace teredoctl

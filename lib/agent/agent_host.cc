@@ -143,6 +143,7 @@ StatusOr<std::unique_ptr<AgentHost<Config>>> AgentHost<Config>::boot(const std::
   }
   host->role_ = std::move(role).value();
   host->metrics_->setAppliedConfig(version, unixNowSeconds());
+  host->metrics_->describe(RoleTraits<Config>::kName, host->readiness_);
   host->heartbeats_ =
       std::make_shared<Heartbeats>(host->role_->lanes() + 1, std::chrono::seconds(10));
   host->socketsBound_ = host->readiness_->addCondition(Readiness::kSocketsBound);

@@ -28,6 +28,9 @@ std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
   {
     prometheus::ClientMetric m;
     m.label = {{"commit", build::kCommit}, {"version", build::kVersion}};
+    if (!role_.empty()) {
+      m.label.push_back({"role", role_});
+    }
     m.gauge.value = 1;
     out.push_back({"teredo_build_info",
                    "Build identity; always 1. Join on version and commit.",
@@ -37,6 +40,15 @@ std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
   out.push_back(gaugeFamily("process_start_time_seconds",
                             "Start time of the process since the Unix epoch in seconds.",
                             startSeconds_));
+  if (readiness_ != nullptr) {
+    out.push_back(gaugeFamily("teredo_ready",
+                              "1 while /readyz answers 200 (sockets bound, config applied, not "
+                              "draining, role conditions met).",
+                              readiness_->ready(nullptr) ? 1 : 0));
+    out.push_back(gaugeFamily("teredo_draining",
+                              "1 while drained (admits no new peers; /readyz 503).",
+                              readiness_->draining() ? 1 : 0));
+  }
   out.push_back(gaugeFamily(
       "teredo_controller_connected",
       "1 while the controller stream is up. Forwarding does not depend on it; alert only when "

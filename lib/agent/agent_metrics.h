@@ -1,5 +1,6 @@
 // Process-wide metrics every agent (server, relay) exports besides its component stats:
-// build identity, start time, controller connection and config updates.
+// build identity (with the role, so rules can tell the fleet's targets apart without relying on
+// scrape job names), start time, readiness and drain, controller connection and config updates.
 //
 // Thread-safety: all setters and Collect() may be called from any thread (relaxed atomics).
 // Ownership: hold it in a shared_ptr and hand that to AdminServer (it is a Collectable).
@@ -10,8 +11,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "agent/health.h"
 
 namespace teredo::agent {
 
@@ -19,6 +23,13 @@ class AgentMetrics : public prometheus::Collectable {
  public:
   /// `processStartUnixSeconds` < 0 means "now".
   explicit AgentMetrics(double processStartUnixSeconds = -1.0);
+
+  /// The role label of teredo_build_info ("server", "relay") and the Readiness behind
+  /// teredo_ready and teredo_draining. Call once, before the admin server serves.
+  void describe(std::string role, std::shared_ptr<const Readiness> readiness) {
+    role_ = std::move(role);
+    readiness_ = std::move(readiness);
+  }
 
   void setControllerConnected(bool connected) {
     controllerConnected_.store(connected, std::memory_order_relaxed);
@@ -33,13 +44,16 @@ class AgentMetrics : public prometheus::Collectable {
   uint64_t configNacks() const { return nacks_.load(std::memory_order_relaxed); }
   uint64_t appliedVersion() const { return appliedVersion_.load(std::memory_order_relaxed); }
 
-  /// teredo_build_info, process_start_time_seconds, teredo_controller_connected,
+  /// teredo_build_info{role,version,commit}, process_start_time_seconds, teredo_ready and
+  /// teredo_draining (with a Readiness), teredo_controller_connected,
   /// teredo_config_updates_total{result}, teredo_config_applied_version,
   /// teredo_config_last_applied_timestamp_seconds, teredo_bugs_total.
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   double startSeconds_;
+  std::string role_;
+  std::shared_ptr<const Readiness> readiness_;
   std::atomic<bool> controllerConnected_{false};
   std::atomic<uint64_t> acks_{0};
   std::atomic<uint64_t> nacks_{0};

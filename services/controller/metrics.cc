@@ -140,7 +140,10 @@ std::vector<MetricFamily> FleetCollectable::Collect() const {
   const Controller::Snapshot s = controller_.snapshot();
   Families f;
   f.gauge("teredo_build_info", "Build of this controller; always 1.",
-          {{"version", teredo::build::kVersion}, {"commit", teredo::build::kCommit}}, 1);
+          {{"version", teredo::build::kVersion},
+           {"commit", teredo::build::kCommit},
+           {"role", "controller"}},
+          1);
   f.gauge("teredo_controller_config_version", "The newest published fleet config version.", {},
           static_cast<double>(s.version));
   const std::pair<const char*, uint64_t> pushes[] = {

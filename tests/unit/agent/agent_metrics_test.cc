@@ -88,6 +88,37 @@ TEST(AgentMetrics, BuildInfoIsOneWithVersionAndCommitLabels) {
                                                                    {"version", build::kVersion}}));
 }
 
+TEST(AgentMetrics, DescribedAgentExportsRoleReadinessAndDrain) {
+  auto readiness = std::make_shared<Readiness>();
+  const size_t bound = readiness->addCondition(Readiness::kSocketsBound);
+  AgentMetrics m(1700000000.0);
+  m.describe("relay", readiness);
+  auto families = m.Collect();
+  const prometheus::MetricFamily* info = findFamily(families, "teredo_build_info");
+  ASSERT_NE(info, nullptr);
+  bool hasRole = false;
+  for (const auto& l : info->metric[0].label) {
+    hasRole = hasRole || (l.name == "role" && l.value == "relay");
+  }
+  EXPECT_TRUE(hasRole);
+  struct Step {
+    const char* name;
+    bool bound, draining;
+    double ready, drained;
+  } steps[] = {{"starting", false, false, 0, 0},
+               {"ready", true, false, 1, 0},
+               {"drained", true, true, 0, 1},
+               {"undrained", true, false, 1, 0}};
+  for (const auto& st : steps) {
+    SCOPED_TRACE(st.name);
+    readiness->set(bound, st.bound);
+    readiness->setDraining(st.draining);
+    families = m.Collect();
+    EXPECT_EQ(single(families, "teredo_ready", prometheus::MetricType::Gauge), st.ready);
+    EXPECT_EQ(single(families, "teredo_draining", prometheus::MetricType::Gauge), st.drained);
+  }
+}
+
 TEST(AgentMetrics, FreshMetricsAreZeroAndDisconnected) {
   AgentMetrics m(1700000000.0);
   EXPECT_FALSE(m.controllerConnected());

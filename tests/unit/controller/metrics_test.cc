@@ -199,10 +199,11 @@ TEST_F(FleetMetricsTest, EmptyControllerExportsEverySeriesAtZero) {
             0.0);
 }
 
-TEST_F(FleetMetricsTest, BuildInfoIsOneWithVersionAndCommit) {
+TEST_F(FleetMetricsTest, BuildInfoIsOneWithVersionCommitAndRole) {
   const Scrape s(*ctl_);
-  EXPECT_EQ(s.value("teredo_build_info",
-                    {{"version", teredo::build::kVersion}, {"commit", teredo::build::kCommit}}),
+  EXPECT_EQ(s.value("teredo_build_info", {{"version", teredo::build::kVersion},
+                                          {"commit", teredo::build::kCommit},
+                                          {"role", "controller"}}),
             1.0);
   EXPECT_EQ(s.series("teredo_build_info").size(), 1u);
 }

@@ -251,6 +251,18 @@ def check_render(docs, where, args, problems):
                     role = fname[:-5] if fname.endswith(".yaml") else None
                     if role in daemons:
                         check_config(daemons[role], role, text, f"{here} {fname}", problems, tmp)
+            if key == ("monitoring.coreos.com/v1", "PrometheusRule"):
+                base = ((args.values.get("metrics") or {}).get("prometheusRule") or {}).get(
+                    "runbookBaseUrl") or "docs/runbooks.md"
+                for group in field(doc, "spec.groups") or []:
+                    for rule in group.get("rules") or []:
+                        if "alert" not in rule:
+                            continue
+                        url = (rule.get("annotations") or {}).get("runbook_url", "")
+                        want = f"{base}#{rule['alert'].lower()}"
+                        if url != want:
+                            problems.append(f"{here}: alert {rule['alert']}: runbook_url "
+                                            f"{url!r}, expected {want!r}")
             if key == ("monitoring.coreos.com/v1", "PrometheusRule") and args.promtool:
                 rules = pathlib.Path(tmp) / "rules.yaml"
                 rules.write_text(yaml.safe_dump({"groups": field(doc, "spec.groups")}))

@@ -60,3 +60,8 @@ set_tests_properties(integration.fleet_demo PROPERTIES
 # metric and label matcher they use is in the scraped /metrics of controller, server and relay
 # (with a Miredo client's traffic through them), and no label carries an address.
 teredo_integration_test(observability observability.sh TIMEOUT 120 NEEDS ${_ctl_all})
+# Monitoring that survives the controller: a real Prometheus (Debian's, on the lab network)
+# scrapes the fleet with deploy/prometheus rules loaded; the agents-only recording rules have
+# live series; killing the controller fires TeredoControllerDown while the agents' series and the
+# client's traffic go on; stopping the relay fires TeredoAgentDown.
+teredo_integration_test(prometheus_live prometheus_live.sh TIMEOUT 120 NEEDS ${_ctl_all})

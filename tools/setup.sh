@@ -13,7 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libjudy-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev libsqlite3-dev
-  libcli11-dev libmicrohttpd-dev
+  libcli11-dev libmicrohttpd-dev libsystemd-dev
   # fuzzing, sanitizers, style
   clang-14 libclang-rt-14-dev clang-format-14
   # integration tests and demo: namespaces, NAT, traffic, captures

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "agent/log.h"
+#include "agent/service_notify.h"
 #include "net/caps.h"
 #include "net/event_loop.h"
 #include "teredo/build_info.h"
@@ -47,7 +48,7 @@ void dropPrivileges(const std::vector<int>& keep) {
 
 /// The main thread's loop until SIGTERM or SIGINT. False (logged) when it cannot be created.
 template <class Config>
-bool runMainLoop(AgentHost<Config>& host) {
+bool runMainLoop(AgentHost<Config>& host, const ServiceNotifier& notifier) {
   auto loop = net::EventLoop::create();
   if (!loop.ok()) {
     TEREDO_LOG(LogLevel::Error, "cannot create the event loop", {"error", loop.status().message()});
@@ -59,7 +60,9 @@ bool runMainLoop(AgentHost<Config>& host) {
   std::optional<std::chrono::steady_clock::time_point> stopAt;
   (void)main.addSignals(kSignals, [&](int signo) {
     if (signo == SIGHUP) {
+      notifier.reloading();
       (void)host.reload();  // logged by ManagedConfig
+      notifier.ready("serving");
       return;
     }
     if (stopAt) {
@@ -67,6 +70,7 @@ bool runMainLoop(AgentHost<Config>& host) {
       main.stop();
       return;
     }
+    notifier.stopping();
     const std::chrono::milliseconds grace = host.beginStop();
     TEREDO_LOG(LogLevel::Info, "stopping", {"signal", signo},
                {"grace_ms", static_cast<long>(grace.count())});
@@ -80,8 +84,17 @@ bool runMainLoop(AgentHost<Config>& host) {
       main.stop();
     }
   });
-  (void)main.addTimer(std::chrono::seconds(1), [&] { host.tick(); });
-  host.tick();
+  // Once a second: the main loop's heartbeat, and the service watchdog while every loop beats
+  // (a hung worker stops it, and systemd restarts the daemon after WatchdogSec).
+  auto tick = [&] {
+    host.tick();
+    if (host.alive()) {
+      notifier.watchdog();
+    }
+  };
+  (void)main.addTimer(std::chrono::seconds(1), tick);
+  tick();
+  notifier.ready("serving");
   (void)main.run();
   return true;
 }
@@ -269,7 +282,8 @@ int runAgent(int argc, char** argv, const AgentInfo& info,
     return kExitEnvironment;
   }
   (*host)->start();
-  const bool looped = runMainLoop(**host);
+  const ServiceNotifier notifier;
+  const bool looped = runMainLoop(**host, notifier);
   (*host)->shutdown();
   TEREDO_LOG(LogLevel::Info, std::string(info.name) + " stopped");
   return looped ? 0 : kExitEnvironment;

@@ -128,6 +128,8 @@ class AgentHost {
   const ManagedConfig<Config>& managed() const { return *managed_; }
   ManagedConfig<Config>& managed() { return *managed_; }
   const AgentMetrics& metrics() const { return *metrics_; }
+  /// Every event loop beat recently (what /healthz says); the service watchdog is fed only then.
+  bool alive() const { return heartbeats_->fresh(nullptr); }
   const Readiness& readiness() const { return *readiness_; }
   Role& role() { return *role_; }
   uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }

@@ -17,6 +17,7 @@
 #include "agent/admin_server.h"
 #include "agent/health.h"
 #include "agent/log.h"
+#include "agent/service_notify.h"
 #include "base/file.h"
 #include "base/status.h"
 #include "config/config.h"
@@ -219,18 +220,25 @@ int run(const std::string& path) {
              {"admin_api", config.controller.adminListen}, {"admin", adminOptions.listen},
              {"config_version", static_cast<unsigned long>(controller.currentVersion())});
 
-  // The main loop: a heartbeat every second, SIGHUP reloads, SIGTERM/SIGINT stop.
+  // The main loop: a heartbeat (and the service watchdog) every second, SIGHUP reloads,
+  // SIGTERM/SIGINT stop. systemd (Type=notify) learns when it serves, reloads and stops.
+  const agent::ServiceNotifier notifier;
+  notifier.ready("serving");
   for (;;) {
     heartbeats->beat(0);
+    notifier.watchdog();
     const timespec second{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &second);
     if (sig < 0) {
       continue;  // timeout or EINTR
     }
     if (sig == SIGHUP) {
+      notifier.reloading();
       reload(path, config, controller, server);
+      notifier.ready("serving");
       continue;
     }
+    notifier.stopping();
     TEREDO_LOG(LogLevel::Info, "stopping", {"signal", sig});
     break;
   }

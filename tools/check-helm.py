@@ -48,6 +48,7 @@ BUILTIN = {
     ("v1", "PersistentVolumeClaim"): "V1PersistentVolumeClaim",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
 }
 # Custom resources: the fields their controllers require (no schema package for them here).
 CUSTOM = {
@@ -113,14 +114,34 @@ def field(obj, dotted):
     return obj
 
 
-def render(renderer, chart, values):
-    cmd = [str(renderer), "-chart", str(chart), "-release", "fleet", "-namespace", "teredo"]
+def render(renderer, chart, values, notes):
+    cmd = [str(renderer), "-chart", str(chart), "-release", "fleet", "-namespace", "teredo",
+           "-notes", str(notes)]
     if values is not None:
         cmd += ["-f", str(values)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return None, res.stderr.strip()
     return [d for d in yaml.safe_load_all(res.stdout) if d is not None], None
+
+
+def check_notes(text, values, docs, label, problems):
+    """NOTES.txt names the objects the operator needs: the admin token's Secret, the controller's
+    Service, and says what the hosts need."""
+    if not text.strip():
+        problems.append(f"{label}: NOTES.txt rendered empty or missing")
+        return
+    names = {(d.get("kind"), d["metadata"]["name"]) for d in docs}
+    secret = ((values.get("controller") or {}).get("adminTokenSecret") or
+              next((n for k, n in names if k == "Secret" and n.endswith("-admin-token")), None))
+    service = next((n for k, n in names if k == "Service" and n.endswith("-controller")), None)
+    for what, needle in (("the admin token Secret", secret), ("the controller Service", service),
+                         ("teredoctl", "teredoctl"), ("IPv6 forwarding", "forwarding"),
+                         ("the Pod Security level", "privileged")):
+        if not needle or needle not in text:
+            problems.append(f"{label}: NOTES.txt does not mention {what} ({needle})")
+    if "<no value>" in text or "{{" in text:
+        problems.append(f"{label}: NOTES.txt has unrendered parts")
 
 
 def check_config(binary, role, text, where, problems, tmp):
@@ -394,10 +415,13 @@ def main():
         for e in validator.iter_errors(values):
             problems.append(f"{label}: values.schema.json: {'.'.join(map(str, e.path))}: "
                             f"{e.message}")
-        docs, err = render(args.renderer, chart, path)
+        notes = pathlib.Path(tempfile.mkdtemp()) / "NOTES.txt"
+        docs, err = render(args.renderer, chart, path, notes)
         if err:
             problems.append(f"{label}: render failed: {err}")
             continue
+        check_notes(notes.read_text(encoding="utf-8") if notes.exists() else "", values, docs,
+                    label, problems)
         args.values = values
         args.expected_image = expected_image(values, app_version)
         objects += len(docs)

@@ -98,18 +98,19 @@ func main() {
 	namespace := flag.String("namespace", "default", "release namespace")
 	var overrides valueFiles
 	flag.Var(&overrides, "f", "values file merged over the chart's values.yaml (repeatable)")
+	notes := flag.String("notes", "", "write the rendered templates/NOTES.txt here (not a manifest)")
 	flag.Parse()
 	if *chart == "" {
 		fmt.Fprintln(os.Stderr, "helm-render: -chart is required")
 		os.Exit(2)
 	}
-	if err := run(*chart, *release, *namespace, overrides); err != nil {
+	if err := run(*chart, *release, *namespace, overrides, *notes); err != nil {
 		fmt.Fprintln(os.Stderr, "helm-render:", err)
 		os.Exit(1)
 	}
 }
 
-func run(chartDir, release, namespace string, overrides []string) error {
+func run(chartDir, release, namespace string, overrides []string, notesPath string) error {
 	meta, err := readYAML(filepath.Join(chartDir, "Chart.yaml"))
 	if err != nil {
 		return err
@@ -217,6 +218,15 @@ func run(chartDir, release, namespace string, overrides []string) error {
 			return err
 		}
 		text := strings.ReplaceAll(buf.String(), "<no value>", "")
+		if filepath.Base(tname) == "NOTES.txt" {
+			// Helm prints NOTES.txt after an install; it is not part of the manifest.
+			if notesPath != "" {
+				if err := os.WriteFile(notesPath, []byte(text), 0o644); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for _, doc := range strings.Split(text, "\n---") {
 			doc = strings.TrimSpace(strings.TrimPrefix(doc, "---"))
 			if doc == "" {

@@ -2,7 +2,8 @@
 # Bad configs are refused and shown, and the running config stays (issue "teredo-controller",
 # Tests):
 #   0. `config get --role server -o yaml` prints the role's keys in the file layout, and
-#      `config set` of that file changes nothing.
+#      `config set` of that file changes nothing; `config diff` of it finds no difference (0), of
+#      an edited copy the changed line (2).
 #   1. SetConfig validation: a YAML whose keys are each valid but whose merged config is not
 #      (server.mtu 1400 with the public prefix) and an AgentConfig JSON that teredoctl cannot
 #      pre-check (server.mtu 1000) are refused with INVALID_ARGUMENT (teredoctl exit status 3)
@@ -64,6 +65,14 @@ chk "config get -o yaml: the role's keys in the file layout" \
 eq "config get -o yaml | config set: no change" \
   "$(fleet_ctl config set "$LAB_DIR/server-defaults.yaml" --role server 2>&1)" \
   "no change (version $v1)"
+fleet_ctl config diff "$LAB_DIR/server-defaults.yaml" --role server >/dev/null 2>&1 && rc=0 || rc=$?
+eq "config diff of the unchanged file: exit status 0" "$rc" 0
+sed 's/strict_rs: false/strict_rs: true/' "$LAB_DIR/server-defaults.yaml" >"$LAB_DIR/strict.yaml"
+out=$(fleet_ctl config diff "$LAB_DIR/strict.yaml" --role server 2>&1) && rc=0 || rc=$?
+printf '%s\n' "$out" | sed 's/^/     /' >&2
+eq "config diff of a changed file: exit status 2" "$rc" 2
+chk "config diff shows the old and the new line" \
+  grep -qzE -- '-   strict_rs: false.\+   strict_rs: true' <<<"$out"
 h1=$(history_of)
 
 # --- 1. SetConfig refusal ------------------------------------------------------------------------

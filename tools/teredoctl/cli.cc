@@ -35,6 +35,7 @@ constexpr const char* kFooter = R"(Synopsis:
   stats fleet [--role server|relay]
   stats nat
   config get [--version N] [--agent ID | --role server|relay]
+  config diff FILE (--role server|relay | --agent ID)
   config set FILE (--role server|relay | --agent ID) [--dry-run] [--expected-version N]
              [--comment TEXT]
   config remove --agent ID [--dry-run] [--comment TEXT]
@@ -47,9 +48,10 @@ constexpr const char* kFooter = R"(Synopsis:
 command; when an option is repeated the last one counts. Numbers are decimal.
 
 Exit status:
-  0   success
+  0   success (config diff: no difference)
   1   the call failed (controller unreachable, UNAUTHENTICATED, NOT_FOUND, ...) or a local
       step failed (unreadable file, a Miredo directive that cannot be converted)
+  2   config diff: the file differs from the current config
   3   the controller refused the request as invalid (INVALID_ARGUMENT; the fields on stderr)
   4   config set --wait: an affected agent NACKed the new version
   5   config set --wait: not every affected agent answered before --wait-timeout
@@ -60,7 +62,7 @@ constexpr const char* kCommandFooter =
     R"(Global options (--controller, --token-file, --tls-ca, --tls-cert, --tls-key,
 --tls-server-name, -o/--output, --json, --timeout) as in `teredoctl --help`, before or after the command.
 Exit status: 0 success, 1 the call failed, 3 the controller refused the request as invalid
-(INVALID_ARGUMENT), 4 and 5 (config set --wait) an agent NACKed / the wait timed out, 64 usage
+(INVALID_ARGUMENT), 2 (config diff) differences, 4 and 5 (config set --wait) an agent NACKed / the wait timed out, 64 usage
 error.)";
 
 // --- Checks --------------------------------------------------------------------------------------
@@ -151,6 +153,7 @@ struct Tree {
   CLI::App* configSet = nullptr;
   CLI::App* configRemove = nullptr;
   CLI::App* configHistory = nullptr;
+  CLI::App* configDiff = nullptr;
   CLI::App* configRollback = nullptr;
   CLI::App* fromMiredo = nullptr;
   CLI::App* drain = nullptr;
@@ -286,6 +289,21 @@ void defineConfig(Tree* t, Values* v) {
       ->type_name("SECONDS")
       ->check(decimal(1, kMaxWaitSeconds))
       ->needs(wait);
+
+  t->configDiff = config->add_subcommand(
+      "diff", "what `config set FILE` would change: the current config against FILE, as YAML");
+  t->notes[t->configDiff] =
+      "Compares FILE with the role's current defaults (--role) or the agent's current override\n"
+      "(--agent), both as the keys they set, and prints the lines that differ (- current,\n"
+      "+ FILE). Exit status 0 when they are the same, 2 when they differ. Changes nothing.";
+  t->configDiff->add_option("FILE", v->file, "YAML, or AgentConfig JSON (*.json)")
+      ->type_name("")
+      ->required()
+      ->check(nonEmpty());
+  auto* diffAgent = t->configDiff->add_option("--agent", v->agent, "this agent's override")
+                        ->type_name("ID")
+                        ->check(nonEmpty());
+  addRole(t->configDiff, v, "this role's defaults")->excludes(diffAgent);
 
   t->configRemove = config->add_subcommand(
       "remove", "remove an agent's override: it runs its role's defaults again");
@@ -470,6 +488,11 @@ ParseResult toInvocation(const Tree& t, const Values& v) {
                           : static_cast<int>(*parseDecimal(v.waitTimeout, 1, kMaxWaitSeconds));
     }
     inv.command = c;
+  } else if (*t.configDiff) {
+    if (v.agent.empty() && role == v1::ROLE_UNSPECIFIED) {
+      return usageError(t.configDiff, "--role or --agent is required");
+    }
+    inv.command = DiffConfig{v.file, v.agent, role};
   } else if (*t.configRemove) {
     RemoveOverride c;
     c.request.set_agent_id(v.agent);

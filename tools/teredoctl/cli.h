@@ -28,6 +28,8 @@ inline constexpr int kExitFailure = 1;
 /// The controller refused the request as invalid (INVALID_ARGUMENT); the field violations are
 /// printed on stderr.
 inline constexpr int kExitInvalidArgument = 3;
+/// config diff: the file differs from the current config (the differences are printed).
+inline constexpr int kExitDiffers = 2;
 /// config set --wait: published, and at least one affected agent NACKed it (the others applied).
 inline constexpr int kExitNacked = 4;
 /// config set --wait: published, but not every affected agent applied or NACKed it in time.
@@ -86,6 +88,13 @@ struct SetConfig {
   /// most this long (0: do not wait).
   int waitSeconds = 0;
 };
+/// config diff FILE (--role R | --agent ID): what `config set` with the same arguments would
+/// change, as a line diff of the two configs in YAML (local comparison; no change is made).
+struct DiffConfig {
+  std::string file;
+  std::string agentId;  ///< empty: role
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+};
 /// config remove --agent ID [--dry-run] [--comment TEXT]
 struct RemoveOverride {
   v1::SetConfigRequest request;
@@ -118,7 +127,7 @@ struct FromMiredo {
 
 using Command =
     std::variant<ListAgents, GetAgent, FleetStats, NatStats, GetConfig, SetConfig, RemoveOverride,
-                 ConfigHistory, Rollback, Drain, Undrain, ForgetAgent, FromMiredo>;
+                 ConfigHistory, Rollback, Drain, Undrain, ForgetAgent, FromMiredo, DiffConfig>;
 
 /// A command line that names something to do.
 struct Invocation {

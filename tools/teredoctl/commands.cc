@@ -129,20 +129,92 @@ int waitForRollout(AdminClient& client, const google::protobuf::RepeatedPtrField
   return kExitOk;
 }
 
+// The role of agent `id`, from the controller (to read a YAML file for it).
+teredo::StatusOr<v1::Role> agentRole(AdminClient& client, const std::string& id) {
+  v1::GetAgentRequest get;
+  get.set_agent_id(id);
+  v1::GetAgentResponse agent;
+  if (const auto s = client.call(&v1::AdminService::Stub::GetAgent, get, &agent); !s.ok()) {
+    return teredo::Status::error(teredo::StatusCode::kUnavailable,
+                                 "cannot tell the role of agent " + id + " (" + s.error_message() +
+                                     "); a .json AgentConfig file names it");
+  }
+  return agent.agent().role();
+}
+
+#ifdef TEREDO_HAVE_CONFIG_PROTO
+// An AgentConfig's role section as YAML (only the keys it sets).
+teredo::StatusOr<std::string> agentConfigYaml(const v1::AgentConfig& c) {
+  if (c.has_server()) {
+    return teredo::config::yamlFromProto(c.server());
+  }
+  if (c.has_relay()) {
+    return teredo::config::yamlFromProto(c.relay());
+  }
+  return std::string("{}\n");
+}
+#endif
+
+// config diff: the current defaults or override (from the fleet config) against FILE.
+int diffConfig(AdminClient& client, const DiffConfig& cmd, std::ostream& out, std::ostream& err) {
+#ifdef TEREDO_HAVE_CONFIG_PROTO
+  v1::Role role = cmd.role;
+  if (!cmd.agentId.empty()) {
+    auto r = agentRole(client, cmd.agentId);
+    if (!r.ok()) {
+      return fail(err, r.status().message());
+    }
+    role = *r;
+  }
+  v1::AgentConfig proposed;
+  if (const teredo::Status s = loadConfigFile(cmd.file, role, &proposed); !s.ok()) {
+    return fail(err, s.message());
+  }
+  v1::GetConfigResponse fleet;
+  if (const grpc::Status s =
+          client.call(&v1::AdminService::Stub::GetConfig, v1::GetConfigRequest{}, &fleet);
+      !s.ok()) {
+    return reportRpcError(err, s);
+  }
+  const auto& f = fleet.config();
+  v1::AgentConfig current;
+  if (!cmd.agentId.empty()) {
+    if (const auto it = f.agent_overrides().find(cmd.agentId); it != f.agent_overrides().end()) {
+      current = it->second;
+    }
+  } else {
+    current = role == v1::ROLE_SERVER ? f.server_defaults() : f.relay_defaults();
+  }
+  auto before = agentConfigYaml(current);
+  auto after = agentConfigYaml(proposed);
+  if (!before.ok() || !after.ok()) {
+    return fail(err, (!before.ok() ? before : after).status().message());
+  }
+  const std::string diff = diffLines(*before, *after);
+  out << "# version " << fleet.version() << " (" << (cmd.agentId.empty() ? "role " : "agent ")
+      << (cmd.agentId.empty() ? std::string(teredo::config::roleName(role)) : cmd.agentId)
+      << ") against " << cmd.file << "\n";
+  out << (diff.empty() ? "no difference\n" : diff);
+  return diff.empty() ? kExitOk : kExitDiffers;
+#else
+  (void)client;
+  (void)cmd;
+  (void)out;
+  return fail(err, "this teredoctl was built without lib/config's YAML translation");
+#endif
+}
+
 // config set: the role is needed to read a YAML file; with --agent it is the agent's.
 int setConfig(AdminClient& client, const GlobalOptions& global, const SetConfig& cmd,
               std::ostream& out, std::ostream& err) {
   v1::SetConfigRequest request = cmd.request;
   v1::Role role = request.role();
   if (request.has_agent_id()) {
-    v1::GetAgentRequest get;
-    get.set_agent_id(request.agent_id());
-    v1::GetAgentResponse agent;
-    if (const auto s = client.call(&v1::AdminService::Stub::GetAgent, get, &agent); !s.ok()) {
-      return fail(err, "cannot tell the role of agent " + request.agent_id() + " (" +
-                           s.error_message() + "); a .json AgentConfig file names it");
+    auto r = agentRole(client, request.agent_id());
+    if (!r.ok()) {
+      return fail(err, r.status().message());
     }
-    role = agent.agent().role();
+    role = *r;
   }
   if (const teredo::Status s = loadConfigFile(cmd.file, role, request.mutable_config()); !s.ok()) {
     return fail(err, s.message());
@@ -258,6 +330,9 @@ int remote(AdminClient& client, const GlobalOptions& g, const Command& command, 
                         [](std::ostream& o, const v1::DrainResponse& r) {
                           printDrained(o, "drain", r.agent_ids());
                         });
+  }
+  if (const auto* c = std::get_if<DiffConfig>(&command)) {
+    return diffConfig(client, *c, out, err);
   }
   if (const auto* c = std::get_if<ForgetAgent>(&command)) {
     return callAndPrint(

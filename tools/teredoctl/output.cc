@@ -292,6 +292,50 @@ void printRollback(std::ostream& out, const v1::RollbackResponse& r) {
       << "; affected agents: " << joinIds(r.affected_agents()) << "\n";
 }
 
+namespace {
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::string diffLines(const std::string& before, const std::string& after) {
+  const std::vector<std::string> a = splitLines(before);
+  const std::vector<std::string> b = splitLines(after);
+  if (a == b) {
+    return "";
+  }
+  // lcs[i][j]: the longest common subsequence of a[i..] and b[j..] (configs are small).
+  std::vector<std::vector<size_t>> lcs(a.size() + 1, std::vector<size_t>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;) {
+    for (size_t j = b.size(); j-- > 0;) {
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  std::string out;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      out += "  " + a[i++] + "\n";
+      ++j;
+    } else if (i < a.size() && (j == b.size() || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      out += "- " + a[i++] + "\n";  // removals first, as diff -u prints them
+    } else {
+      out += "+ " + b[j++] + "\n";
+    }
+  }
+  return out;
+}
+
 RolloutProgress rolloutProgress(const v1::ListAgentsResponse& agents,
                                 const google::protobuf::RepeatedPtrField<std::string>& ids,
                                 uint64_t version) {

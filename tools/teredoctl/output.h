@@ -49,6 +49,10 @@ RolloutProgress rolloutProgress(const teredo::v1::ListAgentsResponse& agents,
                                 const google::protobuf::RepeatedPtrField<std::string>& ids,
                                 uint64_t version);
 
+/// A line diff of `before` and `after` (longest common subsequence): "  " for a line in both,
+/// "- " only in before, "+ " only in after; empty when they are equal.
+std::string diffLines(const std::string& before, const std::string& after);
+
 void printForgotten(std::ostream& out, const std::string& agentId,
                     const teredo::v1::ForgetAgentResponse& r);
 void printDrained(std::ostream& out, const std::string& verb,

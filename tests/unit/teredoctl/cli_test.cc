@@ -18,7 +18,10 @@ std::string describe(const Command& command) {
   return std::visit(
       [](const auto& c) -> std::string {
         using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, FromMiredo>) {
+        if constexpr (std::is_same_v<T, DiffConfig>) {
+          return "DiffConfig " + c.file + " " +
+                 (c.agentId.empty() ? v1::Role_Name(c.role) : c.agentId);
+        } else if constexpr (std::is_same_v<T, FromMiredo>) {
           return "FromMiredo " + c.file + " " + v1::Role_Name(c.role);
         } else if constexpr (std::is_same_v<T, SetConfig>) {
           return "SetConfig " + c.file + " {" + c.request.ShortDebugString() + "}" +
@@ -102,6 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
         Valid{{"undrain", "rly-a"}, "Undrain {agent_id: \"rly-a\"}"},
         Valid{{"undrain", "--role", "relay"}, "Undrain {role: ROLE_RELAY}"},
         Valid{{"agents", "forget", "rly-old"}, "ForgetAgent {agent_id: \"rly-old\"}"},
+        Valid{{"config", "diff", "r.yaml", "--role", "relay"}, "DiffConfig r.yaml ROLE_RELAY"},
+        Valid{{"config", "diff", "o.yaml", "--agent", "srv-a"}, "DiffConfig o.yaml srv-a"},
         Valid{{"agents", "forget", "rly-old", "--comment", "rack 4 retired"},
               "ForgetAgent {agent_id: \"rly-old\" comment: \"rack 4 retired\"}"},
         // Global options before and after the command.
@@ -251,6 +256,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "--role: 'client' is not server or relay"},
         Invalid{{"drain"}, "drain: an agent ID or --role is required"},
         Invalid{{"agents", "forget"}, "ID is required"},
+        Invalid{{"config", "diff", "r.yaml"}, "config diff: --role or --agent is required"},
+        Invalid{{"config", "diff", "--role", "relay"}, "FILE is required"},
         Invalid{{"-o", "xml", "agents", "list"}, "--output"},
         Invalid{{"-o", "yaml", "--json", "agents", "list"}, "excludes"},
         Invalid{{"config", "set", "d.yaml", "--role", "relay", "--wait-timeout", "5"}, "--wait"},

@@ -162,5 +162,23 @@ TEST(TeredoctlOutput, RolloutProgressByAgent) {
   EXPECT_TRUE(rolloutProgress(agents, settled, 7).done());
 }
 
+TEST(TeredoctlOutput, DiffLinesMarksWhatChanged) {
+  struct Case {
+    const char* name;
+    std::string before, after, diff;
+  } cases[] = {
+      {"equal", "relay:\n  mtu: 1280\n", "relay:\n  mtu: 1280\n", ""},
+      {"changed value", "relay:\n  mtu: 1280\n  port: 3544\n",
+       "relay:\n  mtu: 1400\n  port: 3544\n",
+       "  relay:\n-   mtu: 1280\n+   mtu: 1400\n    port: 3544\n"},
+      {"added key", "relay:\n  mtu: 1280\n", "relay:\n  mtu: 1280\n  port: 3545\n",
+       "  relay:\n    mtu: 1280\n+   port: 3545\n"},
+      {"from nothing", "{}\n", "relay:\n  mtu: 1400\n", "- {}\n+ relay:\n+   mtu: 1400\n"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(diffLines(c.before, c.after), c.diff) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace teredoctl

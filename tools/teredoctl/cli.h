@@ -95,6 +95,10 @@ struct DiffConfig {
   std::string agentId;  ///< empty: role
   v1::Role role = v1::ROLE_UNSPECIFIED;
 };
+/// completion bash|zsh|fish: the shell completion script (local).
+struct Completion {
+  std::string shell;
+};
 /// config remove --agent ID [--dry-run] [--comment TEXT]
 struct RemoveOverride {
   v1::SetConfigRequest request;
@@ -125,9 +129,9 @@ struct FromMiredo {
   v1::Role role = v1::ROLE_UNSPECIFIED;
 };
 
-using Command =
-    std::variant<ListAgents, GetAgent, FleetStats, NatStats, GetConfig, SetConfig, RemoveOverride,
-                 ConfigHistory, Rollback, Drain, Undrain, ForgetAgent, FromMiredo, DiffConfig>;
+using Command = std::variant<ListAgents, GetAgent, FleetStats, NatStats, GetConfig, SetConfig,
+                             RemoveOverride, ConfigHistory, Rollback, Drain, Undrain, ForgetAgent,
+                             FromMiredo, DiffConfig, Completion>;
 
 /// A command line that names something to do.
 struct Invocation {
@@ -148,6 +152,10 @@ struct ParseResult {
 /// caller passes $TEREDOCTL_CONTROLLER, or kDefaultController).
 ParseResult parseCommandLine(const std::vector<std::string>& args,
                              const std::string& controller = kDefaultController);
+
+/// The completion script for `shell` ("bash", "zsh" or "fish"), generated from the command tree
+/// that parseCommandLine() uses, so it offers exactly its commands, options and enum values.
+std::string completionScript(const std::string& shell);
 
 /// Parses a decimal number without sign, white space or base prefix, within [min, max].
 /// nullopt when `text` is anything else (e.g. "v12", "-1", "0x10", or out of range).

@@ -354,6 +354,10 @@ int run(const Invocation& invocation, std::ostream& out, std::ostream& err) {
   if (const auto* c = std::get_if<FromMiredo>(&invocation.command)) {
     return fromMiredo(*c, out, err);
   }
+  if (const auto* c = std::get_if<Completion>(&invocation.command)) {
+    out << completionScript(c->shell);
+    return kExitOk;
+  }
   auto client = AdminClient::create(invocation.global);
   if (!client.ok()) {
     return fail(err, client.status().message());

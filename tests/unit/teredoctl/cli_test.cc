@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+
 namespace teredoctl {
 namespace {
 
@@ -18,7 +21,9 @@ std::string describe(const Command& command) {
   return std::visit(
       [](const auto& c) -> std::string {
         using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, DiffConfig>) {
+        if constexpr (std::is_same_v<T, Completion>) {
+          return "Completion " + c.shell;
+        } else if constexpr (std::is_same_v<T, DiffConfig>) {
           return "DiffConfig " + c.file + " " +
                  (c.agentId.empty() ? v1::Role_Name(c.role) : c.agentId);
         } else if constexpr (std::is_same_v<T, FromMiredo>) {
@@ -106,6 +111,8 @@ INSTANTIATE_TEST_SUITE_P(
         Valid{{"undrain", "--role", "relay"}, "Undrain {role: ROLE_RELAY}"},
         Valid{{"agents", "forget", "rly-old"}, "ForgetAgent {agent_id: \"rly-old\"}"},
         Valid{{"config", "diff", "r.yaml", "--role", "relay"}, "DiffConfig r.yaml ROLE_RELAY"},
+        Valid{{"completion", "bash"}, "Completion bash"},
+        Valid{{"completion", "fish"}, "Completion fish"},
         Valid{{"config", "diff", "o.yaml", "--agent", "srv-a"}, "DiffConfig o.yaml srv-a"},
         Valid{{"agents", "forget", "rly-old", "--comment", "rack 4 retired"},
               "ForgetAgent {agent_id: \"rly-old\" comment: \"rack 4 retired\"}"},
@@ -229,8 +236,9 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     TeredoctlCommands, InvalidCommandLine,
     testing::Values(
-        Invalid{{}, "a command is required (agents, stats, config, drain, undrain)"},
-        Invalid{{"frob"}, "unknown command 'frob' (agents, stats, config, drain, undrain)"},
+        Invalid{{}, "a command is required (agents, stats, config, drain, undrain, completion)"},
+        Invalid{{"frob"},
+                "unknown command 'frob' (agents, stats, config, drain, undrain, completion)"},
         Invalid{{"agents"}, "agents: a subcommand is required (list, get, forget)"},
         Invalid{{"agents", "frob"}, "agents: unknown subcommand 'frob' (list, get, forget)"},
         Invalid{{"config", "rollbak", "3"}, "config: unknown subcommand 'rollbak'"},
@@ -258,6 +266,7 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{{"agents", "forget"}, "ID is required"},
         Invalid{{"config", "diff", "r.yaml"}, "config diff: --role or --agent is required"},
         Invalid{{"config", "diff", "--role", "relay"}, "FILE is required"},
+        Invalid{{"completion", "tcsh"}, "SHELL"},
         Invalid{{"-o", "xml", "agents", "list"}, "--output"},
         Invalid{{"-o", "yaml", "--json", "agents", "list"}, "excludes"},
         Invalid{{"config", "set", "d.yaml", "--role", "relay", "--wait-timeout", "5"}, "--wait"},
@@ -276,9 +285,10 @@ TEST(TeredoctlUsageError, NamesTheCommandToAskForHelp) {
   EXPECT_EQ(r.err,
             "teredoctl: config rollback: VERSION: 'v12' is not a decimal number\n"
             "Run 'teredoctl config rollback --help' for usage.\n");
-  EXPECT_EQ(parseCommandLine({"frob"}).err,
-            "teredoctl: unknown command 'frob' (agents, stats, config, drain, undrain)\n"
-            "Run 'teredoctl --help' for usage.\n");
+  EXPECT_EQ(
+      parseCommandLine({"frob"}).err,
+      "teredoctl: unknown command 'frob' (agents, stats, config, drain, undrain, completion)\n"
+      "Run 'teredoctl --help' for usage.\n");
 }
 
 ParseResult expectHelp(const std::vector<std::string>& args) {
@@ -335,6 +345,72 @@ TEST(TeredoctlParseDecimal, DigitsOnlyWithinRange) {
   for (const char* bad : {"", "-1", "+1", " 1", "1 ", "0x1", "1e3", "v1", "1.0"}) {
     EXPECT_EQ(parseDecimal(bad, 0, UINT64_MAX), std::nullopt) << bad;
   }
+}
+
+// What bash offers with the generated script: COMP_WORDS as typed, COMPREPLY joined by spaces.
+std::string bashCompletes(const std::vector<std::string>& words) {
+  char dir[] = "/tmp/teredoctl-completion-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) {
+    return "<no temp dir>";
+  }
+  const std::string script = std::string(dir) + "/teredoctl.bash";
+  std::ofstream(script) << completionScript("bash");
+  std::string words_;
+  for (const auto& w : words) {
+    words_ += " '" + w + "'";
+  }
+  const std::string cmd =
+      "cd " + std::string(dir) +
+      " && bash -c 'source teredoctl.bash; COMP_WORDS=(teredoctl \"$@\"); COMP_CWORD=$#; "
+      "_teredoctl; echo \"${COMPREPLY[*]}\"' _" +
+      words_ + " > out 2>&1";
+  std::string out;
+  if (std::system(cmd.c_str()) == 0) {
+    std::ifstream in(std::string(dir) + "/out");
+    std::getline(in, out);
+  }
+  std::system(("rm -rf " + std::string(dir)).c_str());
+  return out;
+}
+
+TEST(TeredoctlCompletion, BashOffersCommandsOptionsAndValues) {
+  struct Case {
+    std::vector<std::string> words;
+    std::string offered;
+  } cases[] = {
+      {{"ag"}, "agents"},
+      {{"agents", ""}, "list get forget"},
+      {{"config", "r"}, "remove rollback"},
+      {{"agents", "list", "--st"}, "--state"},
+      {{"agents", "list", "--role", ""}, "server relay"},
+      {{"-o", "y"}, "yaml"},
+      {{"config", "set", "--wai"}, "--wait --wait-timeout"},
+      {{"--json", "drain", "--r"}, "--role"},
+      {{"completion", ""}, "bash zsh fish"},
+      {{"config", "set", "--token-file", "/nonexistent/x"}, ""},
+  };
+  for (const auto& c : cases) {
+    std::string typed;
+    for (const auto& w : c.words) {
+      typed += w + " ";
+    }
+    EXPECT_EQ(bashCompletes(c.words), c.offered) << typed;
+  }
+}
+
+TEST(TeredoctlCompletion, ScriptsForEveryShell) {
+  EXPECT_NE(completionScript("zsh").find("bashcompinit"), std::string::npos);
+  const std::string fish = completionScript("fish");
+  EXPECT_NE(fish.find("complete -c teredoctl -n '__fish_use_subcommand' -a 'agents stats config "
+                      "drain undrain completion'"),
+            std::string::npos)
+      << fish;
+  EXPECT_NE(fish.find("complete -c teredoctl -l role -x -a 'server relay'"), std::string::npos)
+      << fish;
+  EXPECT_NE(fish.find("__fish_seen_subcommand_from agents; and not __fish_seen_subcommand_from "
+                      "list get forget"),
+            std::string::npos)
+      << fish;
 }
 
 }  // namespace

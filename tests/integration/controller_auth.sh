@@ -143,5 +143,16 @@ chk "SIGHUP with a bad access file: refused with file:line and the role" lab_wai
 chk "SIGHUP with a bad access file: the read principal still reads" quiet as_viewer agents list
 cp "$LAB_DIR/access.good" "$LAB_DIR/access"
 
+# A teredoctl context file in place of the flags (TEREDOCTL_CONFIG).
+printf 'current-context: lab\ncontexts:\n  lab:\n    controller: 127.0.0.1:%s\n    token-file: %s\n' \
+  "$FLEET_ADMIN_PORT" "$LAB_DIR/ops-token" >"$LAB_DIR/teredoctl.yaml"
+ctl_bin="$TEREDO_BUILD_DIR/tools/teredoctl/teredoctl"
+chk "teredoctl with a context file and no flags: agents list works" \
+  quiet env TEREDOCTL_CONFIG="$LAB_DIR/teredoctl.yaml" "$ctl_bin" agents list
+out=$(TEREDOCTL_CONFIG="$LAB_DIR/teredoctl.yaml" "$ctl_bin" --context prod agents list 2>&1) &&
+  rc=0 || rc=$?
+eq "teredoctl --context naming no context: usage error (64)" "$rc" 64
+chk "teredoctl --context naming no context: says so" grep -q "no such context" <<<"$out"
+
 lab_say "   (${SECONDS}s)"
 lab_result "$title"

@@ -62,7 +62,7 @@ Exit status:
 // Under every command's help: what it does not list itself.
 constexpr const char* kCommandFooter =
     R"(Global options (--controller, --token-file, --tls-ca, --tls-cert, --tls-key,
---tls-server-name, -o/--output, --json, --timeout) as in `teredoctl --help`, before or after the command.
+--tls-server-name, --context, -o/--output, --json, --timeout) as in `teredoctl --help`, before or after the command.
 Exit status: 0 success, 1 the call failed, 3 the controller refused the request as invalid
 (INVALID_ARGUMENT), 2 (config diff) differences, 4 and 5 (config set --wait) an agent NACKed / the wait timed out, 64 usage
 error.)";
@@ -123,7 +123,8 @@ struct Values {
   std::string role, state, agent, id, file, comment;
   std::string version, expectedVersion, limit, timeout;  // validated by decimal()
   std::string output;                                    // -o: table, json or yaml
-  std::string waitTimeout;                               // --wait-timeout, validated
+  std::string context;      // --context: applied by main() before parsing (contexts.h)
+  std::string waitTimeout;  // --wait-timeout, validated
   bool wait = false;
   bool dryRun = false;
 };
@@ -194,6 +195,10 @@ void defineGlobals(CLI::App& app, Values* v) {
   cert->needs(key);
   key->needs(cert);
   app.add_option("--tls-server-name", g.serverName, "expected name in the controller's certificate")
+      ->type_name("NAME");
+  app.add_option("--context", v->context,
+                 "settings of this context of $TEREDOCTL_CONFIG (default "
+                 "~/.config/teredoctl/config.yaml) instead of its current-context")
       ->type_name("NAME");
   auto* json = app.add_flag("--json", g.json, "print the API response as JSON (= -o json)");
   app.add_option("-o,--output", v->output,
@@ -571,8 +576,14 @@ std::optional<uint64_t> parseDecimal(const std::string& text, uint64_t min, uint
 }
 
 ParseResult parseCommandLine(const std::vector<std::string>& args, const std::string& controller) {
+  GlobalOptions start;
+  start.controller = controller;
+  return parseCommandLine(args, start);
+}
+
+ParseResult parseCommandLine(const std::vector<std::string>& args, const GlobalOptions& start) {
   Values v;
-  v.global.controller = controller;
+  v.global = start;
   Tree t;
   defineGlobals(t.app, &v);
   defineAgents(&t, &v);

@@ -152,6 +152,9 @@ struct ParseResult {
 /// caller passes $TEREDOCTL_CONTROLLER, or kDefaultController).
 ParseResult parseCommandLine(const std::vector<std::string>& args,
                              const std::string& controller = kDefaultController);
+/// The same, starting from `start` (a context's settings, contexts.h) instead of the defaults;
+/// options on the command line override it.
+ParseResult parseCommandLine(const std::vector<std::string>& args, const GlobalOptions& start);
 
 /// The completion script for `shell` ("bash", "zsh" or "fish"), generated from the command tree
 /// that parseCommandLine() uses, so it offers exactly its commands, options and enum values.

@@ -11,6 +11,7 @@
 
 #include "agent/log.h"
 #include "agent/service_notify.h"
+#include "agent/tls_expiry.h"
 #include "net/caps.h"
 #include "net/event_loop.h"
 #include "teredo/build_info.h"
@@ -168,6 +169,9 @@ StatusOr<std::unique_ptr<AgentHost<Config>>> AgentHost<Config>::boot(const std::
   admin.listen = cfg->admin.listen;
   admin.collectables = host->role_->collectables();
   admin.collectables.insert(admin.collectables.begin(), host->metrics_);
+  admin.collectables.push_back(
+      std::make_shared<TlsExpiryCollectable>(std::vector<std::pair<std::string, std::string>>{
+          {"client", cfg->controller.tls.certFile}, {"ca", cfg->controller.tls.caFile}}));
   admin.heartbeats = host->heartbeats_;
   admin.readiness = host->readiness_;
   auto started = AdminServer::start(std::move(admin));

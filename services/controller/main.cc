@@ -18,6 +18,7 @@
 #include "agent/health.h"
 #include "agent/log.h"
 #include "agent/service_notify.h"
+#include "agent/tls_expiry.h"
 #include "base/file.h"
 #include "base/status.h"
 #include "config/config.h"
@@ -205,7 +206,11 @@ int run(const std::string& path) {
   readiness->set(listening, true);
   agent::AdminServerOptions adminOptions;
   adminOptions.listen = config.admin.listen;
-  adminOptions.collectables = {std::make_shared<teredo::controller::FleetCollectable>(controller)};
+  adminOptions.collectables = {
+      std::make_shared<teredo::controller::FleetCollectable>(controller),
+      std::make_shared<agent::TlsExpiryCollectable>(
+          std::vector<std::pair<std::string, std::string>>{{"server", config.tls.certFile},
+                                                           {"ca", config.tls.caFile}})};
   adminOptions.heartbeats = heartbeats;
   adminOptions.readiness = readiness;
   auto admin = agent::AdminServer::start(adminOptions);

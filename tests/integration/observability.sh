@@ -6,7 +6,8 @@
 # label matcher of deploy/grafana/*.json and deploy/prometheus/*-rules.yaml against the scrapes.
 # The scrapes also carry no address in any label. The relay announces its prefix
 # (relay.announce.enabled, the default 2001::/32 into table 100 of its own namespace), so the
-# announcement metrics of the relay and the controller are exported too.
+# announcement metrics of the relay and the controller are exported too. The fleet runs with
+# mTLS (a throwaway CA from the openssl CLI), so the certificate expiry series are exported.
 #
 # Usage: observability.sh [--build-dir DIR] [--miredo-dir DIR]   (root; see lab/lab.sh)
 # Exit status 0 only if every check passed.
@@ -22,6 +23,9 @@ source "$here/lab/fleet_lab.sh"
 SRV=obs-server
 RLY=obs-relay
 fleet_init
+# With mTLS, so that the certificate expiry series (teredo_tls_*) are exported too.
+FLEET_TLS=1
+fleet_make_pki "$LAB_DIR/pki" "$SRV" "$RLY"
 lab_say "== dashboards and rules against a live fleet's /metrics"
 fleet_std_fleet "$SRV" "$RLY" $'  announce:\n    enabled: true'
 lab_wait_for 15 fleet_connected "$SRV" || lab_fail "$SRV connected" "not within 15 s"

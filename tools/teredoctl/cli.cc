@@ -135,6 +135,17 @@ CLI::Option* addRole(CLI::App* cmd, Values* v, const std::string& help) {
       ->check(oneOf({"server", "relay"}));
 }
 
+// FILE and its target, --agent ID or --role R (config set, config diff).
+void addConfigTarget(CLI::App* cmd, Values* v, const std::string& agentHelp,
+                     const std::string& roleHelp) {
+  cmd->add_option("FILE", v->file, "YAML, or AgentConfig JSON (*.json)")
+      ->type_name("")
+      ->required()
+      ->check(nonEmpty());
+  auto* agent = cmd->add_option("--agent", v->agent, agentHelp)->type_name("ID")->check(nonEmpty());
+  addRole(cmd, v, roleHelp)->excludes(agent);
+}
+
 void addComment(CLI::App* cmd, Values* v) {
   cmd->add_option("--comment", v->comment, "free text kept in the config history")
       ->type_name("TEXT");
@@ -276,14 +287,7 @@ void defineConfig(Tree* t, Values* v) {
       "defaults. Prints \"published version N; affected agents: ...\". With --wait, then one\n"
       "line per affected agent as it applies or NACKs the version; exit status 0 when all\n"
       "applied, 4 when one NACKed it, 5 when the timeout passed first (disconnected agents).";
-  t->configSet->add_option("FILE", v->file, "YAML, or AgentConfig JSON (*.json)")
-      ->type_name("")
-      ->required()
-      ->check(nonEmpty());
-  auto* setAgent = t->configSet->add_option("--agent", v->agent, "the override of this agent")
-                       ->type_name("ID")
-                       ->check(nonEmpty());
-  addRole(t->configSet, v, "the defaults of this role")->excludes(setAgent);
+  addConfigTarget(t->configSet, v, "the override of this agent", "the defaults of this role");
   addDryRun(t->configSet, v, "validate and report the affected agents; publish nothing");
   t->configSet
       ->add_option("--expected-version", v->expectedVersion,
@@ -304,14 +308,7 @@ void defineConfig(Tree* t, Values* v) {
       "Compares FILE with the role's current defaults (--role) or the agent's current override\n"
       "(--agent), both as the keys they set, and prints the lines that differ (- current,\n"
       "+ FILE). Exit status 0 when they are the same, 2 when they differ. Changes nothing.";
-  t->configDiff->add_option("FILE", v->file, "YAML, or AgentConfig JSON (*.json)")
-      ->type_name("")
-      ->required()
-      ->check(nonEmpty());
-  auto* diffAgent = t->configDiff->add_option("--agent", v->agent, "this agent's override")
-                        ->type_name("ID")
-                        ->check(nonEmpty());
-  addRole(t->configDiff, v, "this role's defaults")->excludes(diffAgent);
+  addConfigTarget(t->configDiff, v, "this agent's override", "this role's defaults");
 
   t->configRemove = config->add_subcommand(
       "remove", "remove an agent's override: it runs its role's defaults again");

@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "agent/log.h"
+#include "config/proto_translate.h"
+
 namespace teredo::controller {
 
 using teredo::v1::Role;
@@ -61,14 +64,22 @@ void Controller::setTiming(std::chrono::milliseconds debounce,
 
 StatusOr<SessionId> Controller::hello(const teredo::v1::Hello& hello, AgentSink* sink) {
   if (Status s = checkHello(hello); !s.ok()) {
+    TEREDO_LOG(agent::LogLevel::Warn, "agent refused", {"agent", hello.agent_id()},
+               {"error", s.message()});
     return s;
   }
   std::lock_guard lock(mu_);
   const TimePoint now = clock_();
   StatusOr<Agent*> agent = agents_.connect(hello, sink, now);
   if (!agent.ok()) {
+    TEREDO_LOG(agent::LogLevel::Warn, "agent refused", {"agent", hello.agent_id()},
+               {"error", agent.status().message()});
     return agent.status();
   }
+  TEREDO_LOG(agent::LogLevel::Info, "agent connected", {"agent", hello.agent_id()},
+             {"role", std::string(config::roleName(hello.role()))},
+             {"applied_version", static_cast<unsigned long>(hello.applied_version())},
+             {"build", hello.build_version()});
   push_.connected(**agent, config_, now);
   return (*agent)->session;
 }
@@ -95,6 +106,9 @@ void Controller::nack(SessionId session, const teredo::v1::Nack& nack) {
   if (!push_.nack(*a, nack, now)) {
     return;
   }
+  TEREDO_LOG(agent::LogLevel::Warn, "config NACKed", {"agent", a->id},
+             {"version", static_cast<unsigned long>(nack.version())},
+             {"error", nack.error_detail().message()});
   // Best effort: losing it only risks one resend after a controller restart.
   (void)config_.save(agents_.remembered());
   push_.trySend(*a, now);
@@ -117,6 +131,7 @@ void Controller::disconnect(SessionId session) {
   std::lock_guard lock(mu_);
   if (const Agent* a = agents_.disconnect(session, clock_())) {
     stats_.disconnect(a->id);
+    TEREDO_LOG(agent::LogLevel::Info, "agent disconnected", {"agent", a->id});
   }
 }
 
@@ -140,6 +155,9 @@ StatusOr<uint64_t> Controller::publish(const ConfigChange& change, const std::st
                       agents_.remembered(), author);
   if (version.ok()) {
     push_.changed(now);
+    TEREDO_LOG(agent::LogLevel::Info, "config published",
+               {"version", static_cast<unsigned long>(*version)}, {"change", change.description},
+               {"author", author.empty() ? "-" : author});
   }
   return version;
 }

@@ -192,5 +192,15 @@ lab_say "     history: $top"
 chk "history: the decommission, who made it and why" \
   grep -Eq "forget agent $SRV +token:admin +retired" <<<"$top"
 
+# The controller's structured log tells the same story.
+ctl_log="$LAB_DIR/$FLEET_CTL_NAME.log"
+chk "controller log: the agent's connection" \
+  grep -Eq "msg=\"agent connected\" agent=$SRV role=server" "$ctl_log"
+chk "controller log: the publishes with their author" \
+  grep -Eq 'msg="config published" version=[0-9]+ change="set role server" author=token:admin' \
+  "$ctl_log"
+chk "controller log: the NACK with its reason" \
+  grep -Eq "msg=\"config NACKed\" agent=$SRV version=$v2 error=.*primary_address" "$ctl_log"
+chk "controller log: the disconnection" grep -Eq "msg=\"agent disconnected\" agent=$SRV" "$ctl_log"
 lab_say "   (${SECONDS}s)"
 lab_result "$title"

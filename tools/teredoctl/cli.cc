@@ -446,6 +446,17 @@ ParseResult parseError(const CLI::App& app, const CLI::ParseError& e) {
   return usageError(cmd, message);
 }
 
+// The whole command tree into `t`, storing into `v`: what the parser and the completion scripts
+// share, so the scripts cannot drift from what is parsed.
+void defineAll(Tree* t, Values* v) {
+  defineGlobals(t->app, v);
+  defineAgents(t, v);
+  defineStats(t, v);
+  defineConfig(t, v);
+  defineDrain(t, v);
+  defineCompletion(t, v);
+}
+
 // The request of the command `t` parsed into `v`, or a usage error.
 ParseResult toInvocation(const Tree& t, const Values& v) {
   ParseResult r;
@@ -582,12 +593,7 @@ ParseResult parseCommandLine(const std::vector<std::string>& args, const GlobalO
   Values v;
   v.global = start;
   Tree t;
-  defineGlobals(t.app, &v);
-  defineAgents(&t, &v);
-  defineStats(&t, &v);
-  defineConfig(&t, &v);
-  defineDrain(&t, &v);
-  defineCompletion(&t, &v);
+  defineAll(&t, &v);
   setFooters(t, &t.app);
   try {
     t.app.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 wants them reversed
@@ -742,12 +748,7 @@ std::string fishScript(const std::vector<CommandInfo>& cmds) {
 std::string completionScript(const std::string& shell) {
   Values v;
   Tree t;
-  defineGlobals(t.app, &v);
-  defineAgents(&t, &v);
-  defineStats(&t, &v);
-  defineConfig(&t, &v);
-  defineDrain(&t, &v);
-  defineCompletion(&t, &v);
+  defineAll(&t, &v);
   std::vector<CommandInfo> cmds;
   collect(&t.app, "", &cmds);
   if (shell == "fish") {

@@ -25,26 +25,45 @@ BUILD=${BENCH_BUILD_DIR:-$SRC/build-bench}
 REPS=${BENCH_REPS:-3}
 RS_RATE=${BENCH_RS_RATE:-10000}
 RELAY_PEERS=${BENCH_RELAY_PEERS:-10000}
+FIXED_RATE=${BENCH_FIXED_RATE:-20000}
+FLOW_PEERS=${BENCH_FLOW_PEERS:-10000}
+TCP_FLOWS=${BENCH_TCP_FLOWS:-4}
+PRIME_RATE=${BENCH_PRIME_RATE:-100000}
+MEM_LEVELS=${BENCH_MEM_LEVELS:-100000 1000000 10000000}
+MEM_REPS=${BENCH_MEM_REPS:-}
+MEM_EXPIRE_S=${BENCH_MEM_EXPIRE_S:-75}
+# Miredo 1.2.6's relay refuses new peers beyond MAX_PEERS (1,048,576, libteredo/peerlist.c).
+MIREDO_MAX_PEERS=1048576
 KEEP_JSON=""
 QUICK=0
+PHASES="server relay flows memory tcp"
 while (($# > 0)); do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --keep-json) KEEP_JSON=$2; shift 2 ;;
+    --only) PHASES=${2//,/ }; shift 2 ;;
     -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive integer" >&2; exit 2; }
+MEM_REPS=${MEM_REPS:-$REPS}
+MEM_MAX_LEVEL=0
+for level in $MEM_LEVELS; do
+  [[ $level =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_MEM_LEVELS: $level" >&2; exit 2; }
+  ((level > MEM_MAX_LEVEL)) || { echo "run.sh: BENCH_MEM_LEVELS must increase" >&2; exit 2; }
+  MEM_MAX_LEVEL=$level
+done
 
 # Durations (seconds). --quick halves the measuring windows (for trying the script out).
 RS_SAT_S=2
 RS_LAT_S=3
 RELAY_S=2
 SPRAY_S=2
+FLOW_S=2
 if ((QUICK)); then
-  RS_SAT_S=1 RS_LAT_S=1.5 RELAY_S=1 SPRAY_S=1
+  RS_SAT_S=1 RS_LAT_S=1.5 RELAY_S=1 SPRAY_S=1 FLOW_S=1
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -101,6 +120,8 @@ RLY_PORT=3545
 GEN_RLY=203.0.113.50
 FAKE_SERVER=203.0.113.10
 SINK6=2001:db8:2::2
+MAPPED_BASE=192.0.2.0
+MAPPED_NET=192.0.2.0/24
 
 lab_ns gen
 lab_ns srv
@@ -119,14 +140,39 @@ lab_route sink default via 2001:db8:2::1
 cat >"$LAB_DIR/sink.nft" <<EOF
 table inet bench {
   counter delivered {}
+  counter delivered_tcp {}
   chain input {
     type filter hook input priority filter; policy accept;
     ip6 daddr $SINK6 udp dport 9 counter name delivered drop
+    ip6 daddr $SINK6 tcp dport 5001 counter name delivered_tcp drop
   }
 }
 EOF
 lab_run lab_exec sink nft -f "$LAB_DIR/sink.nft"
 SINK_NETNS=/run/netns/$(lab_nsname sink)
+# The socketless peers of `teredo_load prime` / `flow` have mapped addresses in MAPPED_NET: the
+# relay routes them back to the generator, which counts and drops what arrives (it has no such
+# address): `flushed` = a queued priming datagram the relay flushed to a newly trusted peer
+# (IPv4/UDP length 8 + 40 + 8 + 5), `to_peers` = everything.
+# GRO on the relay's links, as on any server NIC: bursts of one TCP flow reach the relay as one
+# large packet when it can take them (UDP_GRO socket, tun with TSO), else one by one as before.
+lab_exec rly ethtool -K eth0 gro on >/dev/null
+lab_exec rly ethtool -K eth1 gro on >/dev/null
+lab_route rly "$MAPPED_NET" via "$GEN_RLY"
+lab_sysctl rly net.ipv4.conf.all.rp_filter=0
+lab_sysctl rly net.ipv4.conf.eth0.rp_filter=0
+cat >"$LAB_DIR/gen.nft" <<EOF
+table ip bench {
+  counter flushed {}
+  counter to_peers {}
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    ip daddr $MAPPED_NET udp length 61 counter name flushed
+    ip daddr $MAPPED_NET counter name to_peers drop
+  }
+}
+EOF
+lab_run lab_exec gen nft -f "$LAB_DIR/gen.nft"
 
 # ---------------------------------------------------------------------------------------------
 # Measuring helpers
@@ -189,11 +235,21 @@ load() {   # load NS TAG ARGS...: run the generator pinned to GEN_CPU; JSON line
   printf '%s' "$out"
 }
 
+nft_pb() {   # nft_pb NS FAMILY COUNTER: "PACKETS BYTES"
+  local text
+  text=$(lab_exec "$1" nft list counter "$2" bench "$3")
+  [[ $text =~ packets\ ([0-9]+)\ bytes\ ([0-9]+) ]] || lab_die "nft counter $3 in $1: $text"
+  printf '%s %s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+}
+
+nft_counter() {   # nft_counter NS FAMILY COUNTER: its packet count
+  local pb
+  pb=$(nft_pb "$@")
+  printf '%s' "${pb% *}"
+}
+
 sink_delivered() {
-  local line
-  line=$(lab_exec sink nft list counter inet bench delivered)
-  line=${line#*packets }
-  printf '%s' "${line%% *}"
+  nft_counter sink inet delivered
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -250,9 +306,11 @@ bench_server() {   # bench_server IMPL REP
 # ---------------------------------------------------------------------------------------------
 # Relay: client -> native IPv6, and memory per peer
 
-start_relay() {   # start_relay IMPL; sets RELAY_PID RELAY_NAME
+start_relay() {   # start_relay IMPL [WORKERS [PIN [EXTRA_YAML]]]; sets RELAY_PID RELAY_NAME
+  local workers=${2:-1} pin=${3:-1} extra=${4:-}
   if [[ $1 == teredo ]]; then
-    LAB_TEREDO_RELAY_EXTRA="  workers: 1" lab_teredo_relay rly "$RLY_V4" "$RLY_PORT"
+    LAB_TEREDO_RELAY_EXTRA="  workers: $workers${extra:+
+$extra}" lab_teredo_relay rly "$RLY_V4" "$RLY_PORT"
     RELAY_NAME=teredo-relay-rly
   else
     lab_miredo_relay rly "$RLY_V4" "$RLY_PORT"
@@ -260,7 +318,12 @@ start_relay() {   # start_relay IMPL; sets RELAY_PID RELAY_NAME
   fi
   RELAY_PID=$LAB_LAST_PID
   sleep 0.3
-  pin_daemon "$RELAY_PID"
+  # Both relays' tun devices get the same longer transmit queue (the kernel default of 500
+  # packets overflows while a relay thread waits for a CPU on a shared machine).
+  lab_exec rly ip link set dev teredo txqueuelen 4096
+  if ((pin)); then
+    pin_daemon "$RELAY_PID"
+  fi
 }
 
 bench_relay() {   # bench_relay IMPL REP
@@ -301,26 +364,168 @@ bench_relay() {   # bench_relay IMPL REP
 }
 
 # ---------------------------------------------------------------------------------------------
+# Relay fast path: CPU per packet at a fixed rate, each direction, UDP- and TCP-shaped, small and
+# large; saturation with 1 and 2 workers; memory with 100 k / 1 M / 10 M trusted peers.
+
+prime_peers() {   # prime_peers TAG FIRST COUNT: trusted peers FIRST..; prints how many now are
+  # A pass that loses datagrams (a busy machine) leaves peers untrusted: repeat it. In a later
+  # pass an already trusted peer receives the priming datagram directly, a new one by a flush:
+  # both count, so the last pass's count is the number of trusted peers.
+  local f0 f1 pass n=0
+  for pass in 1 2 3; do
+    f0=$(nft_counter gen ip flushed)
+    load gen "$1/$pass" prime --relay "$RLY_V4:$RLY_PORT" --teredo-server "$FAKE_SERVER" \
+      --mapped-base "$MAPPED_BASE" --native "$SINK6" --native-netns "$SINK_NETNS" \
+      --first "$2" --count "$3" --rate "$PRIME_RATE" >/dev/null
+    sleep 0.3
+    f1=$(nft_counter gen ip flushed)
+    n=$((f1 - f0))
+    ((n < $3)) || break
+  done
+  printf '%s' "$n"
+}
+
+# flow_segments DIR SHAPE SIZE: the packets of SIZE bytes counted at the receiving end, from the
+# counter's packets and bytes, so that a GSO super-packet (one skb, one IP header, many segments'
+# payloads: what a relay using segmentation offload hands to the kernel, which forwards it whole
+# over veth) counts as the packets it carries: (bytes - H * skbs) / (SIZE - H), H the headers
+# every packet carries (IPv4+UDP 28 towards the peers; IPv6+UDP 48 or IPv6+TCP 60 at the sink).
+flow_segments() {
+  local ns fam name h payload pkts bytes
+  if [[ $1 == tx ]]; then
+    ns=gen fam=ip name=to_peers h=28 payload=$3
+  elif [[ $2 == tcp ]]; then
+    ns=sink fam=inet name=delivered_tcp h=60 payload=$(($3 - 60))
+  else
+    ns=sink fam=inet name=delivered h=48 payload=$(($3 - 48))
+  fi
+  read -r pkts bytes <<<"$(nft_pb "$ns" "$fam" "$name")"
+  printf '%s' "$(((bytes - h * pkts) / payload))"
+}
+
+# measure_flow IMPL REP DIR SHAPE SIZE RATE: relay CPU ns per delivered packet and the loss at a
+# fixed offered rate (RATE 0: as fast as the generator can; records delivered/s instead).
+measure_flow() {
+  local impl=$1 rep=$2 dir=$3 shape=$4 size=$5 rate=$6 key c0 c1 n0 n1 j sent got
+  key="relay_${dir}_${shape}_${size}"
+  if [[ $dir == tx ]]; then
+    # Trust lasts 30 s after the last packet from a peer (RFC 4380 §5.2.4): refresh it.
+    prime_peers "$impl/relay/refresh/$rep" 0 "$FLOW_PEERS" >/dev/null
+  fi
+  c0=$(cpu_ns "$RELAY_PID")
+  n0=$(flow_segments "$dir" "$shape" "$size")
+  j=$(load gen "$impl/relay/$key/$rate/$rep" flow --dir "$dir" --shape "$shape" --size "$size" \
+    --relay "$RLY_V4:$RLY_PORT" --teredo-server "$FAKE_SERVER" --mapped-base "$MAPPED_BASE" \
+    --native "$SINK6" --native-netns "$SINK_NETNS" --peers "$FLOW_PEERS" --flows "$TCP_FLOWS" \
+    --rate "$rate" --duration "$FLOW_S")
+  sleep 0.3   # what the relay still holds reaches the far end
+  n1=$(flow_segments "$dir" "$shape" "$size")
+  c1=$(cpu_ns "$RELAY_PID")
+  sent=$(jget "$j" 'd["sent"]')
+  got=$((n1 - n0))
+  if ((rate == 0)); then
+    echo "$(lab_json "{\"n\":$got,\"s\":$(jget "$j" 'd["duration_s"]')}" 'round(d["n"] / d["s"], 1)')"
+    return
+  fi
+  record "$impl" "${key}_ns_per_pkt" "$(lab_json "{\"c\":$((c1 - c0)),\"n\":$got}" \
+    'round(d["c"] / d["n"], 1) if d["n"] else 0')"
+  record "$impl" "${key}_loss" "$(lab_json "{\"s\":$sent,\"n\":$got}" \
+    'round(max(0, d["s"] - d["n"]) / d["s"], 5) if d["s"] else 1')"
+}
+
+bench_relay_flows() {   # bench_relay_flows IMPL REP
+  local impl=$1 rep=$2 n dir shape size
+  start_relay "$impl" 1 1
+  n=$(prime_peers "$impl/relay/prime/$rep" 0 "$FLOW_PEERS")
+  ((n >= FLOW_PEERS)) || lab_say "warning: $impl relay: $n of $FLOW_PEERS peers trusted"
+  for dir in rx tx; do
+    for shape in tcp udp; do
+      for size in 112 1280; do
+        measure_flow "$impl" "$rep" "$dir" "$shape" "$size" "$FIXED_RATE"
+      done
+    done
+  done
+  prime_peers "$impl/relay/refresh/$rep" 0 "$FLOW_PEERS" >/dev/null
+  record "$impl" relay_sat_1w_per_s "$(measure_flow "$impl" "$rep" rx udp 112 0)"
+  lab_stop "$RELAY_NAME"
+
+  # Two workers, both CPUs (Miredo has one receive thread whatever the machine: the same daemon,
+  # unpinned).
+  start_relay "$impl" 2 0
+  prime_peers "$impl/relay/prime2/$rep" 0 "$FLOW_PEERS" >/dev/null
+  record "$impl" relay_sat_2w_per_s "$(measure_flow "$impl" "$rep" rx udp 112 0)"
+  lab_stop "$RELAY_NAME"
+}
+
+# bench_relay_memory IMPL REP: RSS idle, with 100 k / 1 M / 10 M trusted peers (nothing queued),
+# and after every one of them expired.
+bench_relay_memory() {
+  local impl=$1 rep=$2 idle have=0 level n rss
+  start_relay "$impl" 1 1 "  max_peers: $((MEM_MAX_LEVEL + 100000))"
+  sleep 0.5
+  idle=$(rss_kib "$RELAY_PID")
+  record "$impl" relay_mem_idle_kib "$idle"
+  for level in $MEM_LEVELS; do
+    if [[ $impl == miredo ]] && ((level > MIREDO_MAX_PEERS)); then
+      lab_say "  (miredo holds at most $MIREDO_MAX_PEERS peers: no figure at $level)"
+      continue
+    fi
+    n=$(prime_peers "$impl/relay/mem/$level/$rep" "$have" "$((level - have))")
+    have=$level
+    sleep 0.5
+    rss=$(rss_kib "$RELAY_PID")
+    record "$impl" "relay_mem_${level}_kib" "$rss"
+    record "$impl" "relay_mem_${level}_bytes_per_peer" "$(((rss - idle) * 1024 / level))"
+    lab_say "  $impl: $level peers primed, $n became trusted in this step, RSS $rss KiB"
+  done
+  # Trust lapses 30 s after the last packet (RFC 4380 §5.2.4); both relays then drop the entry
+  # within about another 30 s.
+  sleep "$MEM_EXPIRE_S"
+  rss=$(rss_kib "$RELAY_PID")
+  record "$impl" relay_mem_expired_kib "$rss"
+  record "$impl" relay_mem_expired_over_idle "$(lab_json "{\"r\":$rss,\"i\":$idle}" \
+    'round(d["r"] / d["i"], 3)')"
+  lab_stop "$RELAY_NAME"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Run: alternate the implementations, servers first, then relays.
 
 lab_say "bench: $REPS repetitions, generator on CPU $GEN_CPU, daemons on CPU $DAEMON_CPU," \
   "work dir $LAB_DIR"
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
 for ((rep = 1; rep <= REPS; rep++)); do
+  phase server || break
   for impl in miredo teredo; do
     lab_say "bench: rep $rep/$REPS server $impl"
     bench_server "$impl" "$rep"
   done
 done
 for ((rep = 1; rep <= REPS; rep++)); do
+  phase relay || break
   for impl in miredo teredo; do
     lab_say "bench: rep $rep/$REPS relay $impl"
     bench_relay "$impl" "$rep"
   done
 done
+for ((rep = 1; rep <= REPS; rep++)); do
+  phase flows || break
+  for impl in miredo teredo; do
+    lab_say "bench: rep $rep/$REPS relay fast path $impl"
+    bench_relay_flows "$impl" "$rep"
+  done
+done
+for ((rep = 1; rep <= MEM_REPS; rep++)); do
+  phase memory || break
+  for impl in miredo teredo; do
+    lab_say "bench: rep $rep/$MEM_REPS relay memory $impl"
+    bench_relay_memory "$impl" "$rep"
+  done
+done
 
 [[ -z $KEEP_JSON ]] || cp "$JSONL" "$KEEP_JSON"
 
-"$LAB_PYTHON" - "$RESULTS" "$REPS" <<'EOF_PY'
+"$LAB_PYTHON" - "$RESULTS" "$REPS" "$MEM_LEVELS" <<'EOF_PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -339,6 +544,27 @@ figures = [
     ("relay_rss_idle_kib", "relay RSS idle (KiB)", "lower"),
     ("relay_rss_npeers_kib", "relay RSS with N peers (KiB)", "lower"),
     ("relay_bytes_per_peer", "relay RSS growth per peer (bytes)", "lower"),
+]
+for d in ("rx", "tx"):
+    for shape in ("tcp", "udp"):
+        for size in ("112", "1280"):
+            k = "relay_%s_%s_%s" % (d, shape, size)
+            what = "%s %s-shaped %sB" % ("client->IPv6" if d == "rx" else "IPv6->client",
+                                         shape.upper(), size)
+            figures.append((k + "_ns_per_pkt", "relay CPU ns/pkt " + what, "lower"))
+            figures.append((k + "_loss", "  loss at the fixed rate", "info"))
+figures += [
+    ("relay_sat_1w_per_s", "relay saturation 1 worker (pkt/s)", "higher"),
+    ("relay_sat_2w_per_s", "relay saturation 2 workers (pkt/s)", "higher"),
+    ("relay_mem_idle_kib", "relay RSS idle, memory run (KiB)", "lower"),
+]
+for level in sys.argv[3].split():
+    figures.append(("relay_mem_%s_kib" % level, "relay RSS %s trusted peers (KiB)" % level,
+                    "lower"))
+    figures.append(("relay_mem_%s_bytes_per_peer" % level, "  bytes per trusted peer", "lower"))
+figures += [
+    ("relay_mem_expired_kib", "relay RSS after all expired (KiB)", "lower"),
+    ("relay_mem_expired_over_idle", "  RSS after expiry / idle", "lower"),
 ]
 print("%-44s %14s %14s %9s  %s" % ("figure (median of %s)" % sys.argv[2], "miredo", "teredo",
                                     "t/m", "better"))

@@ -23,6 +23,9 @@
 //             addresses (mapped to 100 IPv4 addresses from --mapped-base x ports from 1024; no
 //             sockets behind them), paced over SECONDS: the relay creates COUNT
 //             untrusted peers, each with one queued packet. Used for "relay RSS with N peers".
+//   prime,    Millions of trusted peers without sockets (raw IPv4 with the peers' mapped
+//   flow      addresses), and fixed-rate UDP- or TCP-shaped traffic in either direction: see
+//             bench/relay_flows.cc.
 //
 // Not a daemon and not part of the tests: every run is bounded by --duration / --seconds and
 // --prime-timeout. No allocation in the send and receive loops (all buffers are set up first).
@@ -49,6 +52,7 @@
 #include <string_view>
 #include <vector>
 
+#include "load_common.h"
 #include "net/fd.h"
 #include "net/udp.h"
 #include "teredo/address.h"
@@ -60,116 +64,6 @@ namespace {
 constexpr size_t kRsPayloadSize = kAuthFixedSize + kIpv6HeaderSize + 8;  // 61 bytes
 constexpr size_t kMaxSockets = 4096;
 constexpr size_t kLatencyBuckets = 200000;  // 1 µs each: up to 200 ms, then "overflow"
-constexpr uint16_t kNativeSourcePort = 40000;
-
-uint64_t nowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "teredo_load: %s\n", message.c_str());
-  std::exit(2);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Command line: "--key value" pairs after the mode.
-
-class Args {
- public:
-  Args(int argc, char** argv) {
-    for (int i = 2; i < argc; ++i) {
-      std::string_view key = argv[i];
-      if (key.substr(0, 2) != "--" || i + 1 >= argc) {
-        die("expected --key value, got '" + std::string(key) + "'");
-      }
-      values_[std::string(key.substr(2))] = argv[++i];
-    }
-  }
-  std::optional<std::string> get(const std::string& key) {
-    auto it = values_.find(key);
-    if (it == values_.end()) {
-      return std::nullopt;
-    }
-    used_.push_back(key);
-    return it->second;
-  }
-  std::string required(const std::string& key) {
-    auto v = get(key);
-    if (!v) {
-      die("missing --" + key);
-    }
-    return *v;
-  }
-  double number(const std::string& key, double fallback) {
-    auto v = get(key);
-    if (!v) {
-      return fallback;
-    }
-    char* end = nullptr;
-    double d = std::strtod(v->c_str(), &end);
-    if (end == v->c_str() || *end != '\0' || !std::isfinite(d) || d < 0) {
-      die("--" + key + ": not a non-negative number: " + *v);
-    }
-    return d;
-  }
-  /// Fails on keys nobody asked for (typos must not silently fall back to defaults).
-  void checkAllUsed() const {
-    for (const auto& [key, value] : values_) {
-      if (std::find(used_.begin(), used_.end(), key) == used_.end()) {
-        die("unknown option --" + key);
-      }
-    }
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-  std::vector<std::string> used_;
-};
-
-uint32_t ipv4OrDie(std::string_view text) {
-  auto a = parseIpv4(text);
-  if (!a) {
-    die("not an IPv4 address: " + std::string(text));
-  }
-  return *a;
-}
-
-Endpoint endpointOrDie(const std::string& text, uint16_t defaultPort) {
-  auto colon = text.find(':');
-  Endpoint e{ipv4OrDie(std::string_view(text).substr(0, colon)), defaultPort};
-  if (colon != std::string::npos) {
-    long port = std::strtol(text.c_str() + colon + 1, nullptr, 10);
-    if (port <= 0 || port > 65535) {
-      die("bad port in " + text);
-    }
-    e.port = static_cast<uint16_t>(port);
-  }
-  return e;
-}
-
-std::vector<uint32_t> ipv4ListOrDie(const std::string& text) {
-  std::vector<uint32_t> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) {
-      comma = text.size();
-    }
-    out.push_back(ipv4OrDie(std::string_view(text).substr(start, comma - start)));
-    start = comma + 1;
-  }
-  return out;
-}
-
-Ipv6Addr ipv6OrDie(const std::string& text) {
-  auto a = parseIpv6(text);
-  if (!a) {
-    die("not an IPv6 address: " + text);
-  }
-  return *a;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sockets and polling
@@ -256,97 +150,6 @@ class Histogram {
   uint64_t count_ = 0;
   uint64_t max_ = 0;
 };
-
-/// Internet checksum over an IPv6 pseudo-header (RFC 8200 §8.1) and `data` (upper-layer header
-/// and payload, checksum field zero). Returns the value to store (0 sent as 0xffff for UDP).
-uint16_t upperLayerChecksum(const Ipv6Addr& src, const Ipv6Addr& dst, uint8_t nextHeader,
-                            Bytes data) {
-  uint64_t sum = 0;
-  auto add16 = [&sum](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i + 1 < n; i += 2) {
-      sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    }
-    if (n % 2 != 0) {
-      sum += static_cast<uint32_t>(p[n - 1] << 8);
-    }
-  };
-  add16(src.bytes.data(), 16);
-  add16(dst.bytes.data(), 16);
-  sum += static_cast<uint32_t>(data.size());
-  sum += nextHeader;
-  add16(data.data(), data.size());
-  while ((sum >> 16) != 0) {
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  auto c = static_cast<uint16_t>(~sum & 0xffff);
-  return c == 0 ? 0xffff : c;
-}
-
-/// IPv6 + UDP (+ zero-filled payload with a marker) into `out`; returns the length.
-size_t writeIpv6Udp(MutableBytes out, const Ipv6Addr& src, const Ipv6Addr& dst, uint16_t sport,
-                    uint16_t dport, size_t payloadSize) {
-  const size_t udpLen = 8 + payloadSize;
-  if (out.size() < kIpv6HeaderSize + udpLen || udpLen > 65535) {
-    return 0;
-  }
-  writeIpv6Header(out, src, dst, kNextHeaderUdp, static_cast<uint16_t>(udpLen), 64);
-  uint8_t* udp = out.data() + kIpv6HeaderSize;
-  std::memset(udp, 0, udpLen);
-  udp[0] = static_cast<uint8_t>(sport >> 8);
-  udp[1] = static_cast<uint8_t>(sport);
-  udp[2] = static_cast<uint8_t>(dport >> 8);
-  udp[3] = static_cast<uint8_t>(dport);
-  udp[4] = static_cast<uint8_t>(udpLen >> 8);
-  udp[5] = static_cast<uint8_t>(udpLen);
-  std::memcpy(udp + 8, "teredo-bench", std::min<size_t>(payloadSize, 12));
-  uint16_t c = upperLayerChecksum(src, dst, kNextHeaderUdp, Bytes(udp, udpLen));
-  udp[6] = static_cast<uint8_t>(c >> 8);
-  udp[7] = static_cast<uint8_t>(c);
-  return kIpv6HeaderSize + udpLen;
-}
-
-/// A non-blocking IPv6 UDP socket created inside the network namespace `netnsPath` (e.g.
-/// /run/netns/NAME); the calling thread returns to its own namespace afterwards. Sockets stay in
-/// the namespace they were created in.
-net::Fd ipv6SocketIn(const std::string& netnsPath) {
-  net::Fd self(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-  net::Fd target(open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!self.valid() || !target.valid()) {
-    die("open netns " + netnsPath + ": " + std::strerror(errno));
-  }
-  if (setns(target.get(), CLONE_NEWNET) != 0) {
-    die("setns " + netnsPath + ": " + std::strerror(errno));
-  }
-  net::Fd s(socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  int err = errno;
-  if (setns(self.get(), CLONE_NEWNET) != 0) {
-    die(std::string("setns back: ") + std::strerror(errno));
-  }
-  if (!s.valid()) {
-    die(std::string("socket(AF_INET6) in ") + netnsPath + ": " + std::strerror(err));
-  }
-  return s;
-}
-
-/// Sends one small datagram from `s` to [dst]:port; false when the kernel refused it.
-bool sendIpv6(int s, const Ipv6Addr& dst, uint16_t port, Bytes payload) {
-  struct sockaddr_in6 sa {};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(port);
-  std::memcpy(&sa.sin6_addr, dst.bytes.data(), 16);
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    ssize_t n = sendto(s, payload.data(), payload.size(), 0,
-                       reinterpret_cast<const struct sockaddr*>(&sa), sizeof(sa));
-    if (n >= 0) {
-      return true;
-    }
-    if (errno != EAGAIN && errno != ENOBUFS) {
-      return false;
-    }
-    usleep(1000);
-  }
-  return false;
-}
 
 std::string jsonLatency(const Histogram& h) {
   char buf[256];
@@ -708,17 +511,25 @@ int runSpray6(Args& args) {
 }
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: teredo_load rs --server IP[:3544] --bind IP[,IP...] [--sockets 64]\n"
-               "           [--rate RS/s (0 = max)] [--duration 3] [--drain 0.3] [--batch 64]\n"
-               "       teredo_load relay-rx --relay IP[:3545] --bind IP[,IP...] --teredo-server "
-               "IP\n"
-               "           --dst IPV6 [--dport 9] [--peers 64] [--size 64] [--rate 0]\n"
-               "           [--duration 3] [--batch 64] [--prime-netns /run/netns/NS]\n"
-               "           [--prime-timeout 5]\n"
-               "       teredo_load spray6 --teredo-server IP --mapped-base IP [--count 10000]\n"
-               "           [--seconds 2] [--dport 9]\n"
-               "Prints one JSON line. See docs/benchmarks.md.\n");
+  std::fprintf(
+      stderr,
+      "usage: teredo_load rs --server IP[:3544] --bind IP[,IP...] [--sockets 64]\n"
+      "           [--rate RS/s (0 = max)] [--duration 3] [--drain 0.3] [--batch 64]\n"
+      "       teredo_load relay-rx --relay IP[:3545] --bind IP[,IP...] --teredo-server "
+      "IP\n"
+      "           --dst IPV6 [--dport 9] [--peers 64] [--size 64] [--rate 0]\n"
+      "           [--duration 3] [--batch 64] [--prime-netns /run/netns/NS]\n"
+      "           [--prime-timeout 5]\n"
+      "       teredo_load spray6 --teredo-server IP --mapped-base IP [--count 10000]\n"
+      "           [--seconds 2] [--dport 9]\n"
+      "       teredo_load prime --relay IP[:3545] --teredo-server IP --mapped-base IP\n"
+      "           --native IPV6 --native-netns /run/netns/NS [--first 0] [--count 10000]\n"
+      "           [--rate 100000] [--settle 0.05] [--chunk 20000]\n"
+      "       teredo_load flow --dir rx|tx --shape udp|tcp --relay IP[:3545]\n"
+      "           --teredo-server IP --mapped-base IP --native IPV6\n"
+      "           [--native-netns /run/netns/NS] [--peers 10000] [--flows 4] [--burst 16]\n"
+      "           [--size 112] [--rate 20000] [--duration 2]\n"
+      "Prints one JSON line. See docs/benchmarks.md.\n");
 }
 
 }  // namespace
@@ -740,6 +551,12 @@ int main(int argc, char** argv) {
   }
   if (mode == "spray6") {
     return runSpray6(args);
+  }
+  if (mode == "prime") {
+    return runPrime(args);
+  }
+  if (mode == "flow") {
+    return runFlow(args);
   }
   usage();
   return 2;

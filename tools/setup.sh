@@ -18,6 +18,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format-14
   # integration tests and demo: namespaces, NAT, traffic, captures
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
+  ethtool
   openssl systemd
   python3 python3-scapy python3-yaml libcap2-bin kmod
   # the libraries of Debian's BIRD 2 (extracted below, like Miredo)

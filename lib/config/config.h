@@ -74,6 +74,9 @@ inline constexpr uint16_t kDefaultRelayPort = 3545;
 inline constexpr const char* kDefaultInterface = "teredo";
 inline constexpr uint32_t kDefaultMaxPeers = 1u << 20;  // Miredo's MAX_PEERS with libJudy.
 inline constexpr uint32_t kMaxMaxPeers = 100'000'000;
+/// relay.batch_delay_us: interrupt moderation for the relay's workers (docs/configuration.md).
+inline constexpr uint32_t kDefaultBatchDelayUs = 200;
+inline constexpr uint32_t kMaxBatchDelayUs = 10'000;
 inline constexpr uint32_t kDefaultQueueBytesPerPeer = 4096;
 inline constexpr uint32_t kMaxQueueBytesPerPeer = 65536;
 inline constexpr uint64_t kDefaultQueueBytesTotal = 64ull << 20;
@@ -267,6 +270,7 @@ struct RelaySettings {
   RelayBubble bubble;
   uint32_t icmpErrorsPerSecond = kDefaultIcmpErrorsPerSecond;
   uint32_t icmpErrorsBurst = kDefaultIcmpErrorsBurst;
+  uint32_t batchDelayUs = kDefaultBatchDelayUs;
   bool acceptUnknownPeers = false;
   bool coneShortcut = false;
   RelayAnnounce announce;

@@ -35,6 +35,7 @@ std::shared_ptr<const RelayRuntime> makeRuntime(const config::RelayConfig& c, co
   p.bubbleKey = key;
   r->icmpErrorsPerSecond = s.icmpErrorsPerSecond;
   r->icmpErrorsBurst = s.icmpErrorsBurst;
+  r->batchDelayUs = s.batchDelayUs;
   r->version = version;
   return r;
 }

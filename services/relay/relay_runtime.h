@@ -28,6 +28,9 @@ struct RelayRuntime {
   std::vector<Ipv6Addr> hostAddresses;  ///< storage behind params.hostSources
   double icmpErrorsPerSecond = 10;
   double icmpErrorsBurst = 10;
+  /// relay.batch_delay_us: while traffic flows, a worker sleeps this long between batches
+  /// instead of waking for every packet (0 = wake for every packet).
+  uint32_t batchDelayUs = config::kDefaultBatchDelayUs;
   uint64_t version = 0;
 };
 

@@ -101,6 +101,7 @@ TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.relay.bubble.maxPerWindow, 4u);
   EXPECT_EQ(c.relay.bubble.window, milliseconds(300000));
   EXPECT_EQ(c.relay.icmpErrorsPerSecond, 10u);
+  EXPECT_EQ(c.relay.batchDelayUs, 200u);
   EXPECT_FALSE(c.relay.acceptUnknownPeers);
   EXPECT_FALSE(c.relay.coneShortcut);
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9545");
@@ -350,6 +351,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.max_bubble_bytes", "must be <= 1280", 3},
         ErrorCase{"IcmpBurstZero", Role::kRelay, "relay:\n  icmp_errors_burst: 0\n",
                   "relay.icmp_errors_burst", "must be >= 1", 2},
+        ErrorCase{"BatchDelayTooLong", Role::kRelay, "relay:\n  batch_delay_us: 10001\n",
+                  "relay.batch_delay_us", "must be <= 10000", 2},
         ErrorCase{"BadEnum", Role::kServer, kSrv + "  other_server_clients: maybe\n",
                   "server.other_server_clients", "must be one of forward, drop", 3},
         ErrorCase{"BadBool", Role::kServer, kSrv + "  strict_rs: yes\n", "server.strict_rs",

@@ -71,6 +71,21 @@ void ChunkPool::release(uint32_t head, size_t n) {
   inUse_ -= n;
 }
 
+size_t ChunkPool::releaseIfIdle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (inUse_ != 0 || slabCount_ == 0) {
+    return 0;
+  }
+  const size_t bytes = slabCount_ * kChunksPerSlab * kChunkSize;
+  while (slabCount_ > 0) {
+    slabs_[--slabCount_].reset();
+  }
+  carved_ = 0;
+  freeHead_ = kNoChunk;
+  freeCount_ = 0;
+  return bytes;
+}
+
 size_t ChunkPool::chunksInUse() const {
   std::lock_guard<std::mutex> lock(mu_);
   return inUse_;

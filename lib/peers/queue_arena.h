@@ -8,7 +8,9 @@
 // (64 KiB) at a time, and never
 // beyond `maxBytes`: the pool is the global queue byte cap ("everything is
 // bounded": docs/security.md). Freed chunks go back to a free list and are reused; slabs are
-// released only when the pool is destroyed.
+// released when the pool is idle (releaseIfIdle(), called by the peer table's sweep once every
+// queue is empty) or destroyed: chunks are linked by index, so a partly used pool cannot be
+// compacted, but queues are short-lived (a peer answers its bubble or expires within a minute).
 //
 // Thread-safety: allocate() and release() take an internal mutex (they run only when a packet is
 // queued for an untrusted peer or a queue is flushed, not on the trusted fast path). data() and
@@ -48,6 +50,10 @@ class ChunkPool {
   uint32_t& next(uint32_t chunk) { return chunkPtr(chunk)->next; }
 
   size_t maxChunks() const { return maxChunks_; }
+  /// Frees every slab when no chunk is in use (nobody holds a chunk index then, so no data() or
+  /// next() can be in flight). Returns the bytes freed.
+  size_t releaseIfIdle();
+
   /// Chunks currently owned by queues.
   size_t chunksInUse() const;
   /// Bytes of slabs allocated so far (<= the cap).

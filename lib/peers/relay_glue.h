@@ -24,7 +24,7 @@ inline teredo::PeerState loadPeerState(const PeerTable::Ref& ref) {
   if (!ref.found()) {
     return s;
   }
-  const PeerEntry& e = ref.entry();
+  const PeerEntry e = ref.entry();  // decoded once: times as TimePoint, queue counters
   s.exists = true;
   s.trusted = e.trusted();
   s.mapped = e.mapped;

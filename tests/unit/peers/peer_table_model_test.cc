@@ -227,6 +227,7 @@ TEST_P(PeerTableModel, MatchesReference) {
         }
       }
       ASSERT_EQ(t.queuedBytes(), bytes);
+      ASSERT_TRUE(t.selfCheck());
     }
   }
 }

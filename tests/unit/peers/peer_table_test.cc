@@ -1,9 +1,9 @@
 // Unit tests for lib/peers/peer_table.h: caps, eviction order, expiry with an injected clock, FIFO
-// queues, per-peer and global queue caps, memory per peer, two threads, and a 200k-peer stress.
+// queues, per-peer and global queue caps, two threads, and a 200k-peer stress. Memory, compaction
+// and the tick clock are in peer_table_memory_test.cc.
 #include "peers/peer_table.h"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <iostream>
 #include <random>
@@ -226,34 +226,6 @@ TEST(PeerTable, GlobalQueueCapBoundsArenaMemory) {
   EXPECT_EQ(t.queuedBytes(), 3000u);
 }
 
-// Measures the published bytes-per-peer number: mallinfo2 delta over 1,000,000 inserts.
-TEST(PeerTable, MemoryPerPeer) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "sanitizer allocators do not report through mallinfo2";
-#endif
-  constexpr size_t kPeers = 1'000'000;
-  PeerTableConfig c = smallConfig(2 * kPeers, kDefaultShards);  // no eviction
-  const size_t before = mallinfo2().uordblks;
-  size_t perPeer = 0;
-  {
-    PeerTable t(c);
-    std::mt19937_64 rng(1);
-    for (size_t i = 0; i < kPeers; ++i) {
-      t.findOrCreate(peerAddr(rng()), kT0);
-    }
-    ASSERT_EQ(t.size(), kPeers);
-    const size_t after = mallinfo2().uordblks;
-    perPeer = (after - before) / kPeers;
-    std::cout << "bytes per peer (measured): " << perPeer
-              << ", JudyL index: " << t.indexBytes() / kPeers << ", entry: " << sizeof(PeerEntry)
-              << "\n";
-    RecordProperty("bytes_per_peer", static_cast<int>(perPeer));
-  }
-  EXPECT_GE(perPeer, sizeof(PeerEntry));
-  EXPECT_LE(perPeer, bytesPerPeerEstimate());
-  EXPECT_LE(mallinfo2().uordblks, before + (1u << 20));  // everything returned
-}
-
 TEST(PeerTable, TwoThreadsConcurrently) {
   PeerTableConfig c = smallConfig(2048, 4);
   c.globalQueueBytes = 256 * 1024;
@@ -304,6 +276,7 @@ TEST(PeerTable, TwoThreadsConcurrently) {
   a.join();
   b.join();
   EXPECT_LE(t.size(), 2048u);
+  EXPECT_TRUE(t.selfCheck());
   // Every queued byte is accounted for: dropping all queues empties the arena.
   for (uint64_t i = 0; i < 5000; ++i) {
     auto ref = t.lock(peerAddr(i), kT0);
@@ -341,11 +314,18 @@ TEST(PeerTable, Stress200kRandomPeers) {
     ASSERT_TRUE(t.erase(addrs[i]));
   }
   EXPECT_EQ(t.size(), kPeers / 2);
+  EXPECT_TRUE(t.selfCheck());
   for (size_t i = 0; i < kPeers; ++i) {
-    ASSERT_EQ(t.lock(addrs[i], kT0).found(), i % 2 == 1);
+    auto ref = t.lock(addrs[i], kT0);
+    ASSERT_EQ(ref.found(), i % 2 == 1);
+    if (ref.found()) {
+      ASSERT_EQ(ref.entry().mapped.addr, i);  // moved entries kept their state
+    }
   }
   EXPECT_EQ(t.expire(kT0 + seconds(31)).expired, kPeers / 2);
   EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.slabBytes(), 0u);  // every slab went back
+  EXPECT_TRUE(t.selfCheck());
 }
 
 }  // namespace

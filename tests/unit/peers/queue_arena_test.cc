@@ -145,5 +145,24 @@ TEST(ChunkPool, SlabsAreCarvedOnlyWhenNeeded) {
   EXPECT_EQ(pool.chunksInUse(), ChunkPool::kChunksPerSlab + 1);
 }
 
+// An idle pool gives its slabs back (the peer table's sweep calls this); a busy one keeps them.
+TEST(ChunkPool, IdleSlabsAreReleased) {
+  ChunkPool pool(3 * ChunkPool::kChunksPerSlab * kChunk);
+  uint32_t head = 0;
+  uint32_t tail = 0;
+  ASSERT_TRUE(pool.allocate(ChunkPool::kChunksPerSlab + 1, &head, &tail));
+  EXPECT_EQ(pool.releaseIfIdle(), 0u);  // chunks in use
+  EXPECT_EQ(pool.bytesReserved(), 2 * kSlabBytes);
+  pool.release(head, ChunkPool::kChunksPerSlab + 1);
+  EXPECT_EQ(pool.releaseIfIdle(), 2 * kSlabBytes);
+  EXPECT_EQ(pool.bytesReserved(), 0u);
+  EXPECT_EQ(pool.releaseIfIdle(), 0u);
+  // Usable again afterwards, from a fresh first slab.
+  ASSERT_TRUE(pool.allocate(3, &head, &tail));
+  EXPECT_EQ(walk(pool, head, tail, 3).size(), 3u);
+  EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
+  EXPECT_EQ(pool.chunksInUse(), 3u);
+}
+
 }  // namespace
 }  // namespace teredo::peers

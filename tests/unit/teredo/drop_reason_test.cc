@@ -61,6 +61,7 @@ constexpr Expected kExpected[] = {
     {DropReason::Draining, "draining"},
     {DropReason::TooBig, "too_big"},
     {DropReason::SendFailed, "send_failed"},
+    {DropReason::OffloadMalformed, "offload_malformed"},
 };
 
 // Usable where the stats structs need it: at compile time.

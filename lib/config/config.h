@@ -271,6 +271,7 @@ struct RelaySettings {
   uint32_t icmpErrorsPerSecond = kDefaultIcmpErrorsPerSecond;
   uint32_t icmpErrorsBurst = kDefaultIcmpErrorsBurst;
   uint32_t batchDelayUs = kDefaultBatchDelayUs;
+  bool offloads = true;
   bool acceptUnknownPeers = false;
   bool coneShortcut = false;
   RelayAnnounce announce;

@@ -102,6 +102,38 @@ class TableCollectable : public prometheus::Collectable {
   const peers::PeerTable& table_;
 };
 
+/// teredo_relay_offload_active{offload}: 1 while every worker uses the offload (relay.offloads
+/// asked for it and the kernel took it; a run-time refusal turns it off), read at scrape time.
+class OffloadCollectable : public prometheus::Collectable {
+ public:
+  OffloadCollectable(const std::vector<std::unique_ptr<RelayWorker>>& pool, const net::Tun& tun)
+      : pool_(pool), tun_(tun) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    bool gro = !pool_.empty();
+    bool gso = !pool_.empty();
+    for (const auto& w : pool_) {
+      gro = gro && w->socket().groActive();
+      gso = gso && w->socket().gsoActive();
+    }
+    const net::TunOffloadState& t = tun_.offloads();
+    const bool tso = t.vnetHeader && t.has(net::kTunOffloadTso6);
+    return {agent::labeledFamily(
+        "teredo_relay_offload_active",
+        "1 while the workers use a kernel offload (relay.offloads), by offload; 0 when it is off "
+        "or the kernel refused it.",
+        prometheus::MetricType::Gauge, "offload",
+        {{std::string(offloadLabel(Offload::UdpGro)), gro ? 1 : 0},
+         {std::string(offloadLabel(Offload::UdpGso)), gso ? 1 : 0},
+         {std::string(offloadLabel(Offload::TunTso)), tso ? 1 : 0},
+         {std::string(offloadLabel(Offload::TunCoalesce)), tso ? 1 : 0}})};
+  }
+
+ private:
+  const std::vector<std::unique_ptr<RelayWorker>>& pool_;
+  const net::Tun& tun_;
+};
+
 peers::PeerTableConfig tableConfig(const config::RelaySettings& s, const SipKey& key) {
   peers::PeerTableConfig t;
   t.maxPeers = s.maxPeers;
@@ -190,7 +222,8 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
 
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables() override {
     return {stats_, std::make_shared<TableCollectable>(table_),
-            std::make_shared<AnnounceCollectable>(*announcer_)};
+            std::make_shared<AnnounceCollectable>(*announcer_),
+            std::make_shared<OffloadCollectable>(pool_, tun_)};
   }
 
   // An announcing relay manages its routes for as long as it runs.
@@ -310,7 +343,15 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
 /// The tun device configured for `s`: MTU, hardening sysctls, up, Miredo's link-local address,
 /// and the Teredo prefix routed to it.
 StatusOr<net::Tun> openTun(const config::RelaySettings& s, size_t queues) {
-  auto tunOr = net::Tun::open(s.interface, queues);
+  // relay.offloads: a vnet header with checksum, TSO and USO offloads, so that a TCP flow towards
+  // the clients is read as a few large packets and the decapsulated segments of one flow are
+  // written as one (lib/teredo/offload.h). The kernel may take fewer; open() falls back.
+  net::TunOptions topts;
+  if (s.offloads) {
+    topts.vnetHeader = true;
+    topts.offloads = net::kTunOffloadAll;
+  }
+  auto tunOr = net::Tun::open(s.interface, queues, topts);
   if (!tunOr.ok()) {
     return Status::error(StatusCode::kPermissionDenied,
                          "relay.interface: cannot open the tun device (needs CAP_NET_ADMIN): " +
@@ -347,6 +388,14 @@ StatusOr<net::Tun> openTun(const config::RelaySettings& s, size_t queues) {
                "relay never writes router advertisements, redirects or link-local traffic to it",
                {"interface", s.interface}, {"sysctl", what});
   }
+  if (s.offloads && !tun.offloads().fallback.empty()) {
+    TEREDO_LOG(LogLevel::Warn,
+               "the kernel refused some tun offloads; the relay reads and writes those packets "
+               "one by one",
+               {"interface", s.interface},
+               {"offloads", net::tunOffloadNames(tun.offloads().active)},
+               {"reason", tun.offloads().fallback});
+  }
   return tun;
 }
 
@@ -366,8 +415,10 @@ StatusOr<std::unique_ptr<agent::RoleAgent<config::RelayConfig>>> openRelayAgent(
                "net.ipv6.conf.all.forwarding is 0: IPv6 hosts cannot reach Teredo clients "
                "through this relay until it is enabled");
   }
-  const net::UdpOptions opts =
+  net::UdpOptions opts =
       agent::workerSocketOptions(s.socketReceiveBufferBytes, s.socketSendBufferBytes);
+  opts.gro = s.offloads;
+  opts.gso = s.offloads;
   std::vector<net::UdpSocket> sockets;
   for (size_t i = 0; i < workers; ++i) {
     auto sock = net::UdpSocket::open(Endpoint{s.bindAddress, s.port}, opts);
@@ -377,6 +428,14 @@ StatusOr<std::unique_ptr<agent::RoleAgent<config::RelayConfig>>> openRelayAgent(
           "relay.bind_address, relay.port: cannot open the UDP socket: " + sock.status().message());
     }
     sockets.push_back(std::move(sock.value()));
+  }
+  if (s.offloads && (!sockets[0].groActive() || !sockets[0].gsoActive())) {
+    TEREDO_LOG(LogLevel::Warn,
+               "the kernel lacks a UDP offload; the relay receives or sends one datagram per "
+               "packet instead",
+               {"udp_gro", sockets[0].groActive() ? "on" : "off"},
+               {"udp_gso", sockets[0].gsoActive() ? "on" : "off"},
+               {"reason", sockets[0].gsoFallbackReason()});
   }
   auto icmp = std::make_unique<IcmpSender>();
   if (const teredo::Status st = icmp->open(); !st.ok()) {

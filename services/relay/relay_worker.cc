@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <string>
+#include <string_view>
 #include <variant>
 
 #include "agent/log.h"
@@ -19,6 +23,21 @@ constexpr uint32_t kUdpTag = 0;
 constexpr uint32_t kTunTag = 1;
 constexpr uint32_t kWakeTag = 2;
 
+/// Coalescing of the packets one flush() writes to the tun: the batch holds at most kBatch.
+constexpr CoalesceParams kCoalesceParams{
+    .maxFlows = 8, .maxSegments = 64, .maxPacketSize = kMaxIpv6Packet};
+
+/// One log line per process and offload: a fallback repeats on every worker.
+void logOffloadFallbackOnce(Offload offload, const char* reason, int error) {
+  static std::atomic<bool> logged[kOffloadCount] = {};
+  if (!logged[static_cast<size_t>(offload)].exchange(true)) {
+    TEREDO_LOG(agent::LogLevel::Warn,
+               "the kernel refused a segmentation offload; those packets are sent one by one",
+               {"offload", std::string(offloadLabel(offload))}, {"reason", reason},
+               {"errno", std::to_string(-error)});
+  }
+}
+
 uint64_t steadyNs(RelayTime t) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
@@ -30,9 +49,19 @@ RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& s
                          RelayStats& stats)
     : index_(index),
       udp_(std::move(udp)),
-      recv_(kBatch, udpSlotFor(shared.mtu)),
+      // UDP GRO: fewer, 64 KiB slots, each split back into the datagrams it holds.
+      recv_(udp_.groActive() ? net::RecvBatch::forGro()
+                             : net::RecvBatch(kBatch, udpSlotFor(shared.mtu))),
       send_(kBatch, sendSlotFor(shared.mtu)),
-      tunIn_(kBatch, net::PacketBatch::slotSizeFor(shared.mtu)),
+      tunIn_(shared.tun != nullptr && shared.tun->vnetCalls() ? 1 : kBatch,
+             net::PacketBatch::slotSizeFor(shared.mtu)),
+      vnet_(shared.tun != nullptr && shared.tun->vnetCalls()),
+      coalesceOn_(vnet_ && shared.tun->offloads().vnetHeader),
+      tunVnetIn_(vnet_ ? kBatch : 1, vnet_ ? net::VnetPacketBatch::kDefaultArenaSize : 0),
+      // Room to split a whole 64 KiB super-packet in one call (headers repeated per segment).
+      splitArena_(vnet_ ? 2 * kMaxIpv6Packet : 0),
+      splitOut_(vnet_ ? kBatch : 0),
+      coalesce_(vnet_ ? kBatch : 1),
       shared_(shared),
       stats_(stats),
       runtime_(shared.runtime->load()),
@@ -98,7 +127,11 @@ void RelayWorker::run() {
       if (events[i].data.u32 == kUdpTag) {
         drainUdp();
       } else if (events[i].data.u32 == kTunTag) {
-        drainTun();
+        if (vnet_) {
+          drainTunVnet();
+        } else {
+          drainTun();
+        }
       }
     }
     flowing = true;
@@ -106,7 +139,9 @@ void RelayWorker::run() {
 }
 
 void RelayWorker::drainUdp() {
-  for (int round = 0; round < kBatchesPerWake; ++round) {
+  // Datagrams a GRO receive could not hand out yet (pending()) are invisible to epoll: take them
+  // before going back to sleep.
+  for (int round = 0; round < kBatchesPerWake || recv_.pending(); ++round) {
     const int n = recv_.receive(udp_);
     if (recv_.newKernelDrops() != 0) {
       stats_.kernelDrops.inc(recv_.newKernelDrops());
@@ -119,8 +154,11 @@ void RelayWorker::drainUdp() {
     for (const net::RecvMessage& m : recv_.messages()) {
       fromUdp(m, now, steadyNs(now));
     }
+    if (recv_.newGroSegments() != 0) {
+      stats_.offloadPackets.inc(Offload::UdpGro, recv_.newGroSegments());
+    }
     flush();  // tun writes borrow the receive buffers
-    if (static_cast<size_t>(n) < recv_.capacity()) {
+    if (!recv_.pending() && recv_.buffersReceived() < recv_.capacity()) {
       break;
     }
   }
@@ -145,6 +183,62 @@ void RelayWorker::drainTun() {
     if (static_cast<size_t>(n) < tunIn_.capacity()) {
       break;
     }
+  }
+}
+
+void RelayWorker::drainTunVnet() {
+  for (int round = 0; round < kBatchesPerWake; ++round) {
+    const int n = shared_.tun->readVnetBatch(index_, tunVnetIn_);
+    if (tunVnetIn_.truncated() != 0) {
+      // Larger than a 64 KiB super-packet, or shorter than its header: never forwarded.
+      stats_.dropped.inc(DropReason::TooBig, tunVnetIn_.truncated());
+    }
+    if (n <= 0) {
+      break;
+    }
+    stats_.batches.inc();
+    const RelayTime now = RelayClock::now();
+    const uint64_t nowNs = steadyNs(now);
+    for (size_t i = 0; i < tunVnetIn_.size(); ++i) {
+      fromTunOffload(tunVnetIn_.header(i), tunVnetIn_.mutablePacket(i), now, nowNs);
+    }
+    flush();
+    if (!tunVnetIn_.filled()) {
+      break;
+    }
+  }
+}
+
+void RelayWorker::fromTunOffload(const VirtioNetHdr& hdr, MutableBytes packet, RelayTime now,
+                                 uint64_t nowNs) {
+  const bool gso = (hdr.gsoType & ~kGsoEcnBit) != kGsoNone;
+  size_t next = 0;
+  for (;;) {
+    const SplitResult r = splitOffload(hdr, packet, splitArena_, splitOut_, next);
+    if (!r.ok()) {
+      // A read the kernel described in a way we cannot honour: one packet, counted and dropped
+      // before any RFC 4380 decision (like a packet too short to parse).
+      stats_.packets.inc(Direction::ToTeredo);
+      stats_.bytes.inc(Direction::ToTeredo, packet.size());
+      drop(offloadDropReason(r.error));
+      return;
+    }
+    for (size_t i = 0; i < r.count; ++i) {
+      if (splitOut_[i].size() > shared_.mtu) {
+        drop(DropReason::TooBig);  // as a plain read larger than the tun MTU
+        continue;
+      }
+      // Every segment goes through exactly the checks and counters of a plain read. fromTun()
+      // copies what it keeps (send batch, peer queue), so the arena is free again on return.
+      fromTun(splitOut_[i], now, nowNs);
+    }
+    if (gso) {
+      stats_.offloadPackets.inc(Offload::TunTso, r.count);
+    }
+    if (r.done() || r.count == 0) {
+      return;
+    }
+    next = r.nextSegment;
   }
 }
 
@@ -303,13 +397,58 @@ void RelayWorker::flush() {
     if (r.failed != 0) {
       stats_.dropped.inc(DropReason::SendFailed, r.failed);
     }
+    if (r.gsoSegments != 0) {
+      stats_.offloadPackets.inc(Offload::UdpGso, r.gsoSegments);
+    }
+    if (r.gsoFallbacks != 0) {
+      // The datagrams went out one by one; the socket now caps or stops GSO by itself.
+      stats_.offloadFallbacks.inc(Offload::UdpGso, r.gsoFallbacks);
+      logOffloadFallbackOnce(Offload::UdpGso, udp_.gsoFallbackReason(), udp_.gsoFallbackError());
+    }
   }
   if (!tunOut_.empty()) {
-    const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
-    if (r.failed != 0) {
-      stats_.dropped.inc(DropReason::SendFailed, r.failed);
+    if (coalesceOn_ && tunOut_.size() > 1) {
+      flushTunCoalesced();
+    } else {
+      const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
+      if (r.failed != 0) {
+        stats_.dropped.inc(DropReason::SendFailed, r.failed);
+      }
     }
     tunOut_.clear();
+  }
+}
+
+void RelayWorker::flushTunCoalesced() {
+  const CoalesceResult r = coalesce(tunOut_, kCoalesceParams, coalesce_.output());
+  if (!r.ok()) {  // cannot happen: coalesce_ holds kBatch inputs and tunOut_ never more
+    const net::TunWriteResult w = shared_.tun->writeBatch(index_, tunOut_);
+    stats_.dropped.inc(DropReason::SendFailed, w.failed);
+    return;
+  }
+  for (const CoalescedPacket& p : coalesce_.packets(r)) {
+    const int err = shared_.tun->writeVnet(index_, p.hdr,
+                                           coalesce_.pieces().subspan(p.firstPiece, p.pieceCount));
+    if (err == 0) {
+      if (p.segments > 1) {
+        stats_.offloadPackets.inc(Offload::TunCoalesce, p.segments);
+      }
+      continue;
+    }
+    if (p.segments == 1 || err != -EINVAL) {
+      stats_.dropped.inc(DropReason::SendFailed, p.segments);
+      continue;
+    }
+    // The kernel refused the super-packet itself (a tun without GSO on write): its segments go
+    // one by one, and this worker coalesces no more.
+    coalesceOn_ = false;
+    stats_.offloadFallbacks.inc(Offload::TunCoalesce);
+    logOffloadFallbackOnce(Offload::TunCoalesce, "tun write of a TCP super-packet refused", err);
+    for (uint32_t i = p.firstInput; i != kCoalesceEnd; i = coalesce_.links()[i]) {
+      if (shared_.tun->write(index_, tunOut_[i]) != 0) {
+        drop(DropReason::SendFailed);
+      }
+    }
   }
 }
 

@@ -21,6 +21,7 @@
 #include "peers/peer_table.h"
 #include "relay_runtime.h"
 #include "relay_stats.h"
+#include "teredo/offload.h"
 
 namespace teredo::relay {
 
@@ -52,6 +53,8 @@ class RelayWorker {
 
   void run();
   void stop();
+  /// The worker's socket, for the offload state (groActive(), gsoActive(); thread-safe reads).
+  const net::UdpSocket& socket() const { return udp_; }
 
   /// IPv6 from the tun towards a Teredo client (RFC 4380 §5.4.1). Public for tests.
   void fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs);
@@ -63,6 +66,12 @@ class RelayWorker {
   void reloadIfChanged();
   void drainUdp();
   void drainTun();
+  void drainTunVnet();
+  /// One read of a vnet-header tun: split into the IPv6 packets it stands for (a TCP or UDP
+  /// super-packet, a checksum to complete), each then handled by fromTun().
+  void fromTunOffload(const VirtioNetHdr& hdr, MutableBytes packet, RelayTime now, uint64_t nowNs);
+  /// Writes tunOut_ to a vnet-header tun, TCP segments of one flow coalesced.
+  void flushTunCoalesced();
   /// Locks the peer `key`, runs decide(PeerState&) on its state, stores the state back and
   /// applies the table actions; the lock is released on return. False (counted) when the entry
   /// could not be created.
@@ -82,6 +91,14 @@ class RelayWorker {
   net::SendBatch send_;
   net::PacketBatch tunIn_;
   std::vector<Bytes> tunOut_;  ///< views into recv_ until flush(); capacity reserved once
+  // A tun opened with a vnet header (relay.offloads): reads with their virtio_net_hdr, split
+  // into packets in splitArena_; writes coalesced in coalesce_. Sized once.
+  bool vnet_ = false;
+  bool coalesceOn_ = false;  ///< off after the kernel refused a coalesced write
+  net::VnetPacketBatch tunVnetIn_;
+  std::vector<uint8_t> splitArena_;
+  std::vector<Bytes> splitOut_;
+  CoalesceStorage coalesce_;
   WorkerShared shared_;
   RelayStats& stats_;
   std::shared_ptr<const RelayRuntime> runtime_;

@@ -192,7 +192,7 @@ StatusOr<UdpSocket> UdpSocket::open(const Endpoint& bind, const UdpOptions& opti
 RecvBatch::RecvBatch(size_t capacity, size_t slotSize, size_t segmentsPerSlot)
     : capacity_(std::clamp<size_t>(capacity, 1, kMaxCapacity)),
       slotSize_(std::max<size_t>(slotSize, 1)),
-      buffer_(capacity_ * slotSize_),
+      buffer_(new uint8_t[capacity_ * slotSize_]),
       headers_(capacity_),
       iovecs_(capacity_),
       addrs_(capacity_),
@@ -200,7 +200,7 @@ RecvBatch::RecvBatch(size_t capacity, size_t slotSize, size_t segmentsPerSlot)
       slots_(capacity_),
       messages_(capacity_ * std::clamp<size_t>(segmentsPerSlot, 1, kMaxSegmentsPerSlot)) {
   for (size_t i = 0; i < capacity_; ++i) {
-    iovecs_[i].iov_base = buffer_.data() + i * slotSize_;
+    iovecs_[i].iov_base = buffer_.get() + i * slotSize_;
     iovecs_[i].iov_len = slotSize_;
     struct msghdr& h = headers_[i].msg_hdr;
     h.msg_iov = &iovecs_[i];
@@ -292,7 +292,7 @@ void RecvBatch::emit() {
     const size_t segment = coalesced ? slot.segment : length;
     const size_t start = nextOffset_;
     const size_t end = std::min(start + segment, length);
-    const uint8_t* base = buffer_.data() + nextSlot_ * slotSize_;
+    const uint8_t* base = buffer_.get() + nextSlot_ * slotSize_;
     RecvMessage& m = messages_[count_++];
     m.data = Bytes(base + std::min(start, copied), std::min(end, copied) - std::min(start, copied));
     m.source = slot.source;

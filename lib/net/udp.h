@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -225,7 +226,7 @@ class RecvBatch {
   /// Writable view of message i's bytes (e.g. to realign in place); same lifetime as data.
   MutableBytes mutableData(size_t i) {
     const RecvMessage& m = messages_[i];
-    return {buffer_.data() + (m.data.data() - buffer_.data()), m.data.size()};
+    return {buffer_.get() + (m.data.data() - buffer_.get()), m.data.size()};
   }
   /// Datagrams the kernel dropped on the socket (receive queue full) that were first reported
   /// by the last receive(). Add this to a drop counter.
@@ -269,7 +270,9 @@ class RecvBatch {
   uint64_t newKernelDrops_ = 0;
   uint64_t newGroSegments_ = 0;
   uint64_t groSegments_ = 0;
-  std::vector<uint8_t> buffer_;
+  // Not zero-filled: a page counts in RSS only once the kernel writes a datagram into it, so
+  // 64 KiB GRO slots that mostly receive small datagrams cost little memory.
+  std::unique_ptr<uint8_t[]> buffer_;
   std::vector<struct mmsghdr> headers_;
   std::vector<struct iovec> iovecs_;
   std::vector<struct sockaddr_in> addrs_;

@@ -112,9 +112,11 @@ class OffloadCollectable : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     bool gro = !pool_.empty();
     bool gso = !pool_.empty();
+    bool coalesce = !pool_.empty();
     for (const auto& w : pool_) {
       gro = gro && w->socket().groActive();
       gso = gso && w->socket().gsoActive();
+      coalesce = coalesce && w->coalescing();
     }
     const net::TunOffloadState& t = tun_.offloads();
     const bool tso = t.vnetHeader && t.has(net::kTunOffloadTso6);
@@ -126,7 +128,7 @@ class OffloadCollectable : public prometheus::Collectable {
         {{std::string(offloadLabel(Offload::UdpGro)), gro ? 1 : 0},
          {std::string(offloadLabel(Offload::UdpGso)), gso ? 1 : 0},
          {std::string(offloadLabel(Offload::TunTso)), tso ? 1 : 0},
-         {std::string(offloadLabel(Offload::TunCoalesce)), tso ? 1 : 0}})};
+         {std::string(offloadLabel(Offload::TunCoalesce)), coalesce ? 1 : 0}})};
   }
 
  private:

@@ -49,8 +49,9 @@ RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& s
                          RelayStats& stats)
     : index_(index),
       udp_(std::move(udp)),
-      // UDP GRO: fewer, 64 KiB slots, each split back into the datagrams it holds.
-      recv_(udp_.groActive() ? net::RecvBatch::forGro()
+      // UDP GRO: 64 KiB slots, each split back into the datagrams it holds; as many as without
+      // GRO, for the many peers whose datagrams the kernel cannot coalesce.
+      recv_(udp_.groActive() ? net::RecvBatch::forGro(kBatch)
                              : net::RecvBatch(kBatch, udpSlotFor(shared.mtu))),
       send_(kBatch, sendSlotFor(shared.mtu)),
       tunIn_(shared.tun != nullptr && shared.tun->vnetCalls() ? 1 : kBatch,
@@ -101,18 +102,22 @@ void RelayWorker::reloadIfChanged() {
 
 void RelayWorker::run() {
   epoll_event events[3];
-  bool flowing = false;  // the last wake-up found packets: more are likely on their way
+  bool flowing = false;    // the last wake-up found packets: more are likely on their way
+  bool saturated = false;  // ... and left packets waiting: take them at once
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (shared_.heartbeats != nullptr) {
       shared_.heartbeats->beat(index_);
     }
     const uint32_t delayUs = runtime_->batchDelayUs;
     int timeoutMs = 250;
-    if (flowing && delayUs > 0) {
+    if (saturated) {
+      timeoutMs = 0;
+    } else if (flowing && delayUs > 0) {
       // Interrupt moderation, in userspace: while traffic flows, sleep a fixed short time and
       // then take everything that arrived meanwhile, instead of being woken for every packet.
       // A wake-up (two context switches) costs more than the packet it carries; the socket and
-      // tun queues hold what arrives in between. Latency grows by at most the delay.
+      // tun queues hold what arrives in between. Latency grows by at most the delay. A worker
+      // that could not empty its queues does not sleep: it would only lose packets.
       const struct timespec ts { 0, static_cast<long>(delayUs) * 1000 };
       clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
       timeoutMs = 0;
@@ -120,25 +125,23 @@ void RelayWorker::run() {
     const int n = epoll_wait(epoll_.get(), events, 3, timeoutMs);
     if (n <= 0) {
       flowing = false;  // idle: block until the next packet
+      saturated = false;
       continue;
     }
     reloadIfChanged();
+    saturated = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u32 == kUdpTag) {
-        drainUdp();
+        saturated = drainUdp() || saturated;
       } else if (events[i].data.u32 == kTunTag) {
-        if (vnet_) {
-          drainTunVnet();
-        } else {
-          drainTun();
-        }
+        saturated = (vnet_ ? drainTunVnet() : drainTun()) || saturated;
       }
     }
     flowing = true;
   }
 }
 
-void RelayWorker::drainUdp() {
+bool RelayWorker::drainUdp() {
   // Datagrams a GRO receive could not hand out yet (pending()) are invisible to epoll: take them
   // before going back to sleep.
   for (int round = 0; round < kBatchesPerWake || recv_.pending(); ++round) {
@@ -147,7 +150,7 @@ void RelayWorker::drainUdp() {
       stats_.kernelDrops.inc(recv_.newKernelDrops());
     }
     if (n <= 0) {
-      break;
+      return false;
     }
     stats_.batches.inc();
     const RelayTime now = RelayClock::now();
@@ -159,12 +162,13 @@ void RelayWorker::drainUdp() {
     }
     flush();  // tun writes borrow the receive buffers
     if (!recv_.pending() && recv_.buffersReceived() < recv_.capacity()) {
-      break;
+      return false;
     }
   }
+  return true;
 }
 
-void RelayWorker::drainTun() {
+bool RelayWorker::drainTun() {
   for (int round = 0; round < kBatchesPerWake; ++round) {
     const int n = shared_.tun->readBatch(index_, tunIn_);
     if (tunIn_.truncated() != 0) {
@@ -172,7 +176,7 @@ void RelayWorker::drainTun() {
       stats_.dropped.inc(DropReason::TooBig, tunIn_.truncated());
     }
     if (n <= 0) {
-      break;
+      return false;
     }
     stats_.batches.inc();
     const RelayTime now = RelayClock::now();
@@ -181,12 +185,13 @@ void RelayWorker::drainTun() {
     }
     flush();
     if (static_cast<size_t>(n) < tunIn_.capacity()) {
-      break;
+      return false;
     }
   }
+  return true;
 }
 
-void RelayWorker::drainTunVnet() {
+bool RelayWorker::drainTunVnet() {
   for (int round = 0; round < kBatchesPerWake; ++round) {
     const int n = shared_.tun->readVnetBatch(index_, tunVnetIn_);
     if (tunVnetIn_.truncated() != 0) {
@@ -194,7 +199,7 @@ void RelayWorker::drainTunVnet() {
       stats_.dropped.inc(DropReason::TooBig, tunVnetIn_.truncated());
     }
     if (n <= 0) {
-      break;
+      return false;
     }
     stats_.batches.inc();
     const RelayTime now = RelayClock::now();
@@ -204,9 +209,10 @@ void RelayWorker::drainTunVnet() {
     }
     flush();
     if (!tunVnetIn_.filled()) {
-      break;
+      return false;
     }
   }
+  return true;
 }
 
 void RelayWorker::fromTunOffload(const VirtioNetHdr& hdr, MutableBytes packet, RelayTime now,
@@ -407,7 +413,7 @@ void RelayWorker::flush() {
     }
   }
   if (!tunOut_.empty()) {
-    if (coalesceOn_ && tunOut_.size() > 1) {
+    if (tunOut_.size() > 1 && coalesceOn_.load(std::memory_order_relaxed)) {
       flushTunCoalesced();
     } else {
       const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
@@ -441,7 +447,7 @@ void RelayWorker::flushTunCoalesced() {
     }
     // The kernel refused the super-packet itself (a tun without GSO on write): its segments go
     // one by one, and this worker coalesces no more.
-    coalesceOn_ = false;
+    coalesceOn_.store(false, std::memory_order_relaxed);
     stats_.offloadFallbacks.inc(Offload::TunCoalesce);
     logOffloadFallbackOnce(Offload::TunCoalesce, "tun write of a TCP super-packet refused", err);
     for (uint32_t i = p.firstInput; i != kCoalesceEnd; i = coalesce_.links()[i]) {

@@ -55,6 +55,9 @@ class RelayWorker {
   void stop();
   /// The worker's socket, for the offload state (groActive(), gsoActive(); thread-safe reads).
   const net::UdpSocket& socket() const { return udp_; }
+  /// Decapsulated TCP segments are coalesced into tun writes (relay.offloads on a tun with vnet
+  /// headers, until the kernel refuses a super-packet). Thread-safe.
+  bool coalescing() const { return coalesceOn_.load(std::memory_order_relaxed); }
 
   /// IPv6 from the tun towards a Teredo client (RFC 4380 §5.4.1). Public for tests.
   void fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs);
@@ -64,9 +67,11 @@ class RelayWorker {
 
  private:
   void reloadIfChanged();
-  void drainUdp();
-  void drainTun();
-  void drainTunVnet();
+  // Each drain takes up to kBatchesPerWake batches and returns true when it stopped at that
+  // limit with packets still waiting (the worker is saturated: no moderation sleep then).
+  bool drainUdp();
+  bool drainTun();
+  bool drainTunVnet();
   /// One read of a vnet-header tun: split into the IPv6 packets it stands for (a TCP or UDP
   /// super-packet, a checksum to complete), each then handled by fromTun().
   void fromTunOffload(const VirtioNetHdr& hdr, MutableBytes packet, RelayTime now, uint64_t nowNs);
@@ -94,7 +99,7 @@ class RelayWorker {
   // A tun opened with a vnet header (relay.offloads): reads with their virtio_net_hdr, split
   // into packets in splitArena_; writes coalesced in coalesce_. Sized once.
   bool vnet_ = false;
-  bool coalesceOn_ = false;  ///< off after the kernel refused a coalesced write
+  std::atomic<bool> coalesceOn_{false};  ///< off after the kernel refused a coalesced write
   net::VnetPacketBatch tunVnetIn_;
   std::vector<uint8_t> splitArena_;
   std::vector<Bytes> splitOut_;

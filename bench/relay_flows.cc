@@ -39,6 +39,7 @@
 
 #include "load_common.h"
 #include "teredo/address.h"
+#include "teredo/byte_order.h"
 #include "teredo/packet.h"
 
 namespace teredo::bench {
@@ -65,15 +66,6 @@ struct PeerSet {
   }
 };
 
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
-}
-
 /// IPv6 + TCP (ACK, window 512, no options) + zero payload: `size` bytes in all.
 size_t writeIpv6Tcp(uint8_t* out, const Ipv6Addr& src, const Ipv6Addr& dst, uint16_t sport,
                     uint32_t seq, size_t size) {
@@ -82,15 +74,15 @@ size_t writeIpv6Tcp(uint8_t* out, const Ipv6Addr& src, const Ipv6Addr& dst, uint
                   64);
   uint8_t* tcp = out + kIpv6HeaderSize;
   std::memset(tcp, 0, tcpLen);
-  put16(tcp, sport);
-  put16(tcp + 2, kTcpPort);
-  put32(tcp + 4, seq);
-  put32(tcp + 8, 1);  // acknowledgement number
-  tcp[12] = 5 << 4;   // data offset: 20 bytes
-  tcp[13] = 0x10;     // ACK
-  put16(tcp + 14, 512);
+  store16(tcp, sport);
+  store16(tcp + 2, kTcpPort);
+  store32(tcp + 4, seq);
+  store32(tcp + 8, 1);  // acknowledgement number
+  tcp[12] = 5 << 4;     // data offset: 20 bytes
+  tcp[13] = 0x10;       // ACK
+  store16(tcp + 14, 512);
   const uint16_t c = upperLayerChecksum(src, dst, kNextHeaderTcp, Bytes(tcp, tcpLen));
-  put16(tcp + 16, c == 0xffff ? 0 : c);  // TCP has no "no checksum" value: 0xffff and 0 agree
+  store16(tcp + 16, c == 0xffff ? 0 : c);  // TCP has no "no checksum" value: 0xffff and 0 agree
   return size;
 }
 
@@ -100,14 +92,14 @@ size_t writeIpv4Udp(uint8_t* out, const Endpoint& src, const Endpoint& dst, Byte
   const size_t total = 20 + 8 + payload.size();
   std::memset(out, 0, 28);
   out[0] = 0x45;
-  put16(out + 2, static_cast<uint16_t>(total));
+  store16(out + 2, static_cast<uint16_t>(total));
   out[8] = 64;
   out[9] = IPPROTO_UDP;
-  put32(out + 12, src.addr);
-  put32(out + 16, dst.addr);
-  put16(out + 20, src.port);
-  put16(out + 22, dst.port);
-  put16(out + 24, static_cast<uint16_t>(8 + payload.size()));
+  store32(out + 12, src.addr);
+  store32(out + 16, dst.addr);
+  store16(out + 20, src.port);
+  store16(out + 22, dst.port);
+  store16(out + 24, static_cast<uint16_t>(8 + payload.size()));
   std::memcpy(out + 28, payload.data(), payload.size());
   return total;
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "teredo/byte_order.h"
 #include "teredo/offload.h"
 
 namespace {
@@ -32,18 +33,6 @@ void check(bool ok) {
   if (!ok) {
     __builtin_trap();
   }
-}
-
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-void put16(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, v >> 16);
-  put16(p + 2, v);
 }
 
 // Naive RFC 1071 sum over the RFC 8200 §8.1 pseudo-header and the TCP segment at offset 40.
@@ -60,13 +49,13 @@ uint16_t tcpSum(const Packet& p) {
 }
 
 void setTcpChecksum(Packet& p) {
-  put16(&p[56], 0);
-  put16(&p[56], static_cast<uint16_t>(~tcpSum(p)));
+  store16(&p[56], 0);
+  store16(&p[56], static_cast<uint16_t>(~tcpSum(p)));
 }
 
 bool isMergeableShape(const Packet& p) {
   return p.size() >= 61 && (p[0] >> 4) == 6 && p[6] == kNextHeaderTcp &&
-         40u + get16(&p[4]) == p.size();
+         40u + load16(&p[4]) == p.size();
 }
 
 struct Flow {
@@ -85,7 +74,7 @@ Packet segment(Flow& f, uint8_t sizeSel, uint8_t vary, uint8_t tweak, size_t sal
   Packet p(l4 + thlen + payload);
   p[0] = static_cast<uint8_t>(0x60 | ((tweak & 2) != 0 ? 1 : 0));  // traffic class
   p[1] = 0x02;                                                     // flow label
-  put16(&p[4], static_cast<uint32_t>(p.size() - 40));
+  store16(&p[4], static_cast<uint32_t>(p.size() - 40));
   p[6] = ext ? kNextHeaderDestOptions : kNextHeaderTcp;
   p[7] = (tweak & 1) != 0 ? 63 : 64;
   p[8] = 0x20;
@@ -100,19 +89,19 @@ Packet segment(Flow& f, uint8_t sizeSel, uint8_t vary, uint8_t tweak, size_t sal
     p[43] = 4;
   }
   uint8_t* tcp = &p[l4];
-  put16(tcp, f.sport);
-  put16(tcp + 2, 443);
+  store16(tcp, f.sport);
+  store16(tcp + 2, 443);
   const uint32_t seq = f.next + ((vary & 0x10) != 0 ? 1 : 0);
-  put32(tcp + 4, seq);
-  put32(tcp + 8, 7000 + ((vary & 0x08) != 0 ? 1 : 0));
+  store32(tcp + 4, seq);
+  store32(tcp + 8, 7000 + ((vary & 0x08) != 0 ? 1 : 0));
   tcp[12] = static_cast<uint8_t>(thlen / 4 << 4);
   uint8_t flags = kTcpAck;
   flags |= (vary & 0x01) != 0 ? kTcpPsh : 0;
   flags |= (vary & 0x02) != 0 ? kTcpFin : 0;
   flags |= (vary & 0x20) != 0 ? kTcpSyn : 0;
   tcp[13] = flags;
-  put16(tcp + 14, (tweak & 4) != 0 ? 999 : 1000);
-  put16(tcp + 18, (tweak & 8) != 0 ? 1 : 0);
+  store16(tcp + 14, (tweak & 4) != 0 ? 999 : 1000);
+  store16(tcp + 18, (tweak & 8) != 0 ? 1 : 0);
   if (ts) {
     const uint8_t opts[12] = {1, 1, 8, 10, 0, 0, 0, static_cast<uint8_t>(tweak >> 4), 0, 0, 0, 9};
     std::memcpy(tcp + 20, opts, sizeof(opts));
@@ -169,7 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((kind & 1) != 0 && raw.size() >= 61) {
       raw[0] = static_cast<uint8_t>(0x60 | (raw[0] & 0x0f));
       raw[6] = kNextHeaderTcp;
-      put16(&raw[4], static_cast<uint32_t>(raw.size() - 40));
+      store16(&raw[4], static_cast<uint32_t>(raw.size() - 40));
       setTcpChecksum(raw);
     }
     inputs.push_back(std::move(raw));

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "teredo/byte_order.h"
 #include "teredo/offload.h"
 
 namespace {
@@ -23,19 +24,12 @@ void check(bool ok) {
   }
 }
 
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t get32(const uint8_t* p) {
-  return uint32_t{get16(p)} << 16 | get16(p + 2);
-}
-
 // Naive RFC 1071 sum over the RFC 8200 §8.1 pseudo-header and the upper-layer packet at `off`.
 uint16_t upperSum(Bytes p, size_t off, uint8_t proto) {
   const size_t len = p.size() - off;
   uint32_t acc = static_cast<uint32_t>(len >> 16) + (len & 0xffff) + proto;
   for (size_t i = 8; i < 40; i += 2) {
-    acc += get16(&p[i]);
+    acc += load16(&p[i]);
   }
   for (size_t i = off; i < p.size(); i += 2) {
     acc += static_cast<uint32_t>(p[i] << 8) + (i + 1 < p.size() ? p[i + 1] : 0);
@@ -114,7 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Bytes s(flat.data() + at, sizes[i]);
     at += sizes[i];
     check(s.size() >= kIpv6HeaderSize && (s[0] >> 4) == 6);
-    check(kIpv6HeaderSize + get16(&s[4]) == s.size());
+    check(kIpv6HeaderSize + load16(&s[4]) == s.size());
     check(s.size() <= layout.maxSegmentSize);
     if (gso == kGsoNone) {
       check(s.size() == original.size());
@@ -135,8 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(std::memcmp(s.data() + layout.headerSize, original.data() + payloadAt, chunk) == 0);
     if (gso == kGsoTcpv6) {
       check(upperSum(s, l4, kNextHeaderTcp) == 0xffff);
-      check(get32(&s[l4 + 4]) ==
-            get32(&original[l4 + 4]) + static_cast<uint32_t>(payloadAt - layout.headerSize));
+      check(load32(&s[l4 + 4]) ==
+            load32(&original[l4 + 4]) + static_cast<uint32_t>(payloadAt - layout.headerSize));
       const uint8_t flags = s[l4 + 13];
       const uint8_t want = original[l4 + 13];
       check((flags & (kTcpFin | kTcpPsh)) ==
@@ -144,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check((flags & kTcpCwr) == (i == 0 ? (want & kTcpCwr) : 0));
     } else {
       check(upperSum(s, l4, kNextHeaderUdp) == 0xffff);
-      check(get16(&s[l4 + 4]) == s.size() - l4);
+      check(load16(&s[l4 + 4]) == s.size() - l4);
     }
     payloadAt += chunk;
   }

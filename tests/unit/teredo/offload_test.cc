@@ -3,6 +3,7 @@
 // Every checksum is verified here with an independent, deliberately naive implementation of
 // RFC 1071 over the RFC 8200 §8.1 pseudo-header.
 #include "teredo/offload.h"
+#include "teredo/byte_order.h"
 
 #include <gtest/gtest.h>
 
@@ -28,21 +29,6 @@ Ipv6Addr addr(uint8_t last, uint8_t first = 0x20) {
   a.bytes[3] = 0xb8;
   a.bytes[15] = last;
   return a;
-}
-
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t get32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
 }
 
 // Naive RFC 1071 sum: 16-bit big-endian words, carries folded at the end.
@@ -86,7 +72,7 @@ bool checksumOk(const Packet& p) {
 void setChecksum(Packet& p, size_t field) {
   uint8_t proto = 0;
   const size_t off = transportOffset(p, &proto);
-  put16(&p[off + field], 0);
+  store16(&p[off + field], 0);
   const auto len = static_cast<uint32_t>(p.size() - off);
   uint32_t acc = naiveSum(&p[8], 32);
   acc += (len >> 16) + (len & 0xffff) + proto;
@@ -95,7 +81,7 @@ void setChecksum(Packet& p, size_t field) {
   if (proto == kNextHeaderUdp && sum == 0) {
     sum = 0xffff;
   }
-  put16(&p[off + field], sum);
+  store16(&p[off + field], sum);
 }
 
 struct Ext {
@@ -128,8 +114,8 @@ void writeIpv6(Packet& p, const Ipv6Addr& src, const Ipv6Addr& dst, uint8_t tc, 
                uint8_t nh, uint8_t hop) {
   p[0] = static_cast<uint8_t>(0x60 | tc >> 4);
   p[1] = static_cast<uint8_t>((tc & 0x0f) << 4 | ((flow >> 16) & 0x0f));
-  put16(&p[2], static_cast<uint16_t>(flow));
-  put16(&p[4], static_cast<uint16_t>(p.size() - 40));
+  store16(&p[2], static_cast<uint16_t>(flow));
+  store16(&p[4], static_cast<uint16_t>(p.size() - 40));
   p[6] = nh;
   p[7] = hop;
   std::memcpy(&p[8], src.bytes.data(), 16);
@@ -177,14 +163,14 @@ Packet buildTcp(const Tcp& t, uint32_t payloadOffset = 0) {
             t.ext.empty() ? kNextHeaderTcp : t.ext[0].type, t.hopLimit);
   const size_t off = writeExt(p, t.ext, kNextHeaderTcp);
   uint8_t* tcp = &p[off];
-  put16(tcp, t.sport);
-  put16(tcp + 2, t.dport);
-  put32(tcp + 4, t.seq);
-  put32(tcp + 8, t.ack);
+  store16(tcp, t.sport);
+  store16(tcp + 2, t.dport);
+  store32(tcp + 4, t.seq);
+  store32(tcp + 8, t.ack);
   tcp[12] = static_cast<uint8_t>((thlen / 4) << 4);
   tcp[13] = t.flags;
-  put16(tcp + 14, t.window);
-  put16(tcp + 18, t.urgent);
+  store16(tcp + 14, t.window);
+  store16(tcp + 18, t.urgent);
   std::copy(t.options.begin(), t.options.end(), tcp + 20);
   const Packet data = payloadBytes(t.payload, t.fill, payloadOffset);
   std::copy(data.begin(), data.end(), tcp + thlen);
@@ -209,9 +195,9 @@ Packet buildUdp(const Udp& u) {
   Packet p(40 + ext + 8 + u.payload);
   writeIpv6(p, u.src, u.dst, 0, 0, u.ext.empty() ? kNextHeaderUdp : u.ext[0].type, 64);
   const size_t off = writeExt(p, u.ext, kNextHeaderUdp);
-  put16(&p[off], u.sport);
-  put16(&p[off + 2], u.dport);
-  put16(&p[off + 4], static_cast<uint16_t>(8 + u.payload));
+  store16(&p[off], u.sport);
+  store16(&p[off + 2], u.dport);
+  store16(&p[off + 4], static_cast<uint16_t>(8 + u.payload));
   const Packet data = payloadBytes(u.payload, 0x33, 0);
   std::copy(data.begin(), data.end(), p.begin() + static_cast<ptrdiff_t>(off + 8));
   setChecksum(p, 6);
@@ -235,7 +221,7 @@ void putPartial(Packet& p, size_t field) {
   const auto len = static_cast<uint32_t>(p.size() - off);
   uint32_t acc = naiveSum(&p[8], 32);
   acc += (len >> 16) + (len & 0xffff) + proto;
-  put16(&p[off + field], naiveFold(acc));
+  store16(&p[off + field], naiveFold(acc));
 }
 
 VirtioNetHdr gsoHeader(const Packet& p, uint8_t gsoType, uint16_t gsoSize) {
@@ -357,17 +343,17 @@ TEST(Split, CompletedChecksumZeroIsSentAsAllOnes) {
   // Choose two payload bytes so that the UDP checksum computes to 0 (RFC 8200 §8.1: sent as
   // 0xffff, as the kernel's software fallback does for every protocol).
   Packet p = buildUdp(Udp{});
-  put16(&p[48], 0);
-  put16(&p[46], 0);
+  store16(&p[48], 0);
+  store16(&p[46], 0);
   const auto len = static_cast<uint32_t>(p.size() - 40);
   uint32_t acc = naiveSum(&p[8], 32) + (len >> 16) + (len & 0xffff) + kNextHeaderUdp;
   acc = naiveSum(&p[40], len, acc);
-  put16(&p[48], static_cast<uint16_t>(~naiveFold(acc)));  // the whole sum becomes 0xffff
+  store16(&p[48], static_cast<uint16_t>(~naiveFold(acc)));  // the whole sum becomes 0xffff
   putPartial(p, 6);
   VirtioNetHdr h{kVirtioNetHdrNeedsCsum, kGsoNone, 0, 0, 40, 6};
   std::vector<Packet> segs = splitAll(h, p);
   ASSERT_EQ(segs.size(), 1u);
-  EXPECT_EQ(get16(&segs[0][46]), 0xffff);
+  EXPECT_EQ(load16(&segs[0][46]), 0xffff);
   EXPECT_TRUE(checksumOk(segs[0]));
 }
 
@@ -432,7 +418,7 @@ TEST(Split, TcpSuperPacketsGiveTheKernelsSegments) {
       const size_t chunk = std::min<size_t>(c.gsoSize, c.payload - offset);
       ASSERT_EQ(s.size(), hdrs + chunk);
       EXPECT_LE(s.size(), layout.maxSegmentSize);
-      EXPECT_EQ(get16(&s[4]) + 40u, s.size());
+      EXPECT_EQ(load16(&s[4]) + 40u, s.size());
       EXPECT_TRUE(checksumOk(s));
       const size_t off = hdrs - 20 - c.options.size();
       // What the kernel would have sent: this segment built directly.
@@ -447,7 +433,7 @@ TEST(Split, TcpSuperPacketsGiveTheKernelsSegments) {
         seg.flags &= static_cast<uint8_t>(~kTcpCwr);
       }
       EXPECT_EQ(s, buildTcp(seg, static_cast<uint32_t>(offset)));
-      EXPECT_EQ(get32(&s[off + 4]), static_cast<uint32_t>(c.seq + offset));
+      EXPECT_EQ(load32(&s[off + 4]), static_cast<uint32_t>(c.seq + offset));
       offset += chunk;
     }
     EXPECT_EQ(offset, c.payload);
@@ -523,9 +509,9 @@ TEST(Split, UdpSuperPacketsGiveDatagrams) {
     Packet joined;
     for (const Packet& s : segs) {
       EXPECT_TRUE(checksumOk(s));
-      EXPECT_EQ(get16(&s[4]) + 40u, s.size());
-      EXPECT_EQ(get16(&s[off + 4]), s.size() - off);
-      EXPECT_EQ(get16(&s[off]), u.sport);
+      EXPECT_EQ(load16(&s[4]) + 40u, s.size());
+      EXPECT_EQ(load16(&s[off + 4]), s.size() - off);
+      EXPECT_EQ(load16(&s[off]), u.sport);
       EXPECT_LE(s.size(), off + 8 + c.gsoSize);
       joined.insert(joined.end(), s.begin() + static_cast<ptrdiff_t>(off + 8), s.end());
     }
@@ -580,11 +566,11 @@ TEST(Split, MalformedReadsAreTypedErrors) {
       {"39 bytes", Packet(tcp.begin(), tcp.begin() + 39), tso, OffloadError::TruncatedIpv6},
       {"ipv4", ipv4, VirtioNetHdr{}, OffloadError::NotIpv6},
       {"ipv4 tso4", ipv4, with(tso, [](auto& h) { h.gsoType = kGsoTcpv4; }), OffloadError::NotIpv6},
-      {"payload length too big", edit(tcp, [](auto& p) { put16(&p[4], get16(&p[4]) + 1); }), tso,
+      {"payload length too big", edit(tcp, [](auto& p) { store16(&p[4], load16(&p[4]) + 1); }), tso,
        OffloadError::BadPayloadLength},
-      {"payload length too small", edit(tcp, [](auto& p) { put16(&p[4], get16(&p[4]) - 1); }), tso,
-       OffloadError::BadPayloadLength},
-      {"jumbogram", edit(tcp, [](auto& p) { put16(&p[4], 0); }), tso,
+      {"payload length too small", edit(tcp, [](auto& p) { store16(&p[4], load16(&p[4]) - 1); }),
+       tso, OffloadError::BadPayloadLength},
+      {"jumbogram", edit(tcp, [](auto& p) { store16(&p[4], 0); }), tso,
        OffloadError::BadPayloadLength},
       {"trailing byte", edit(tcp, [](auto& p) { p.push_back(0); }), tso,
        OffloadError::BadPayloadLength},
@@ -652,7 +638,7 @@ TEST(Split, MalformedReadsAreTypedErrors) {
       {"data offset past the end",
        edit(Packet(tcp.begin(), tcp.begin() + 70),
             [](auto& p) {
-              put16(&p[4], 30);
+              store16(&p[4], 30);
               p[52] = 0xf0;
             }),
        tso, OffloadError::TruncatedTransport},
@@ -734,7 +720,7 @@ Coalesced runCoalesce(const std::vector<Packet>& inputs, const CoalesceParams& p
     // The checksum field holds the pseudo-header sum over the whole TCP length.
     Packet expectField = joined;
     putPartial(expectField, 16);
-    EXPECT_EQ(get16(&joined[56]), get16(&expectField[56]));
+    EXPECT_EQ(load16(&joined[56]), load16(&expectField[56]));
     const std::vector<Packet> segs = splitAll(cp.hdr, joined);
     EXPECT_EQ(segs.size(), cp.segments);
     // The segments are exactly the inputs linked from firstInput, in input order.
@@ -818,9 +804,9 @@ TEST(Coalesce, ConsecutiveSegmentsBecomeOneSuperPacket) {
   EXPECT_EQ(cp.hdr.hdrLen, 60);
   EXPECT_EQ(cp.size, 60u + 5300u);
   const Packet& super = c.bytes[0];
-  EXPECT_EQ(get16(&super[4]), 20 + 5300);
+  EXPECT_EQ(load16(&super[4]), 20 + 5300);
   EXPECT_EQ(super[53], kTcpAck | kTcpPsh) << "PSH of the last segment";
-  EXPECT_EQ(get32(&super[44]), flowA().seq);
+  EXPECT_EQ(load32(&super[44]), flowA().seq);
 }
 
 TEST(Coalesce, BoundariesOfSegmentCountAndSize) {
@@ -944,15 +930,15 @@ TEST(Coalesce, ChecksumOfAllOnesWhereZeroIsComputedIsNotMerged) {
   // checksum computes to 0 by adjusting two payload bytes.
   Tcp t = flowA();
   Packet p = buildTcp(t);
-  put16(&p[56], 0);
-  put16(&p[60 + 10], 0);
+  store16(&p[56], 0);
+  store16(&p[60 + 10], 0);
   uint32_t acc = naiveSum(&p[8], 32) + 1020 + kNextHeaderTcp;
   acc = naiveSum(&p[40], 1020, acc);
-  put16(&p[70], static_cast<uint16_t>(~naiveFold(acc)));
+  store16(&p[70], static_cast<uint16_t>(~naiveFold(acc)));
   setChecksum(p, 16);
-  ASSERT_EQ(get16(&p[56]), 0);
+  ASSERT_EQ(load16(&p[56]), 0);
   Packet ones = p;
-  put16(&ones[56], 0xffff);
+  store16(&ones[56], 0xffff);
   ASSERT_TRUE(checksumOk(ones));
   std::vector<Packet> in = {ones, seg(flowA(), 1)};
   EXPECT_EQ(runCoalesce(in).result.superPackets, 0u);

@@ -377,19 +377,8 @@ int Tun::write(size_t queue, Bytes packet) {
   if (offloads_.vnetHeader) {
     return writeVnet(queue, VirtioNetHdr{}, std::span<const Bytes>(&packet, 1));
   }
-  for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
-    ssize_t n = ::write(queues_[queue].get(), packet.data(), packet.size());
-    if (n == static_cast<ssize_t>(packet.size())) {
-      return 0;
-    }
-    if (n >= 0) {
-      return -EIO;
-    }
-    if (errno != EINTR) {
-      return -errno;
-    }
-  }
-  return -EINTR;
+  const struct iovec iov { const_cast<uint8_t*>(packet.data()), packet.size() };
+  return retryingWritev(queues_[queue].get(), &iov, 1, packet.size());
 }
 
 TunWriteResult Tun::writeBatch(size_t queue, std::span<const Bytes> packets) {

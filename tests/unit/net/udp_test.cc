@@ -349,6 +349,16 @@ ReceivedBurst receiveBurst(UdpSocket& s, RecvBatch& batch, size_t want) {
   return out;
 }
 
+/// Receives data.size() datagrams on `rx` and checks that they are `data`, in order.
+void expectReceivedInOrder(UdpSocket& rx, const std::vector<std::vector<uint8_t>>& data) {
+  RecvBatch in;
+  ReceivedBurst got = receiveBurst(rx, in, data.size());
+  ASSERT_EQ(got.datagrams.size(), data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    EXPECT_EQ(got.datagrams[i].bytes, data[i]) << i;
+  }
+}
+
 TEST(UdpOffload, OptionsOffByDefaultAndProbedWhenAsked) {
   UdpSocket plain = openOrDie({kLoopback, 0});
   EXPECT_FALSE(plain.groActive());
@@ -647,12 +657,7 @@ TEST(UdpOffload, RefusedGsoFallsBackToSingleDatagrams) {
     EXPECT_EQ(tx.gsoActive(), step.capAfter != 0);
     EXPECT_EQ(tx.gsoFallbackError(), -EINVAL);
     EXPECT_STRNE(tx.gsoFallbackReason(), "");
-    RecvBatch in;
-    ReceivedBurst got = receiveBurst(rx, in, 10);
-    ASSERT_EQ(got.datagrams.size(), 10u);
-    for (size_t i = 0; i < 10; ++i) {
-      EXPECT_EQ(got.datagrams[i].bytes, data[i]) << i;
-    }
+    expectReceivedInOrder(rx, data);
   }
 }
 
@@ -695,12 +700,7 @@ TEST(UdpOffload, SegmentsAboveTheRouteMtuAreSentOneByOne) {
       EXPECT_EQ(tx.gsoMaxSegmentSize(), step.capAfter);
       EXPECT_TRUE(tx.gsoFallbackError() == -EMSGSIZE || tx.gsoFallbackError() == -EINVAL)
           << tx.gsoFallbackError();
-      RecvBatch in;
-      ReceivedBurst got = receiveBurst(rx, in, 5);
-      ASSERT_EQ(got.datagrams.size(), 5u);
-      for (size_t i = 0; i < 5; ++i) {
-        EXPECT_EQ(got.datagrams[i].bytes, data[i]) << i;
-      }
+      expectReceivedInOrder(rx, data);
     }
   });
 }

@@ -15,10 +15,16 @@
 #include <random>
 #include <vector>
 
+#include "peer_test_util.h"
 #include "peers/peer_table.h"
 
 namespace teredo::peers {
 namespace {
+
+using peertest::peerAddr;
+PeerTableConfig tableConfig(size_t maxPeers, size_t shards) {
+  return peertest::tableConfig(maxPeers, shards, 77);
+}
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -31,23 +37,6 @@ constexpr bool kSanitizer = true;
 #else
 constexpr bool kSanitizer = false;
 #endif
-
-Ipv6Addr peerAddr(uint64_t i) {
-  Ipv6Addr a;
-  a.setWord(0, 0x20010000);
-  a.setWord(1, 0xcb007101);  // 203.0.113.1
-  a.setWord(2, static_cast<uint32_t>(i >> 32));
-  a.setWord(3, static_cast<uint32_t>(i));
-  return a;
-}
-
-PeerTableConfig tableConfig(size_t maxPeers, size_t shards) {
-  PeerTableConfig c;
-  c.maxPeers = maxPeers;
-  c.shards = shards;
-  c.hashKey.bytes[5] = 77;
-  return c;
-}
 
 Endpoint mappingOf(uint64_t i) {
   return Endpoint{0xc6336400u + static_cast<uint32_t>(i), static_cast<uint16_t>(1024 + i % 50000)};

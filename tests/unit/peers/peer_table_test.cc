@@ -2,6 +2,7 @@
 // queues, per-peer and global queue caps, two threads, and a 200k-peer stress. Memory, compaction
 // and the tick clock are in peer_table_memory_test.cc.
 #include "peers/peer_table.h"
+#include "peer_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -13,26 +14,14 @@
 namespace teredo::peers {
 namespace {
 
+using peertest::peerAddr;
+PeerTableConfig smallConfig(size_t maxPeers, size_t shards) {
+  return peertest::tableConfig(maxPeers, shards, 42);
+}
+
 using std::chrono::seconds;
 
 const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
-
-Ipv6Addr peerAddr(uint64_t i) {
-  Ipv6Addr a;
-  a.setWord(0, 0x20010000);
-  a.setWord(1, 0xcb007101);  // 203.0.113.1
-  a.setWord(2, static_cast<uint32_t>(i >> 32));
-  a.setWord(3, static_cast<uint32_t>(i));
-  return a;
-}
-
-PeerTableConfig smallConfig(size_t maxPeers, size_t shards) {
-  PeerTableConfig c;
-  c.maxPeers = maxPeers;
-  c.shards = shards;
-  c.hashKey.bytes[0] = 42;
-  return c;
-}
 
 std::vector<uint8_t> packetBytes(size_t n, uint8_t seed) {
   std::vector<uint8_t> p(n);

@@ -4,11 +4,18 @@
 # alternating miredo, teredo, miredo, teredo, ... Every figure is printed as the median over the
 # repetitions for each implementation and the ratio teredo/miredo. See docs/benchmarks.md.
 #
-#   sudo bench/run.sh [--reps N] [--quick] [--keep-json FILE]
+#   sudo bench/run.sh [--reps N] [--quick] [--keep-json FILE] [--only PHASE,...]
+#
+# Phases (all by default, in this order): server (RS->RA), relay (throughput, memory per queued
+# peer), flows (relay CPU per packet at a fixed rate, each direction, TCP- and UDP-shaped, 112 and
+# 1280 bytes; saturation with 1 and 2 workers), memory (RSS at 100 k / 1 M / 10 M trusted peers
+# and after they expired), tcp (iperf3 through the relay with a Miredo client: bench/relay_tcp.sh).
 #
 # Needs root (network namespaces). All traffic stays inside namespaces this script creates
 # (tests/integration/lab/lab.sh: teardown on exit, INT and TERM; only processes it started are
-# signalled, by PID). Bounded: about 17 s per implementation and repetition (3 reps: ~2.5 minutes).
+# signalled, by PID). Bounded: the server and relay phases take about 17 s per implementation and
+# repetition, flows about 35 s, tcp about 25 s; memory, once, about 3 minutes for Miredo and 12
+# for ours (10 M peers primed, then 2 x 240 s until they expired).
 #
 # Environment
 #   BENCH_BUILD_DIR   build tree to use/create (default: <repo>/build-bench, Release)
@@ -16,6 +23,22 @@
 #   BENCH_RS_RATE     the "moderate" RS rate for latency and CPU per RS (default 10000/s)
 #   BENCH_RELAY_PEERS peers created for "relay RSS with N peers" (default 10000)
 #   BENCH_NO_BUILD=1  do not run cmake/ninja (use the binaries as they are)
+#   BENCH_FIXED_RATE  offered packets/s of the fixed-rate flows (default 20000)
+#   BENCH_FLOW_PEERS, BENCH_TCP_FLOWS  trusted peers of the UDP-shaped flows (default 10000) and
+#                     flows of the TCP-shaped ones (default 4)
+#   BENCH_PRIME_RATE  peers primed per second (default 100000)
+#   BENCH_MEM_LEVELS  trusted-peer counts of the memory phase (default "100000 1000000 10000000")
+#   BENCH_MEM_REPS    repetitions of the memory phase (default 1: RSS is stable to 1-2 %)
+#   BENCH_MEM_TRUST_S our relay's trust_timeout in the memory phase (default 240: priming 10 M
+#                     peers takes about 4 minutes, and they must all be trusted at once);
+#                     BENCH_MEM_EXPIRE_S: extra wait after the entries' lifetime (2 x trust)
+#                     before the "expired" RSS (default 15)
+#   BENCH_TCP_RATE, BENCH_TCP_SECONDS  iperf3 -b for the fixed-rate TCP runs (default 100M) and
+#                     the length of each run (default 5 s): see bench/relay_tcp.sh
+#   BENCH_PERF=1     profile each fixed-rate flow with `perf record -g` and print the top symbols
+#                     (perf's cost inflates that run's CPU figures: use it to look, not to rank)
+#   BENCH_TEREDO_RELAY_YAML  extra lines for our relay's relay: section, e.g.
+#                     "  offloads: false" (to compare settings; empty by default)
 #   LAB_MIREDO_DIR    extracted Debian miredo (default: <build>/third_party/miredo, else
 #                     <repo>/build/third_party/miredo)
 set -euo pipefail
@@ -31,8 +54,10 @@ TCP_FLOWS=${BENCH_TCP_FLOWS:-4}
 PRIME_RATE=${BENCH_PRIME_RATE:-100000}
 MEM_LEVELS=${BENCH_MEM_LEVELS:-100000 1000000 10000000}
 MEM_REPS=${BENCH_MEM_REPS:-}
-MEM_EXPIRE_S=${BENCH_MEM_EXPIRE_S:-75}
-# Miredo 1.2.6's relay refuses new peers beyond MAX_PEERS (1,048,576, libteredo/peerlist.c).
+MEM_EXPIRE_S=${BENCH_MEM_EXPIRE_S:-15}
+MEM_TRUST_S=${BENCH_MEM_TRUST_S:-240}
+# Miredo 1.2.6's relay refuses new peers beyond MAX_PEERS (1,048,576 when built with Judy, as
+# Debian's is: libteredo/relay.c).
 MIREDO_MAX_PEERS=1048576
 KEEP_JSON=""
 QUICK=0
@@ -43,12 +68,12 @@ while (($# > 0)); do
     --quick) QUICK=1; shift ;;
     --keep-json) KEEP_JSON=$2; shift 2 ;;
     --only) PHASES=${2//,/ }; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive integer" >&2; exit 2; }
-MEM_REPS=${MEM_REPS:-$REPS}
+MEM_REPS=${MEM_REPS:-1}
 MEM_MAX_LEVEL=0
 for level in $MEM_LEVELS; do
   [[ $level =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_MEM_LEVELS: $level" >&2; exit 2; }
@@ -95,6 +120,8 @@ export LAB_PREFIX
 
 # shellcheck source-path=SCRIPTDIR source=../tests/integration/lab/lab.sh
 source "$SRC/tests/integration/lab/lab.sh"
+# shellcheck source=lib.sh
+source "$SRC/bench/lib.sh"
 lab_init
 
 # CPUs: the load generator on one, the daemon on another (both when there is only one).
@@ -186,42 +213,6 @@ record() {   # record IMPL FIGURE VALUE
   printf '%s %s %s\n' "$1" "$2" "$3" >>"$RESULTS"
 }
 
-# The daemon's processes: the session lab_bg started (Miredo forks a worker child and, for the
-# relay, miredo-privproc; ours is one process).
-daemon_pids() {
-  lab__session_members "$1"
-}
-
-pin_daemon() {   # pin_daemon SESSION_PID: every thread of every process onto DAEMON_CPU
-  local p
-  for p in $(daemon_pids "$1"); do
-    taskset -a -p -c "$DAEMON_CPU" "$p" >/dev/null 2>&1 || true
-  done
-}
-
-# CPU time in ns of all threads of the daemon's processes (/proc/PID/task/TID/schedstat: on-CPU
-# time, the quantity of utime+stime in /proc/PID/stat but with ns rather than 10 ms resolution).
-cpu_ns() {
-  local p t total=0 run _
-  for p in $(daemon_pids "$1"); do
-    for t in /proc/"$p"/task/*/schedstat; do
-      { read -r run _ <"$t"; } 2>/dev/null || continue
-      total=$((total + run))
-    done
-  done
-  printf '%s' "$total"
-}
-
-rss_kib() {   # VmRSS summed over the daemon's processes (kB)
-  local p k v _ total=0
-  for p in $(daemon_pids "$1"); do
-    while read -r k v _; do
-      [[ $k == VmRSS: ]] && total=$((total + v))
-    done <"/proc/$p/status" 2>/dev/null || true
-  done
-  printf '%s' "$total"
-}
-
 jget() {   # jget JSON EXPR
   lab_json "$1" "$2"
 }
@@ -309,6 +300,8 @@ bench_server() {   # bench_server IMPL REP
 start_relay() {   # start_relay IMPL [WORKERS [PIN [EXTRA_YAML]]]; sets RELAY_PID RELAY_NAME
   local workers=${2:-1} pin=${3:-1} extra=${4:-}
   if [[ $1 == teredo ]]; then
+    extra=${extra:+$extra
+}${BENCH_TEREDO_RELAY_YAML:-}
     LAB_TEREDO_RELAY_EXTRA="  workers: $workers${extra:+
 $extra}" lab_teredo_relay rly "$RLY_V4" "$RLY_PORT"
     RELAY_NAME=teredo-relay-rly
@@ -368,21 +361,32 @@ bench_relay() {   # bench_relay IMPL REP
 # large; saturation with 1 and 2 workers; memory with 100 k / 1 M / 10 M trusted peers.
 
 prime_peers() {   # prime_peers TAG FIRST COUNT: trusted peers FIRST..; prints how many now are
+  # In chunks of at most 2 M peers (20 s at the default rate: each generator run is bounded).
   # A pass that loses datagrams (a busy machine) leaves peers untrusted: repeat it. In a later
   # pass an already trusted peer receives the priming datagram directly, a new one by a flush:
-  # both count, so the last pass's count is the number of trusted peers.
-  local f0 f1 pass n=0
-  for pass in 1 2 3; do
-    f0=$(nft_counter gen ip flushed)
-    load gen "$1/$pass" prime --relay "$RLY_V4:$RLY_PORT" --teredo-server "$FAKE_SERVER" \
-      --mapped-base "$MAPPED_BASE" --native "$SINK6" --native-netns "$SINK_NETNS" \
-      --first "$2" --count "$3" --rate "$PRIME_RATE" >/dev/null
-    sleep 0.3
-    f1=$(nft_counter gen ip flushed)
-    n=$((f1 - f0))
-    ((n < $3)) || break
+  # both count, so the last pass's count is the number of trusted peers of the chunk.
+  local first=$2 left=$3 chunk f0 f1 pass n total=0
+  while ((left > 0)); do
+    chunk=$((left < 2000000 ? left : 2000000))
+    n=0
+    for pass in 1 2 3; do
+      f0=$(nft_counter gen ip flushed)
+      load gen "$1/$first/$pass" prime --relay "$RLY_V4:$RLY_PORT" --teredo-server \
+        "$FAKE_SERVER" --mapped-base "$MAPPED_BASE" --native "$SINK6" \
+        --native-netns "$SINK_NETNS" --first "$first" --count "$chunk" --rate "$PRIME_RATE" \
+        >/dev/null
+      sleep 0.3
+      f1=$(nft_counter gen ip flushed)
+      n=$((f1 - f0))
+      # A pass that reached 99.9 % is done: the rest are datagrams lost on this busy machine in
+      # that pass, not untrusted peers (an earlier pass already trusted most of them).
+      ((n * 1000 < chunk * 999)) || break
+    done
+    total=$((total + (n < chunk ? n : chunk)))
+    first=$((first + chunk))
+    left=$((left - chunk))
   done
-  printf '%s' "$n"
+  printf '%s' "$total"
 }
 
 # flow_segments DIR SHAPE SIZE: the packets of SIZE bytes counted at the receiving end, from the
@@ -412,6 +416,13 @@ measure_flow() {
     # Trust lasts 30 s after the last packet from a peer (RFC 4380 §5.2.4): refresh it.
     prime_peers "$impl/relay/refresh/$rep" 0 "$FLOW_PEERS" >/dev/null
   fi
+  local perfpid="" perfdata="$LAB_DIR/perf-$impl-$key-$rep.data"
+  if [[ -n ${BENCH_PERF:-} ]] && ((rate != 0)); then
+    # Profile of the daemon during the measured window (perf's own cost inflates the CPU figure).
+    perf record -q -g -o "$perfdata" -p "$(daemon_pids "$RELAY_PID" | paste -sd,)" \
+      -- sleep "$FLOW_S" >/dev/null 2>&1 &
+    perfpid=$!
+  fi
   c0=$(cpu_ns "$RELAY_PID")
   n0=$(flow_segments "$dir" "$shape" "$size")
   j=$(load gen "$impl/relay/$key/$rate/$rep" flow --dir "$dir" --shape "$shape" --size "$size" \
@@ -423,6 +434,12 @@ measure_flow() {
   c1=$(cpu_ns "$RELAY_PID")
   sent=$(jget "$j" 'd["sent"]')
   got=$((n1 - n0))
+  if [[ -n $perfpid ]]; then
+    wait "$perfpid" || true
+    lab_say "  perf $impl $key (self time, top 25):"
+    perf report -i "$perfdata" --no-children --stdio --sort dso,symbol 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -25 | sed 's/^/    /' >&2 || true
+  fi
   if ((rate == 0)); then
     echo "$(lab_json "{\"n\":$got,\"s\":$(jget "$j" 'd["duration_s"]')}" 'round(d["n"] / d["s"], 1)')"
     return
@@ -447,6 +464,17 @@ bench_relay_flows() {   # bench_relay_flows IMPL REP
   done
   prime_peers "$impl/relay/refresh/$rep" 0 "$FLOW_PEERS" >/dev/null
   record "$impl" relay_sat_1w_per_s "$(measure_flow "$impl" "$rep" rx udp 112 0)"
+  if [[ $impl == teredo ]]; then
+    # Which offloads carried the packets (all four should, unless relay.offloads is off).
+    local m="$LAB_DIR/flows-metrics-$rep.txt" o line=""
+    if lab_metrics rly "$m" 9545; then
+      for o in udp_gro udp_gso tun_tso tun_coalesce; do
+        line+=" $o=$(lab_metric "$m" "teredo_relay_offload_packets_total{offload=\"$o\"}" ||
+          echo n/a)"
+      done
+      lab_say "  teredo-relay packets through offloads:$line"
+    fi
+  fi
   lab_stop "$RELAY_NAME"
 
   # Two workers, both CPUs (Miredo has one receive thread whatever the machine: the same daemon,
@@ -461,7 +489,15 @@ bench_relay_flows() {   # bench_relay_flows IMPL REP
 # and after every one of them expired.
 bench_relay_memory() {
   local impl=$1 rep=$2 idle have=0 level n rss
-  start_relay "$impl" 1 1 "  max_peers: $((MEM_MAX_LEVEL + 100000))"
+  # Priming 10 M peers takes minutes, trust lasts 30 s after a peer's last packet (RFC 4380
+  # §5.2.4): ours keeps them trusted for MEM_TRUST_S instead, so that all of them are held at
+  # once. Miredo's 30 s cannot be changed; its 1 M peers are primed within them.
+  local trust=30
+  if [[ $impl == teredo ]]; then
+    trust=$MEM_TRUST_S
+  fi
+  start_relay "$impl" 1 1 "  max_peers: $((MEM_MAX_LEVEL + 100000))
+  trust_timeout: ${trust}s"
   sleep 0.5
   idle=$(rss_kib "$RELAY_PID")
   record "$impl" relay_mem_idle_kib "$idle"
@@ -476,11 +512,15 @@ bench_relay_memory() {
     rss=$(rss_kib "$RELAY_PID")
     record "$impl" "relay_mem_${level}_kib" "$rss"
     record "$impl" "relay_mem_${level}_bytes_per_peer" "$(((rss - idle) * 1024 / level))"
-    lab_say "  $impl: $level peers primed, $n became trusted in this step, RSS $rss KiB"
+    local held=""
+    if [[ $impl == teredo ]] && lab_metrics rly "$LAB_DIR/mem-metrics.txt" 9545; then
+      held=", the relay holds $(lab_metric "$LAB_DIR/mem-metrics.txt" teredo_relay_peers) peers"
+    fi
+    lab_say "  $impl: $level peers primed, $n became trusted in this step, RSS $rss KiB$held"
   done
-  # Trust lapses 30 s after the last packet (RFC 4380 §5.2.4); both relays then drop the entry
-  # within about another 30 s.
-  sleep "$MEM_EXPIRE_S"
+  # Trust lapses `trust` s after the last packet; the entry, now untrusted, is removed once it
+  # has been idle as long again (Miredo: 30 + 30 s; ours: trust_timeout twice), at the next sweep.
+  sleep "$((2 * trust + MEM_EXPIRE_S))"
   rss=$(rss_kib "$RELAY_PID")
   record "$impl" relay_mem_expired_kib "$rss"
   record "$impl" relay_mem_expired_over_idle "$(lab_json "{\"r\":$rss,\"i\":$idle}" \
@@ -494,34 +534,28 @@ bench_relay_memory() {
 lab_say "bench: $REPS repetitions, generator on CPU $GEN_CPU, daemons on CPU $DAEMON_CPU," \
   "work dir $LAB_DIR"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
-for ((rep = 1; rep <= REPS; rep++)); do
-  phase server || break
-  for impl in miredo teredo; do
-    lab_say "bench: rep $rep/$REPS server $impl"
-    bench_server "$impl" "$rep"
+# run_phase PHASE REPS TITLE FUNCTION: FUNCTION IMPL REP for each repetition, Miredo first.
+run_phase() {
+  local rep impl
+  phase "$1" || return 0
+  for ((rep = 1; rep <= $2; rep++)); do
+    for impl in miredo teredo; do
+      lab_say "bench: rep $rep/$2 $3 $impl"
+      "$4" "$impl" "$rep"
+    done
   done
-done
-for ((rep = 1; rep <= REPS; rep++)); do
-  phase relay || break
-  for impl in miredo teredo; do
-    lab_say "bench: rep $rep/$REPS relay $impl"
-    bench_relay "$impl" "$rep"
-  done
-done
-for ((rep = 1; rep <= REPS; rep++)); do
-  phase flows || break
-  for impl in miredo teredo; do
-    lab_say "bench: rep $rep/$REPS relay fast path $impl"
-    bench_relay_flows "$impl" "$rep"
-  done
-done
-for ((rep = 1; rep <= MEM_REPS; rep++)); do
-  phase memory || break
-  for impl in miredo teredo; do
-    lab_say "bench: rep $rep/$MEM_REPS relay memory $impl"
-    bench_relay_memory "$impl" "$rep"
-  done
-done
+}
+run_phase server "$REPS" server bench_server
+run_phase relay "$REPS" relay bench_relay
+run_phase flows "$REPS" "relay fast path" bench_relay_flows
+run_phase memory "$MEM_REPS" "relay memory" bench_relay_memory
+
+if phase tcp; then
+  # Its own lab (the integration tests' standard topology with a Miredo client), same CPUs.
+  GEN_CPU=$GEN_CPU DAEMON_CPU=$DAEMON_CPU LAB_PREFIX=tft$$ \
+    bash "$SRC/bench/relay_tcp.sh" "$RESULTS" "$REPS" ||
+    lab_say "warning: the TCP phase failed (figures missing below)"
+fi
 
 [[ -z $KEEP_JSON ]] || cp "$JSONL" "$KEEP_JSON"
 
@@ -566,6 +600,13 @@ figures += [
     ("relay_mem_expired_kib", "relay RSS after all expired (KiB)", "lower"),
     ("relay_mem_expired_over_idle", "  RSS after expiry / idle", "lower"),
 ]
+for d, what in (("rx", "client->IPv6"), ("tx", "IPv6->client")):
+    figures += [
+        ("relay_tcp_%s_cpu_s_per_gb" % d, "relay CPU s/GB, iperf3 TCP %s, fixed" % what, "lower"),
+        ("relay_tcp_%s_fixed_mbps" % d, "  Mbit/s received at that rate", "info"),
+        ("relay_tcp_%s_max_mbps" % d, "iperf3 TCP %s max (Mbit/s)" % what, "higher"),
+        ("relay_tcp_%s_max_cpu_s_per_gb" % d, "  relay CPU s/GB at max", "lower"),
+    ]
 print("%-44s %14s %14s %9s  %s" % ("figure (median of %s)" % sys.argv[2], "miredo", "teredo",
                                     "t/m", "better"))
 for key, title, better in figures:

@@ -515,6 +515,7 @@ bench_relay_memory() {
     held=$level
     if [[ $impl == teredo ]] && lab_metrics rly "$LAB_DIR/mem-metrics.txt" 9545; then
       held=$(lab_metric "$LAB_DIR/mem-metrics.txt" teredo_relay_peers) || held=$level
+      ((held > 0)) || held=$level
     fi
     record "$impl" "relay_mem_${level}_kib" "$rss"
     record "$impl" "relay_mem_${level}_held" "$held"

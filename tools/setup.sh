@@ -13,12 +13,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libjudy-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev libsqlite3-dev
-  libcli11-dev libmicrohttpd-dev libsystemd-dev
+  libcli11-dev libmicrohttpd-dev libsystemd-dev liburing-dev
   # fuzzing, sanitizers, style
   clang-14 libclang-rt-14-dev clang-format-14
   # integration tests and demo: namespaces, NAT, traffic, captures
   iproute2 nftables iputils-ping tcpdump iperf3 netcat-openbsd curl procps psmisc util-linux
   ethtool
+  # the benchmark's kernel floor (bench/kfloor): an eBPF program built with clang at bench time
+  clang libbpf-dev
   openssl systemd
   python3 python3-scapy python3-yaml libcap2-bin kmod
   # the libraries of Debian's BIRD 2 (extracted below, like Miredo)

@@ -272,6 +272,7 @@ struct RelaySettings {
   uint32_t icmpErrorsBurst = kDefaultIcmpErrorsBurst;
   uint32_t batchDelayUs = kDefaultBatchDelayUs;
   bool offloads = true;
+  bool ioUring = true;  ///< relay.io_uring: tun I/O through an io_uring (net/tun_ring.h)
   bool acceptUnknownPeers = false;
   bool coneShortcut = false;
   RelayAnnounce announce;

@@ -872,6 +872,7 @@ Schema<RC> makeRelaySchema() {
   f.push_back(
       uintField<RC>("relay.batch_delay_us", TEREDO_FIELD(relay.batchDelayUs), 0, kMaxBatchDelayUs));
   f.push_back(boolField<RC>("relay.offloads", TEREDO_FIELD(relay.offloads), kRestart));
+  f.push_back(boolField<RC>("relay.io_uring", TEREDO_FIELD(relay.ioUring), kRestart));
   f.push_back(boolField<RC>("relay.accept_unknown_peers", TEREDO_FIELD(relay.acceptUnknownPeers)));
   f.push_back(boolField<RC>("relay.cone_shortcut", TEREDO_FIELD(relay.coneShortcut)));
   // Privileges are settled at boot: an announcing relay keeps CAP_NET_ADMIN for its routes, any

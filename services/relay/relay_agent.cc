@@ -102,8 +102,9 @@ class TableCollectable : public prometheus::Collectable {
   const peers::PeerTable& table_;
 };
 
-/// teredo_relay_offload_active{offload}: 1 while every worker uses the offload (relay.offloads
-/// asked for it and the kernel took it; a run-time refusal turns it off), read at scrape time.
+/// teredo_relay_offload_active{offload}: 1 while every worker uses the offload (relay.offloads, or
+/// relay.io_uring for tun_io_uring, asked for it and the kernel took it; a run-time refusal turns
+/// it off), read at scrape time.
 class OffloadCollectable : public prometheus::Collectable {
  public:
   OffloadCollectable(const std::vector<std::unique_ptr<RelayWorker>>& pool, const net::Tun& tun)
@@ -113,22 +114,26 @@ class OffloadCollectable : public prometheus::Collectable {
     bool gro = !pool_.empty();
     bool gso = !pool_.empty();
     bool coalesce = !pool_.empty();
+    bool ioUring = !pool_.empty();
     for (const auto& w : pool_) {
       gro = gro && w->socket().groActive();
       gso = gso && w->socket().gsoActive();
       coalesce = coalesce && w->coalescing();
+      ioUring = ioUring && w->ioUringActive();
     }
     const net::TunOffloadState& t = tun_.offloads();
     const bool tso = t.vnetHeader && t.has(net::kTunOffloadTso6);
     return {agent::labeledFamily(
         "teredo_relay_offload_active",
-        "1 while the workers use a kernel offload (relay.offloads), by offload; 0 when it is off "
+        "1 while the workers use a kernel offload (relay.offloads, relay.io_uring), by offload; 0 "
+        "when it is off "
         "or the kernel refused it.",
         prometheus::MetricType::Gauge, "offload",
         {{std::string(offloadLabel(Offload::UdpGro)), gro ? 1 : 0},
          {std::string(offloadLabel(Offload::UdpGso)), gso ? 1 : 0},
          {std::string(offloadLabel(Offload::TunTso)), tso ? 1 : 0},
-         {std::string(offloadLabel(Offload::TunCoalesce)), coalesce ? 1 : 0}})};
+         {std::string(offloadLabel(Offload::TunCoalesce)), coalesce ? 1 : 0},
+         {std::string(offloadLabel(Offload::TunIoUring)), ioUring ? 1 : 0}})};
   }
 
  private:
@@ -250,6 +255,7 @@ class RelayAgent final : public agent::RoleAgent<config::RelayConfig> {
     heartbeats_.store(&heartbeats, std::memory_order_release);
     shared.draining = &draining_;
     shared.mtu = settings_.mtu;
+    shared.ioUring = settings_.ioUring;
     for (size_t i = 0; i < sockets_.size(); ++i) {
       pool_.push_back(
           std::make_unique<RelayWorker>(i, std::move(sockets_[i]), shared, stats_->worker(i)));

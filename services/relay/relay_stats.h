@@ -29,9 +29,10 @@ constexpr std::string_view bubbleKindLabel(BubbleKind k) {
 /// The kernel offloads a worker uses (relay.offloads): udp_gro (datagrams that arrived coalesced),
 /// udp_gso (datagrams sent inside a UDP_SEGMENT message), tun_tso (IPv6 packets split from a TCP
 /// super-packet read from the tun), tun_coalesce (TCP segments written to the tun inside a
-/// coalesced super-packet).
-enum class Offload : uint8_t { UdpGro, UdpGso, TunTso, TunCoalesce };
-constexpr size_t kOffloadCount = 4;
+/// coalesced super-packet); and relay.io_uring: tun_io_uring (tun reads and writes that went
+/// through the worker's io_uring, many per system call: net/tun_ring.h).
+enum class Offload : uint8_t { UdpGro, UdpGso, TunTso, TunCoalesce, TunIoUring };
+constexpr size_t kOffloadCount = 5;
 constexpr std::string_view offloadLabel(Offload o) {
   switch (o) {
     case Offload::UdpGro:
@@ -42,6 +43,8 @@ constexpr std::string_view offloadLabel(Offload o) {
       return "tun_tso";
     case Offload::TunCoalesce:
       return "tun_coalesce";
+    case Offload::TunIoUring:
+      return "tun_io_uring";
   }
   return "udp_gro";
 }

@@ -71,6 +71,7 @@ RelayWorker::RelayWorker(size_t index, net::UdpSocket udp, const WorkerShared& s
       epoll_(epoll_create1(EPOLL_CLOEXEC)),
       wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   tunOut_.reserve(kBatch);
+  ringCoalesced_.reserve(kBatch);
   // A queue of packets of at least an IPv6 header each: no allocation on the data path.
   stagedLengths_.reserve(config::kMaxQueueBytesPerPeer / kIpv6HeaderSize + 1);
   auto add = [&](int fd, uint32_t tag) {
@@ -101,6 +102,9 @@ void RelayWorker::reloadIfChanged() {
 }
 
 void RelayWorker::run() {
+  if (shared_.ioUring && shared_.tun != nullptr) {
+    openRing();
+  }
   epoll_event events[3];
   bool flowing = false;    // the last wake-up found packets: more are likely on their way
   bool saturated = false;  // ... and left packets waiting: take them at once
@@ -122,20 +126,26 @@ void RelayWorker::run() {
       clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
       timeoutMs = 0;
     }
-    const int n = epoll_wait(epoll_.get(), events, 3, timeoutMs);
-    if (n <= 0) {
+    // A ring backlog is invisible to epoll (its eventfd is edge-triggered): no sleep then.
+    const int n = epoll_wait(epoll_.get(), events, 3, ringBacklog_ ? 0 : timeoutMs);
+    if (n <= 0 && !ringBacklog_) {
       flowing = false;  // idle: block until the next packet
       saturated = false;
       continue;
     }
     reloadIfChanged();
     saturated = false;
+    bool tunDrained = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u32 == kUdpTag) {
         saturated = drainUdp() || saturated;
       } else if (events[i].data.u32 == kTunTag) {
-        saturated = (vnet_ ? drainTunVnet() : drainTun()) || saturated;
+        saturated = drainTunAny() || saturated;
+        tunDrained = true;
       }
+    }
+    if (ringBacklog_ && !tunDrained) {
+      saturated = drainTunAny() || saturated;
     }
     flowing = true;
   }
@@ -165,6 +175,97 @@ bool RelayWorker::drainUdp() {
       return false;
     }
   }
+  return true;
+}
+
+bool RelayWorker::drainTunAny() {
+  if (ring_ != nullptr) {
+    return drainTunRing();
+  }
+  return vnet_ ? drainTunVnet() : drainTun();
+}
+
+void RelayWorker::openRing() {
+  net::TunRingOptions o;
+  // Vnet reads may be 64 KiB super-packets: fewer, larger buffers (touched only where packets
+  // land). Plain reads: slots of the MTU, enough for a batch delay's worth of small packets.
+  o.buffers = vnet_ ? 64 : 256;
+  o.bufferSize = vnet_ ? net::VnetPacketBatch::kReadWindow : tunIn_.slotSize();
+  o.maxWrites = kBatch;
+  o.maxWritePieces = net::Tun::kMaxWritePieces + 1;
+  o.vnetHeader = vnet_ && shared_.tun->offloads().vnetHeader;
+  auto ring = net::TunRing::open(shared_.tun->fd(index_), o);
+  if (!ring.ok()) {
+    stats_.offloadFallbacks.inc(Offload::TunIoUring);
+    logOffloadFallbackOnce(Offload::TunIoUring, ring.status().message().c_str(), 0);
+    return;
+  }
+  // The ring reads the tun queue now: epoll watches its eventfd instead (edge-triggered, never
+  // read: each batch of reads the kernel completes is one edge).
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, shared_.tun->fd(index_), nullptr);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.u32 = kTunTag;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ring.value()->eventFd(), &ev);
+  ring_ = std::move(ring).value();
+  ringActive_.store(true, std::memory_order_relaxed);
+  ringBacklog_ = true;  // whatever arrived before the ring was armed
+}
+
+void RelayWorker::closeRing(int error) {
+  stats_.offloadFallbacks.inc(Offload::TunIoUring);
+  logOffloadFallbackOnce(Offload::TunIoUring, "the multishot tun read failed", error);
+  ring_.reset();
+  ringActive_.store(false, std::memory_order_relaxed);
+  ringBacklog_ = false;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u32 = kTunTag;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, shared_.tun->fd(index_), &ev);
+}
+
+bool RelayWorker::drainTunRing() {
+  ringBacklog_ = false;
+  const size_t hdrSize = shared_.tun->offloads().vnetHeader ? kVirtioNetHdrSize : 0;
+  for (int round = 0; round < kBatchesPerWake; ++round) {
+    const int n = ring_->collect(kBatch);
+    if (ring_->truncated() != 0) {
+      // Larger than the tun MTU (or a 64 KiB super-packet) allows: never forwarded.
+      stats_.dropped.inc(DropReason::TooBig, ring_->truncated());
+    }
+    if (n > 0) {
+      stats_.batches.inc();
+      stats_.offloadPackets.inc(Offload::TunIoUring, static_cast<uint64_t>(n));
+      const RelayTime now = RelayClock::now();
+      const uint64_t nowNs = steadyNs(now);
+      for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+        const MutableBytes raw = ring_->read(i);
+        if (!vnet_) {
+          fromTun(raw, now, nowNs);
+        } else if (raw.size() < hdrSize) {
+          stats_.dropped.inc(DropReason::TooBig);  // as a vnet read shorter than its header
+        } else {
+          const VirtioNetHdr hdr =
+              hdrSize != 0 ? decodeVirtioNetHdr(raw.first(hdrSize)) : VirtioNetHdr{};
+          fromTunOffload(hdr, raw.subspan(hdrSize), now, nowNs);
+        }
+      }
+      flush();
+    }
+    ring_->release();  // after flush(): the UDP send batch copied what it keeps
+    if (ring_->readError() != 0) {
+      closeRing(ring_->readError());
+      return true;  // the tun queue may hold packets: read it at once
+    }
+    if (n < 0) {
+      closeRing(n);  // io_uring_enter itself failed: it would again
+      return true;
+    }
+    if (n == 0 && !ring_->pending()) {
+      return false;  // nothing completed since the last enter: the kernel has no more
+    }
+  }
+  ringBacklog_ = true;
   return true;
 }
 
@@ -416,13 +517,38 @@ void RelayWorker::flush() {
     if (tunOut_.size() > 1 && coalesceOn_.load(std::memory_order_relaxed)) {
       flushTunCoalesced();
     } else {
-      const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
-      if (r.failed != 0) {
-        stats_.dropped.inc(DropReason::SendFailed, r.failed);
-      }
+      writeTunPlain();
     }
     tunOut_.clear();
   }
+}
+
+void RelayWorker::writeTunPlain() {
+  if (ring_ == nullptr || tunOut_.size() == 1) {  // one packet: writev() is one call as well
+    const net::TunWriteResult r = shared_.tun->writeBatch(index_, tunOut_);
+    if (r.failed != 0) {
+      stats_.dropped.inc(DropReason::SendFailed, r.failed);
+    }
+    return;
+  }
+  auto submit = [&] {
+    for (const int err : ring_->submitWrites()) {
+      if (err != 0) {
+        drop(DropReason::SendFailed);
+      }
+    }
+  };
+  for (const Bytes& p : tunOut_) {
+    if (!ring_->queueWrite(VirtioNetHdr{}, std::span<const Bytes>(&p, 1))) {
+      submit();  // the ring's batch is full (it holds kBatch writes, as tunOut_: not reached)
+      if (!ring_->queueWrite(VirtioNetHdr{}, std::span<const Bytes>(&p, 1))) {
+        drop(DropReason::SendFailed);
+        continue;
+      }
+    }
+  }
+  stats_.offloadPackets.inc(Offload::TunIoUring, ring_->queuedWrites());
+  submit();
 }
 
 void RelayWorker::flushTunCoalesced() {
@@ -432,28 +558,58 @@ void RelayWorker::flushTunCoalesced() {
     stats_.dropped.inc(DropReason::SendFailed, w.failed);
     return;
   }
-  for (const CoalescedPacket& p : coalesce_.packets(r)) {
-    const int err = shared_.tun->writeVnet(index_, p.hdr,
-                                           coalesce_.pieces().subspan(p.firstPiece, p.pieceCount));
-    if (err == 0) {
-      if (p.segments > 1) {
-        stats_.offloadPackets.inc(Offload::TunCoalesce, p.segments);
+  const std::span<const CoalescedPacket> packets = coalesce_.packets(r);
+  auto pieces = [&](const CoalescedPacket& p) {
+    return coalesce_.pieces().subspan(p.firstPiece, p.pieceCount);
+  };
+  if (ring_ == nullptr || packets.size() == 1) {
+    for (const CoalescedPacket& p : packets) {
+      finishCoalesced(p, shared_.tun->writeVnet(index_, p.hdr, pieces(p)));
+    }
+    return;
+  }
+  // Through the ring: all of them in one system call, each then accounted as if written alone.
+  auto submit = [&] {
+    const std::span<const int> results = ring_->submitWrites();
+    for (size_t i = 0; i < results.size(); ++i) {
+      finishCoalesced(*ringCoalesced_[i], results[i]);
+    }
+    ringCoalesced_.clear();
+  };
+  for (const CoalescedPacket& p : packets) {
+    if (!ring_->queueWrite(p.hdr, pieces(p))) {
+      submit();  // the ring's batch is full (its pieces): write what it holds first
+      if (!ring_->queueWrite(p.hdr, pieces(p))) {
+        finishCoalesced(p, shared_.tun->writeVnet(index_, p.hdr, pieces(p)));
+        continue;
       }
-      continue;
     }
-    if (p.segments == 1 || err != -EINVAL) {
-      stats_.dropped.inc(DropReason::SendFailed, p.segments);
-      continue;
+    ringCoalesced_.push_back(&p);
+    stats_.offloadPackets.inc(Offload::TunIoUring);
+  }
+  submit();
+}
+
+void RelayWorker::finishCoalesced(const CoalescedPacket& p, int err) {
+  if (err == 0) {
+    if (p.segments > 1) {
+      stats_.offloadPackets.inc(Offload::TunCoalesce, p.segments);
     }
-    // The kernel refused the super-packet itself (a tun without GSO on write): its segments go
-    // one by one, and this worker coalesces no more.
-    coalesceOn_.store(false, std::memory_order_relaxed);
+    return;
+  }
+  if (p.segments == 1 || err != -EINVAL) {
+    stats_.dropped.inc(DropReason::SendFailed, p.segments);
+    return;
+  }
+  // The kernel refused the super-packet itself (a tun without GSO on write): its segments go
+  // one by one, and this worker coalesces no more.
+  if (coalesceOn_.exchange(false, std::memory_order_relaxed)) {
     stats_.offloadFallbacks.inc(Offload::TunCoalesce);
     logOffloadFallbackOnce(Offload::TunCoalesce, "tun write of a TCP super-packet refused", err);
-    for (uint32_t i = p.firstInput; i != kCoalesceEnd; i = coalesce_.links()[i]) {
-      if (shared_.tun->write(index_, tunOut_[i]) != 0) {
-        drop(DropReason::SendFailed);
-      }
+  }
+  for (uint32_t i = p.firstInput; i != kCoalesceEnd; i = coalesce_.links()[i]) {
+    if (shared_.tun->write(index_, tunOut_[i]) != 0) {
+      drop(DropReason::SendFailed);
     }
   }
 }

@@ -17,6 +17,7 @@
 #include "icmp_sender.h"
 #include "net/fd.h"
 #include "net/tun.h"
+#include "net/tun_ring.h"
 #include "net/udp.h"
 #include "peers/peer_table.h"
 #include "relay_runtime.h"
@@ -32,7 +33,8 @@ struct WorkerShared {
   IcmpSender* icmp = nullptr;
   agent::Heartbeats* heartbeats = nullptr;
   const std::atomic<bool>* draining = nullptr;  ///< no new peers while set
-  uint32_t mtu = 1280;  ///< relay.mtu: sizes the tun, UDP receive and send slots
+  uint32_t mtu = 1280;   ///< relay.mtu: sizes the tun, UDP receive and send slots
+  bool ioUring = false;  ///< relay.io_uring: tun reads and writes through an io_uring
 };
 
 class RelayWorker {
@@ -58,6 +60,9 @@ class RelayWorker {
   /// Decapsulated TCP segments are coalesced into tun writes (relay.offloads on a tun with vnet
   /// headers, until the kernel refuses a super-packet). Thread-safe.
   bool coalescing() const { return coalesceOn_.load(std::memory_order_relaxed); }
+  /// The worker reads and writes its tun queue through an io_uring (relay.io_uring, and the
+  /// kernel allowed it). Set by run() once it has set the ring up. Thread-safe.
+  bool ioUringActive() const { return ringActive_.load(std::memory_order_relaxed); }
 
   /// IPv6 from the tun towards a Teredo client (RFC 4380 §5.4.1). Public for tests.
   void fromTun(Bytes ipv6, RelayTime now, uint64_t nowNs);
@@ -72,6 +77,19 @@ class RelayWorker {
   bool drainUdp();
   bool drainTun();
   bool drainTunVnet();
+  bool drainTunRing();
+  bool drainTunAny();
+  /// Sets up ring_ on the worker's thread (the ring accepts submissions from its creator only)
+  /// and polls its eventfd instead of the tun descriptor; a refusal is logged and counted, and
+  /// the worker keeps plain reads and writes.
+  void openRing();
+  /// Back to plain reads and writes (the multishot read failed for good).
+  void closeRing(int error);
+  /// Writes tunOut_ without coalescing: with one writev() each, or through the ring.
+  void writeTunPlain();
+  /// The outcome of writing coalesced packet `p`: counters, and the fallback to single segments
+  /// when the kernel refuses super-packets.
+  void finishCoalesced(const CoalescedPacket& p, int err);
   /// One read of a vnet-header tun: split into the IPv6 packets it stands for (a TCP or UDP
   /// super-packet, a checksum to complete), each then handled by fromTun().
   void fromTunOffload(const VirtioNetHdr& hdr, MutableBytes packet, RelayTime now, uint64_t nowNs);
@@ -111,6 +129,11 @@ class RelayWorker {
   RelayOutput out_;
   std::vector<uint8_t> staged_;          ///< a flushed queue, copied out under the lock
   std::vector<uint32_t> stagedLengths_;  ///< its packets' lengths; capacity reserved once
+  // relay.io_uring: the tun queue's reads and writes, many per system call (created by run()).
+  std::unique_ptr<net::TunRing> ring_;
+  std::atomic<bool> ringActive_{false};
+  bool ringBacklog_ = false;  ///< the last ring drain stopped with completions left
+  std::vector<const CoalescedPacket*> ringCoalesced_;  ///< queued coalesced writes, in order
   net::Fd epoll_;
   net::Fd wake_;
   std::atomic<bool> stopping_{false};

@@ -146,13 +146,13 @@ tcp_transfer() {   # tcp_transfer FROM_NS TO_NS TO_ADDR PORT
 lab_check "TCP client -> host (300000 bytes, sha256)" tcp_transfer cli1 host6 "$LAB_HOST6" 5001
 lab_check "TCP host -> client (300000 bytes, sha256)" tcp_transfer host6 cli1 "$addr" 5002
 if [[ $relay_impl == teredo ]]; then
-  # The transfers above crossed the relay's fast path (relay.offloads, on by default): TCP
+  # The transfers above crossed the relay's fast path (relay.offloads, relay.io_uring): TCP
   # super-packets read from the tun and split, decapsulated segments coalesced into one tun
   # write. The receivers' checksums and the sha256 comparisons are what prove them right.
   offloads="$LAB_DIR/relay-metrics.txt"
   if lab_check "teredo-relay /metrics after the transfers" lab_metrics rly "$offloads" 9545; then
     line=""
-    for o in udp_gro udp_gso tun_tso tun_coalesce; do
+    for o in udp_gro udp_gso tun_tso tun_coalesce tun_io_uring; do
       line+=" $o=$(lab_metric "$offloads" "teredo_relay_offload_packets_total{offload=\"$o\"}" ||
         echo missing)"
       line+="/$(lab_metric "$offloads" "teredo_relay_offload_active{offload=\"$o\"}" || echo -)"
@@ -165,6 +165,13 @@ if [[ $relay_impl == teredo ]]; then
         (($(lab_metric "$offloads" 'teredo_relay_offload_packets_total{offload="tun_tso"}') > 0))
     }
     lab_check "host -> client TCP read from the tun as super-packets and split" tso_used
+    # relay.io_uring (on by default): where the kernel gave the workers their rings, every tun
+    # read and batch of writes went through them.
+    ring_used() {
+      [[ $(lab_metric "$offloads" 'teredo_relay_offload_active{offload="tun_io_uring"}') == 0 ]] ||
+        (($(lab_metric "$offloads" 'teredo_relay_offload_packets_total{offload="tun_io_uring"}') > 0))
+    }
+    lab_check "tun reads and writes through the workers' io_uring" ring_used
   fi
 fi
 

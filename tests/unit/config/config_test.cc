@@ -103,6 +103,7 @@ TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.relay.icmpErrorsPerSecond, 10u);
   EXPECT_EQ(c.relay.batchDelayUs, 200u);
   EXPECT_TRUE(c.relay.offloads);
+  EXPECT_TRUE(c.relay.ioUring);
   EXPECT_FALSE(c.relay.acceptUnknownPeers);
   EXPECT_FALSE(c.relay.coneShortcut);
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9545");

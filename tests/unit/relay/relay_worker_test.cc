@@ -31,6 +31,7 @@
 #include "peers/peer_table.h"
 #include "relay_runtime.h"
 #include "relay_stats.h"
+#include "teredo/byte_order.h"
 
 namespace teredo::relay {
 namespace {
@@ -103,6 +104,18 @@ class NativeHost {
   bool ok_ = false;
 };
 
+/// relay.io_uring of the Rigs the running test builds (RelayWorkerIo's parameter; the default
+/// elsewhere). Read in the forked child, which inherits it.
+bool gRigIoUring = true;
+
+/// The worker tests run twice: tun reads and writes one per system call, and through the
+/// worker's io_uring (skipped where the kernel has none: the worker would fall back).
+class RelayWorkerIo : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { gRigIoUring = GetParam(); }
+  void TearDown() override { gRigIoUring = true; }
+};
+
 struct RigOptions {
   uint32_t tunMtu = 1280;
   uint32_t relayMtu = 1280;  ///< relay.mtu: sizes the worker's slots
@@ -143,6 +156,7 @@ class Rig {
     cfg.relay.bindAddress = kRelay.addr;
     cfg.relay.port = kRelay.port;
     cfg.relay.mtu = o.relayMtu;
+    cfg.relay.ioUring = gRigIoUring;
     if (o.configure) {
       o.configure(cfg);
     }
@@ -169,8 +183,18 @@ class Rig {
     shared.icmp = &icmp_;
     shared.draining = &draining_;
     shared.mtu = o.relayMtu;
+    shared.ioUring = cfg.relay.ioUring;
     worker_ = std::make_unique<RelayWorker>(0, std::move(udp).value(), shared, stats_.worker(0));
     thread_ = std::thread([this] { worker_->run(); });
+    if (shared.ioUring) {
+      // run() sets the ring up first thing; a kernel without it leaves the worker on plain I/O,
+      // which the other half of the suite covers.
+      ringOk_ = waitUntil([&] {
+                  return worker_->ioUringActive() ||
+                         stats_.sum(&RelayStats::offloadFallbacks, Offload::TunIoUring) != 0;
+                }) &&
+                worker_->ioUringActive();
+    }
   }
   Rig(const Rig&) = delete;
   Rig& operator=(const Rig&) = delete;
@@ -182,6 +206,8 @@ class Rig {
   }
 
   bool ok() const { return worker_ != nullptr; }
+  /// relay.io_uring was asked for and the worker uses it.
+  bool ringOk() const { return ringOk_; }
   std::atomic<bool>& draining() { return draining_; }
 
   uint64_t dropped(DropReason r) const { return stats_.sum(&RelayStats::dropped, r); }
@@ -200,7 +226,14 @@ class Rig {
   agent::StatsCollectable<RelayStats> stats_{1};
   std::unique_ptr<RelayWorker> worker_;
   std::thread thread_;
+  bool ringOk_ = false;
 };
+
+/// In the io_uring half of RelayWorkerIo: skip where the kernel refused the worker its ring.
+#define SKIP_IF_NO_RING(rig)                                                     \
+  if (gRigIoUring && !(rig).ringOk()) {                                          \
+    GTEST_SKIP() << "relay.io_uring: the kernel refused the ring (see the log)"; \
+  }
 
 /// The IPv6 packet inside a datagram the relay sent (no Teredo headers on the data path).
 Ipv6Header headerOf(const Datagram& d) {
@@ -208,10 +241,11 @@ Ipv6Header headerOf(const Datagram& d) {
   return d.bytes.size() >= kIpv6HeaderSize ? decodeIpv6Header(d.bytes) : Ipv6Header{};
 }
 
-TEST(RelayWorker, PacketFromATeredoPeerIsDeliveredToTheTun) {
+TEST_P(RelayWorkerIo, PacketFromATeredoPeerIsDeliveredToTheTun) {
   runInNetns([] {
     Rig rig({.configure = [](config::RelayConfig& c) { c.relay.acceptUnknownPeers = true; }});
     ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
     UdpPeer client(kClient);
     ASSERT_TRUE(client.ok());
     // RFC 4380 §5.4.2: an echo request from the peer's Teredo address, from its mapping. The
@@ -242,10 +276,53 @@ TEST(RelayWorker, PacketFromATeredoPeerIsDeliveredToTheTun) {
   });
 }
 
-TEST(RelayWorker, UnknownPeerIsQueuedBubbledAndFlushedOnceItAnswers) {
+// A burst of echo requests: the worker writes several to the tun per batch (through the ring,
+// one submission, in the io_uring half) and reads the kernel's replies in batches. Every reply
+// comes back, in order.
+TEST_P(RelayWorkerIo, BurstsThroughTheTunKeepEveryPacketInOrder) {
+  runInNetns([] {
+    Rig rig({.configure = [](config::RelayConfig& c) { c.relay.acceptUnknownPeers = true; }});
+    ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
+    UdpPeer client(kClient);
+    ASSERT_TRUE(client.ok());
+    constexpr uint16_t kCount = 48;
+    for (uint16_t seq = 0; seq < kCount; ++seq) {
+      ASSERT_TRUE(client.send(
+          kRelay, net::testing::icmpv6Echo(kPeer, ip6(kSelf), kIcmpEchoRequest, 0x77, seq, 24)));
+    }
+    std::vector<uint16_t> seqs;
+    for (uint16_t i = 0; i < kCount; ++i) {
+      const auto reply = client.receive();
+      ASSERT_TRUE(reply.has_value()) << "after " << i << " replies";
+      ASSERT_GE(reply->bytes.size(), kIpv6HeaderSize + 8);
+      EXPECT_EQ(reply->bytes[kIpv6HeaderSize], kIcmpEchoReply);
+      seqs.push_back(load16(reply->bytes.data() + kIpv6HeaderSize + 6));
+    }
+    std::vector<uint16_t> want(kCount);
+    for (uint16_t i = 0; i < kCount; ++i) {
+      want[i] = i;
+    }
+    EXPECT_EQ(seqs, want);
+    EXPECT_EQ(rig.count(&RelayStats::delivered, Direction::FromTeredo), kCount);
+    EXPECT_TRUE(waitUntil(
+        [&] { return rig.count(&RelayStats::delivered, Direction::ToTeredo) == kCount; }));
+    EXPECT_EQ(rig.dropped(DropReason::SendFailed), 0u);
+    // The io_uring half moved the packets through the ring (the replies' reads at least).
+    const uint64_t viaRing = rig.count(&RelayStats::offloadPackets, Offload::TunIoUring);
+    if (gRigIoUring) {
+      EXPECT_GE(viaRing, kCount);
+    } else {
+      EXPECT_EQ(viaRing, 0u);
+    }
+  });
+}
+
+TEST_P(RelayWorkerIo, UnknownPeerIsQueuedBubbledAndFlushedOnceItAnswers) {
   runInNetns([] {
     Rig rig;
     ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
     UdpPeer client(kClient);
     UdpPeer server(kServer);
     NativeHost host;
@@ -294,10 +371,11 @@ TEST(RelayWorker, UnknownPeerIsQueuedBubbledAndFlushedOnceItAnswers) {
   });
 }
 
-TEST(RelayWorker, DestinationsFromTheTunItCannotServeAreRefused) {
+TEST_P(RelayWorkerIo, DestinationsFromTheTunItCannotServeAreRefused) {
   runInNetns([] {
     Rig rig;
     ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
     UdpPeer server(kServer);
     NativeHost host;
     ASSERT_TRUE(server.ok() && host.ok());
@@ -340,10 +418,11 @@ TEST(RelayWorker, DestinationsFromTheTunItCannotServeAreRefused) {
   });
 }
 
-TEST(RelayWorker, DatagramsFromPeersItMustNotDeliverAreDropped) {
+TEST_P(RelayWorkerIo, DatagramsFromPeersItMustNotDeliverAreDropped) {
   runInNetns([] {
     Rig rig({.configure = [](config::RelayConfig& c) { c.relay.acceptUnknownPeers = true; }});
     ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
     UdpPeer client(kClient);
     ASSERT_TRUE(client.ok());
     struct Case {
@@ -378,6 +457,11 @@ TEST(RelayWorker, DatagramsFromPeersItMustNotDeliverAreDropped) {
     EXPECT_EQ(rig.count(&RelayStats::packets, Direction::FromTeredo), std::size(cases));
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(TunIo, RelayWorkerIo, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "io_uring" : "plain";
+                         });
 
 struct SlotCase {
   std::string name;
@@ -426,10 +510,11 @@ INSTANTIATE_TEST_SUITE_P(RelayMtu, RelayWorkerTunSlot,
                                            SlotCase{"mtu_3000_fits", 3000, true}),
                          [](const ::testing::TestParamInfo<SlotCase>& i) { return i.param.name; });
 
-TEST(RelayWorker, DatagramLargerThanTheUdpSlotIsATooBigDrop) {
+TEST_P(RelayWorkerIo, DatagramLargerThanTheUdpSlotIsATooBigDrop) {
   runInNetns([] {
     Rig rig;
     ASSERT_TRUE(rig.ok());
+    SKIP_IF_NO_RING(rig);
     UdpPeer client(kClient);
     ASSERT_TRUE(client.ok());
     // An otherwise acceptable packet, longer than udpSlotFor(1280): cut by the receive.

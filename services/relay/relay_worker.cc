@@ -131,6 +131,11 @@ void RelayWorker::run() {
     if (n <= 0 && !ringBacklog_) {
       flowing = false;  // idle: block until the next packet
       saturated = false;
+      if (n == 0 && timeoutMs > 0 && ring_ != nullptr) {
+        // A quiet 250 ms: look at the ring once anyway, so that a completion whose eventfd edge
+        // never came (not seen, but cheap to rule out) waits no longer than that.
+        ringBacklog_ = true;
+      }
       continue;
     }
     reloadIfChanged();
@@ -261,8 +266,11 @@ bool RelayWorker::drainTunRing() {
       closeRing(n);  // io_uring_enter itself failed: it would again
       return true;
     }
-    if (n == 0 && !ring_->pending()) {
-      return false;  // nothing completed since the last enter: the kernel has no more
+    if (static_cast<size_t>(n) + ring_->truncated() < kBatch && !ring_->pending()) {
+      // The enter ran every read the kernel had pending, and collect() took all it completed
+      // (release() may have armed the read again: pending() saw what that read at once). A
+      // packet from now on raises a new edge.
+      return false;
     }
   }
   ringBacklog_ = true;

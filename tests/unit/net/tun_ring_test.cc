@@ -117,6 +117,23 @@ bool waitReadable(int fd, int timeoutMs = 3000) {
   return ::poll(&p, 1, timeoutMs) > 0;
 }
 
+/// Zeroes the eventfd's counter (the relay never reads it: it polls it edge-triggered), so that
+/// poll() shows only what the kernel signals from now on.
+void resetEventFd(int fd) {
+  uint64_t count = 0;
+  while (::read(fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count)) {
+  }
+}
+
+/// With nothing left to collect, one more packet must signal the eventfd: the worker sleeps in
+/// epoll_wait on it and would otherwise never read that packet.
+void expectSignalForTheNextPacket(TunRing& ring, const Host& host, uint16_t seq) {
+  EXPECT_FALSE(ring.pending());
+  resetEventFd(ring.eventFd());
+  ASSERT_TRUE(host.send(seq));
+  EXPECT_TRUE(waitReadable(ring.eventFd())) << "no eventfd signal for a packet read";
+}
+
 /// Collects until `want` of Host's datagrams arrived (or a bounded number of rounds), releasing
 /// the buffers after each collect as the relay does. Returns their sequence numbers in order.
 std::vector<uint16_t> collectSeqs(TunRing& ring, size_t want, size_t maxPerCollect,
@@ -161,6 +178,8 @@ TEST(TunRing, ReadsEveryPacketInOrderInFewCollects) {
     }
     EXPECT_EQ(collectSeqs(*ring, 100, 64), iota(100));
     EXPECT_EQ(ring->rearms(), 0u);  // 256 buffers: the read never ran out
+    expectSignalForTheNextPacket(*ring, host, 100);
+    EXPECT_EQ(collectSeqs(*ring, 1, 64), std::vector<uint16_t>{100});
   });
 }
 
@@ -179,6 +198,9 @@ TEST(TunRing, RunningOutOfBuffersLosesNothing) {
     }
     EXPECT_EQ(collectSeqs(*ring, 40, 64), iota(40));
     EXPECT_GT(ring->rearms(), 0u);
+    // The read armed again still signals.
+    expectSignalForTheNextPacket(*ring, host, 40);
+    EXPECT_EQ(collectSeqs(*ring, 1, 64), std::vector<uint16_t>{40});
   });
 }
 

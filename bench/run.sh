@@ -8,14 +8,22 @@
 #
 # Phases (all by default, in this order): server (RS->RA), relay (throughput, memory per queued
 # peer), flows (relay CPU per packet at a fixed rate, each direction, TCP- and UDP-shaped, 112 and
-# 1280 bytes; saturation with 1 and 2 workers), memory (RSS at 100 k / 1 M / 10 M trusted peers
-# and after they expired), tcp (iperf3 through the relay with a Miredo client: bench/relay_tcp.sh).
+# 1280 bytes; saturation with 1 and 2 workers), floor (the same fixed-rate flows through the
+# "kernel floor": bench/kfloor/teredo_floor.bpf.c, eBPF tc programs that only decapsulate and
+# encapsulate, in the relay's namespace with no daemon; a third column "floor" in the report),
+# memory (RSS at 100 k / 1 M / 10 M trusted peers and after they expired), tcp (iperf3 through the
+# relay with a Miredo client: bench/relay_tcp.sh).
+#
+# The floor phase compiles its program with clang (-target bpf, libbpf-dev's headers; both from
+# tools/setup.sh) and attaches it with tc; it is skipped with a message, not failed, where that
+# cannot be done. Its CPU is the on-CPU time of rly's NAPI threads (threaded NAPI, pinned to the
+# daemons' CPU), measured like a daemon's. See docs/benchmarks.md, "Kernel floor".
 #
 # Needs root (network namespaces). All traffic stays inside namespaces this script creates
 # (tests/integration/lab/lab.sh: teardown on exit, INT and TERM; only processes it started are
 # signalled, by PID). Bounded: the server and relay phases take about 17 s per implementation and
-# repetition, flows about 35 s, tcp about 25 s; memory, once, about 3 minutes for Miredo and 12
-# for ours (10 M peers primed, then 2 x 240 s until they expired).
+# repetition, flows about 35 s, tcp about 25 s, floor about 25 s per repetition; memory, once,
+# about 3 minutes for Miredo and 12 for ours (10 M peers primed, then 2 x 240 s until expired).
 #
 # Environment
 #   BENCH_BUILD_DIR   build tree to use/create (default: <repo>/build-bench, Release)
@@ -24,6 +32,7 @@
 #   BENCH_RELAY_PEERS peers created for "relay RSS with N peers" (default 10000)
 #   BENCH_NO_BUILD=1  do not run cmake/ninja (use the binaries as they are)
 #   BENCH_FIXED_RATE  offered packets/s of the fixed-rate flows (default 20000)
+#   BENCH_NO_FLOOR=1  skip the floor phase
 #   BENCH_FLOW_PEERS, BENCH_TCP_FLOWS  trusted peers of the UDP-shaped flows (default 10000) and
 #                     flows of the TCP-shaped ones (default 4)
 #   BENCH_PRIME_RATE  peers primed per second (default 100000)
@@ -61,7 +70,7 @@ MEM_TRUST_S=${BENCH_MEM_TRUST_S:-240}
 MIREDO_MAX_PEERS=1048576
 KEEP_JSON=""
 QUICK=0
-PHASES="server relay flows memory tcp"
+PHASES="server relay flows floor memory tcp"
 while (($# > 0)); do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -534,6 +543,151 @@ bench_relay_memory() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Kernel floor: bench/kfloor/teredo_floor.bpf.c, two tc programs in rly with no daemon that do
+# only the bare minimum of a relay (rx: strip the IPv4+UDP header of datagrams to the relay's
+# address and port, forward the IPv6 packet; tx: wrap IPv6 packets to 2001::/32 in IPv4+UDP
+# towards the mapping in the Teredo address). No trust, no peer table: what the kernel alone
+# costs per packet. It has no process; its CPU is that of threads all the same: rly's two links
+# are switched to threaded NAPI (/sys/class/net/ethN/threaded), so that everything their
+# receive does (GRO, the program, the redirect, the transmit to the far end and that end's
+# receive) runs in a kernel thread "napi/ethN-ID" per link. Those threads are pinned to
+# DAEMON_CPU and measured like a daemon (cpu_ns: schedstat on-CPU time), over the same
+# fixed-rate window, per packet delivered.
+
+FLOOR_OBJ="$LAB_DIR/teredo_floor.bpf.o"
+FLOOR_NAPI=""   # PIDs of rly's NAPI threads while the floor phase runs
+
+floor_build() {   # floor_build: compiles FLOOR_OBJ; on failure prints why and returns 1
+  local cc multiarch a b c d
+  local -a inc=()
+  cc=$(command -v clang || command -v clang-14) || {
+    echo "clang is not installed (tools/setup.sh installs it)"
+    return 1
+  }
+  [[ -f /usr/include/bpf/bpf_helpers.h ]] || {
+    echo "libbpf-dev is not installed (tools/setup.sh installs it)"
+    return 1
+  }
+  # <linux/bpf.h> needs <asm/types.h>, which Debian keeps under the multiarch directory.
+  multiarch=$("$cc" -print-multiarch 2>/dev/null || gcc -dumpmachine 2>/dev/null || true)
+  [[ -z $multiarch ]] || inc=(-I "/usr/include/$multiarch")
+  IFS=. read -r a b c d <<<"$RLY_V4"
+  "$cc" -O2 -g -target bpf "${inc[@]}" -DRELAY_V4="$(printf '0x%02x%02x%02x%02x' "$a" "$b" "$c" \
+    "$d")" -DRELAY_PORT="$RLY_PORT" -c "$SRC/bench/kfloor/teredo_floor.bpf.c" -o "$FLOOR_OBJ" \
+    >"$LAB_DIR/floor-build.log" 2>&1 || {
+    echo "$(basename "$cc") could not compile bench/kfloor/teredo_floor.bpf.c: $(grep -m1 \
+      'error' "$LAB_DIR/floor-build.log" || head -1 "$LAB_DIR/floor-build.log")"
+    return 1
+  }
+}
+
+floor_detach() {   # removes the programs (and their clsact qdiscs) from rly's links
+  local dev
+  for dev in eth0 eth1; do
+    lab_exec rly tc qdisc del dev "$dev" clsact 2>/dev/null || true
+  done
+}
+
+floor_attach() {   # floor_attach: rx on eth0's ingress, tx on eth1's; on failure prints why
+  local out
+  floor_detach
+  if ! out=$({ lab_exec rly tc qdisc add dev eth0 clsact &&
+    lab_exec rly tc filter add dev eth0 ingress bpf direct-action obj "$FLOOR_OBJ" sec tc/rx &&
+    lab_exec rly tc qdisc add dev eth1 clsact &&
+    lab_exec rly tc filter add dev eth1 ingress bpf direct-action obj "$FLOOR_OBJ" sec tc/tx; } \
+    2>&1); then
+    floor_detach
+    echo "tc could not load bench/kfloor/teredo_floor.bpf.c: $(grep -v '^$' <<<"$out" | tail -1)"
+    return 1
+  fi
+}
+
+floor_napi_cpu_ns() {   # on-CPU time (ns) of FLOOR_NAPI's threads
+  local p run _ total=0
+  for p in $FLOOR_NAPI; do
+    { read -r run _ <"/proc/$p/schedstat"; } 2>/dev/null || continue
+    total=$((total + run))
+  done
+  printf '%s' "$total"
+}
+
+# floor_flow REP DIR SHAPE SIZE: the floor's CPU ns per delivered packet and the loss at the
+# fixed rate, recorded as implementation "floor" under the figures of measure_flow.
+floor_flow() {
+  local rep=$1 dir=$2 shape=$3 size=$4 key c0 c1 n0 n1 j sent got
+  key="relay_${dir}_${shape}_${size}"
+  c0=$(floor_napi_cpu_ns)
+  n0=$(flow_segments "$dir" "$shape" "$size")
+  j=$(load gen "floor/relay/$key/$FIXED_RATE/$rep" flow --dir "$dir" --shape "$shape" \
+    --size "$size" --relay "$RLY_V4:$RLY_PORT" --teredo-server "$FAKE_SERVER" --mapped-base \
+    "$MAPPED_BASE" --native "$SINK6" --native-netns "$SINK_NETNS" --peers "$FLOW_PEERS" \
+    --flows "$TCP_FLOWS" --rate "$FIXED_RATE" --duration "$FLOW_S")
+  sleep 0.3   # what is still on its way reaches the far end
+  n1=$(flow_segments "$dir" "$shape" "$size")
+  c1=$(floor_napi_cpu_ns)
+  sent=$(jget "$j" 'd["sent"]')
+  got=$((n1 - n0))
+  if ((got * 2 < sent)); then
+    lab_say "  warning: floor $key: $got of $sent delivered (the program did not forward)"
+  fi
+  record floor "${key}_ns_per_pkt" "$(lab_json "{\"c\":$((c1 - c0)),\"n\":$got}" \
+    'round(d["c"] / d["n"], 1) if d["n"] else 0')"
+  record floor "${key}_loss" "$(lab_json "{\"s\":$sent,\"n\":$got}" \
+    'round(max(0, d["s"] - d["n"]) / d["s"], 5) if d["s"] else 1')"
+}
+
+bench_floor() {   # bench_floor REP (FLOOR_SKIP says why when there can be no floor figures)
+  local rep=$1 dir shape size dev fwd4 fwd6 before p
+  fwd4=$(lab_exec rly sysctl -n net.ipv4.conf.all.forwarding)
+  fwd6=$(lab_exec rly sysctl -n net.ipv6.conf.all.forwarding)
+  # bpf_fib_lookup answers only where forwarding is on, as for any router.
+  lab_sysctl rly net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
+  # A veth hands a packet to its peer's NAPI (rather than to the sending CPU's backlog) only when
+  # the peer has GRO on (rly's links do) and the sending link no TSO: off for the phase on the
+  # generator's and the native host's links.
+  lab_exec gen ethtool -K eth1 tso off >/dev/null
+  lab_exec sink ethtool -K eth0 tso off >/dev/null
+  # ... but no GRO merging (gro_max_size 0: IPv6 packets are never merged): in the daemons' runs
+  # these links hand packets to the backlog one by one, and so they must here.
+  lab_exec rly ip link set dev eth1 gro_max_size 0
+  # Threaded NAPI: the kernel starts one thread per link; ours are the ones that were not there.
+  before=" $(pgrep '^napi/' | paste -sd' ' || true) "
+  for dev in eth0 eth1; do
+    lab_exec rly sh -c "echo 1 >/sys/class/net/$dev/threaded" ||
+      FLOOR_SKIP="cannot switch rly's $dev to threaded NAPI"
+  done
+  sleep 0.2
+  FLOOR_NAPI=""
+  for p in $(pgrep '^napi/eth' || true); do
+    [[ $before == *" $p "* ]] || FLOOR_NAPI+="$p "
+  done
+  [[ -n $FLOOR_NAPI || -n $FLOOR_SKIP ]] || FLOOR_SKIP="no NAPI thread appeared for rly's links"
+  for p in $FLOOR_NAPI; do
+    taskset -p -c "$DAEMON_CPU" "$p" >/dev/null 2>&1 || true
+  done
+  lab_say "  floor: rly's NAPI threads: $(for p in $FLOOR_NAPI; do
+    printf '%s(%s) ' "$(cat "/proc/$p/comm")" "$p"; done)"
+  if [[ -z $FLOOR_SKIP ]] && FLOOR_SKIP=$(floor_attach); then
+    for dir in rx tx; do
+      for shape in tcp udp; do
+        for size in 112 1280; do
+          floor_flow "$rep" "$dir" "$shape" "$size"
+        done
+      done
+    done
+  fi
+  floor_detach
+  for dev in eth0 eth1; do
+    lab_exec rly sh -c "echo 0 >/sys/class/net/$dev/threaded" || true
+  done
+  lab_exec rly ip link set dev eth1 gro_max_size 65536 || true
+  lab_exec gen ethtool -K eth1 tso on >/dev/null || true
+  lab_exec sink ethtool -K eth0 tso on >/dev/null || true
+  FLOOR_NAPI=""
+  lab_sysctl rly "net.ipv4.conf.all.forwarding=$fwd4" "net.ipv6.conf.all.forwarding=$fwd6"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Run: alternate the implementations, servers first, then relays.
 
 lab_say "bench: $REPS repetitions, generator on CPU $GEN_CPU, daemons on CPU $DAEMON_CPU," \
@@ -553,6 +707,21 @@ run_phase() {
 run_phase server "$REPS" server bench_server
 run_phase relay "$REPS" relay bench_relay
 run_phase flows "$REPS" "relay fast path" bench_relay_flows
+if phase floor; then
+  FLOOR_SKIP=""
+  if ((NCPU < 2)); then
+    FLOOR_SKIP="one CPU only: the generator's work would be counted"
+  elif [[ -n ${BENCH_NO_FLOOR:-} ]]; then
+    FLOOR_SKIP="BENCH_NO_FLOOR is set"
+  else
+    FLOOR_SKIP=$(floor_build) || true
+  fi
+  for ((rep = 1; rep <= REPS && ${#FLOOR_SKIP} == 0; rep++)); do
+    lab_say "bench: rep $rep/$REPS relay fast path floor (eBPF tc programs, no daemon)"
+    bench_floor "$rep"
+  done
+  [[ -z $FLOOR_SKIP ]] || lab_say "bench: kernel floor skipped: $FLOOR_SKIP"
+fi
 run_phase memory "$MEM_REPS" "relay memory" bench_relay_memory
 
 if phase tcp; then
@@ -613,19 +782,33 @@ for d, what in (("rx", "client->IPv6"), ("tx", "IPv6->client")):
         ("relay_tcp_%s_max_mbps" % d, "iperf3 TCP %s max (Mbit/s)" % what, "higher"),
         ("relay_tcp_%s_max_cpu_s_per_gb" % d, "  relay CPU s/GB at max", "lower"),
     ]
+# The kernel floor (phase floor) has figures of the fixed-rate flows only: a third column, and
+# its ratio to Miredo, after the others on those lines.
+floor = any("floor" in d for d in rows.values())
 print("%-44s %14s %14s %9s  %s" % ("figure (median of %s)" % sys.argv[2], "miredo", "teredo",
-                                    "t/m", "better"))
+                                    "t/m", "better") +
+      ("   %14s %9s" % ("floor", "f/m") if floor else ""))
 for key, title, better in figures:
     d = rows.get(key, {})
     m = statistics.median(d["miredo"]) if d.get("miredo") else None
     t = statistics.median(d["teredo"]) if d.get("teredo") else None
     ratio = "%.2f" % (t / m) if m and t is not None else "n/a"
     fmt = lambda v: "n/a" if v is None else ("%.0f" % v if abs(v) >= 1000 else "%.4g" % v)
-    print("%-44s %14s %14s %9s  %s" % (title, fmt(m), fmt(t), ratio, better))
+    line = "%-44s %14s %14s %9s  %s" % (title, fmt(m), fmt(t), ratio, better)
+    if d.get("floor"):
+        f = statistics.median(d["floor"])
+        line = "%-50s %14s %9s" % (line, fmt(f), "%.2f" % (f / m) if m else "n/a")
+    print(line)
 print()
 print("all samples (miredo | teredo):")
 for key, title, _ in figures:
     d = rows.get(key, {})
     print("  %-26s %s | %s" % (key, " ".join("%g" % v for v in d.get("miredo", [])),
                                " ".join("%g" % v for v in d.get("teredo", []))))
+if floor:
+    print()
+    print("kernel floor samples (eBPF tc programs, no daemon):")
+    for key, title, _ in figures:
+        if rows.get(key, {}).get("floor"):
+            print("  %-26s %s" % (key, " ".join("%g" % v for v in rows[key]["floor"])))
 EOF_PY

@@ -1,7 +1,6 @@
 #include "net/tun_ring.h"
 
 #include <liburing.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -83,13 +82,6 @@ StatusOr<std::unique_ptr<TunRing>> TunRing::open(int tunFd, const TunRingOptions
   }
   // Saves a descriptor lookup per io_uring_enter; optional.
   (void)io_uring_register_ring_fd(r->readRing_.get());
-  r->event_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!r->event_.valid()) {
-    return setupError("eventfd", -errno);
-  }
-  if ((err = io_uring_register_eventfd(r->readRing_.get(), r->event_.get())) < 0) {
-    return setupError("io_uring_register_eventfd", err);
-  }
 
   // The provided buffers: a ring of descriptors the kernel takes from, and the buffers (touched
   // only where packets land).

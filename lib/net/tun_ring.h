@@ -7,8 +7,11 @@
 //  - reads: one multishot read (IORING_OP_READ_MULTISHOT) into a ring of provided buffers. The
 //    kernel reads every packet the queue gets into the next free buffer and posts a completion;
 //    the ring is set up with IORING_SETUP_DEFER_TASKRUN, so that work waits for the owner's next
-//    collect() (one io_uring_enter for the whole backlog), and signals an eventfd the owner polls
-//    (epoll, edge-triggered: eventFd()).
+//    collect() (one io_uring_enter for the whole backlog). The owner learns that packets wait by
+//    polling the tun descriptor itself (epoll, level-triggered, as without the ring): the reads
+//    only happen inside collect(), so the tun stays readable until then. (An eventfd registered
+//    with the ring is no substitute: on Linux 6.18 its signal for deferred work comes an RCU
+//    grace period late, 10-15 ms.)
 //  - writes: one IORING_OP_WRITEV per packet, queued with queueWrite() and handed to the kernel
 //    together by submitWrites() (one io_uring_enter, which also waits for them).
 // Packets keep their order: the multishot read completes in the order the tun queued them, and
@@ -67,10 +70,7 @@ class TunRing {
   TunRing(const TunRing&) = delete;
   TunRing& operator=(const TunRing&) = delete;
 
-  /// Becomes readable (register it EPOLLET: it is never read) when the kernel has read packets
-  /// for the next collect().
-  int eventFd() const { return event_.get(); }
-
+  /// Call when the tun descriptor polls readable, or pending() is true.
   /// Runs the deferred reads (one io_uring_enter) and takes up to `max` packets read: read(i) for
   /// i < the returned count. Returns -errno if the enter fails. The buffers stay taken until
   /// release(); call it before the next collect().
@@ -126,7 +126,6 @@ class TunRing {
   std::unique_ptr<io_uring> writeRing_;
   bool readRingUp_ = false;
   bool writeRingUp_ = false;
-  Fd event_;
   io_uring_buf_ring* bufRing_ = nullptr;
   size_t bufRingBytes_ = 0;
   uint8_t* buffers_ = nullptr;

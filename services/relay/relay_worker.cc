@@ -126,14 +126,15 @@ void RelayWorker::run() {
       clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
       timeoutMs = 0;
     }
-    // A ring backlog is invisible to epoll (its eventfd is edge-triggered): no sleep then.
+    // Completions left by a bounded ring drain are not in the tun's queue any more, so epoll
+    // cannot see them: no sleep then.
     const int n = epoll_wait(epoll_.get(), events, 3, ringBacklog_ ? 0 : timeoutMs);
     if (n <= 0 && !ringBacklog_) {
       flowing = false;  // idle: block until the next packet
       saturated = false;
       if (n == 0 && timeoutMs > 0 && ring_ != nullptr) {
-        // A quiet 250 ms: look at the ring once anyway, so that a completion whose eventfd edge
-        // never came (not seen, but cheap to rule out) waits no longer than that.
+        // A quiet 250 ms: look at the ring once anyway (one system call), so that nothing the
+        // kernel completed without the tun polling readable could ever wait longer than that.
         ringBacklog_ = true;
       }
       continue;
@@ -205,13 +206,8 @@ void RelayWorker::openRing() {
     logOffloadFallbackOnce(Offload::TunIoUring, ring.status().message().c_str(), 0);
     return;
   }
-  // The ring reads the tun queue now: epoll watches its eventfd instead (edge-triggered, never
-  // read: each batch of reads the kernel completes is one edge).
-  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, shared_.tun->fd(index_), nullptr);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.u32 = kTunTag;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ring.value()->eventFd(), &ev);
+  // epoll keeps watching the tun descriptor: the ring reads only inside collect(), so the tun
+  // polls readable until the worker has taken what waits.
   ring_ = std::move(ring).value();
   ringActive_.store(true, std::memory_order_relaxed);
   ringBacklog_ = true;  // whatever arrived before the ring was armed
@@ -223,10 +219,6 @@ void RelayWorker::closeRing(int error) {
   ring_.reset();
   ringActive_.store(false, std::memory_order_relaxed);
   ringBacklog_ = false;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u32 = kTunTag;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, shared_.tun->fd(index_), &ev);
 }
 
 bool RelayWorker::drainTunRing() {
@@ -269,7 +261,7 @@ bool RelayWorker::drainTunRing() {
     if (static_cast<size_t>(n) + ring_->truncated() < kBatch && !ring_->pending()) {
       // The enter ran every read the kernel had pending, and collect() took all it completed
       // (release() may have armed the read again: pending() saw what that read at once). A
-      // packet from now on raises a new edge.
+      // packet from now on makes the tun poll readable again.
       return false;
     }
   }

@@ -20,6 +20,7 @@
 #include "netns_helper.h"
 #include "teredo/byte_order.h"
 #include "test_packets.h"
+#include "tun_test_util.h"
 
 namespace teredo::net {
 namespace {
@@ -27,24 +28,13 @@ namespace {
 using testing::runInNetns;
 using testing::v6;
 
-constexpr const char* kSelf = "2001:db8:1::1";
+constexpr const char* kSelf = testing::kTunSelf;
 constexpr const char* kPeer = "2001:0:4136:e378:8000:63bf:3fff:fdd2";  // routed into the tun
 constexpr uint16_t kPort = 3544;
 constexpr size_t kUdpHeader = 8;
 
 Tun openTun() {
-  StatusOr<Tun> t = Tun::open("teredo0", 1);
-  EXPECT_TRUE(t.ok()) << t.status().message();
-  if (!t.ok()) {
-    return Tun();
-  }
-  Tun tun = std::move(t).value();
-  for (Status s :
-       {tun.applyTunnelSysctls(), tun.setMtu(1280), tun.setUp(), tun.addAddress(v6("fe80::1"), 64),
-        tun.addAddress(v6(kSelf), 128), tun.addRoute(v6("2001::"), 32)}) {
-    EXPECT_TRUE(s.ok()) << s.message();
-  }
-  return tun;
+  return testing::openConfiguredTun("teredo0");
 }
 
 /// A UDP socket on kSelf: sends datagrams into the tun, receives what is written to it.

@@ -23,6 +23,7 @@
 
 #include "netns_helper.h"
 #include "test_packets.h"
+#include "tun_test_util.h"
 
 namespace teredo::net {
 namespace {
@@ -36,18 +37,7 @@ constexpr const char* kName = "teredo0";
 
 /// Opens and configures the tun as the relay does; fails the test on any error.
 Tun openConfigured(size_t queues, const TunOptions& options = {}) {
-  StatusOr<Tun> t = Tun::open(kName, queues, options);
-  EXPECT_TRUE(t.ok()) << t.status().message();
-  if (!t.ok()) {
-    return Tun();
-  }
-  Tun tun = std::move(t).value();
-  for (Status s :
-       {tun.applyTunnelSysctls(), tun.setMtu(1280), tun.setUp(), tun.addAddress(v6("fe80::1"), 64),
-        tun.addAddress(v6("2001:db8:1::1"), 128), tun.addRoute(v6("2001::"), 32)}) {
-    EXPECT_TRUE(s.ok()) << s.message();
-  }
-  return tun;
+  return testing::openConfiguredTun(kName, queues, options);
 }
 
 bool routeListed(const std::string& dev) {

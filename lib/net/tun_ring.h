@@ -1,5 +1,5 @@
 // io_uring for one tun queue: many reads and many writes per system call (docs/architecture.md,
-// "io_uring on the tun").
+// the relay's packet walks).
 //
 // A tun has no recvmmsg()/sendmmsg(): without this, every packet costs one read() or one
 // writev(), and on a virtual machine a system call's entry and exit cost as much as the packet
@@ -19,7 +19,7 @@
 //
 // Thread-safety: none. open() and every other call must run on the one thread that owns the
 // object (IORING_SETUP_SINGLE_ISSUER: the kernel refuses submissions from any other task).
-// Ownership: TunRing owns its rings, the eventfd and the read buffers (mmap'd); it borrows the
+// Ownership: TunRing owns its two rings and the read buffers (mmap'd); it borrows the
 // tun descriptor, which must outlive it. The bytes of read(i) are valid until release(); the
 // pieces given to queueWrite() are borrowed until submitWrites() returns (never copied).
 // Errors: open() returns a Status naming what the kernel refused (kUnavailable: io_uring
@@ -37,7 +37,6 @@
 #include <vector>
 
 #include "base/status.h"
-#include "net/fd.h"
 #include "teredo/offload.h"
 #include "teredo/packet.h"
 
@@ -73,7 +72,7 @@ class TunRing {
   /// Call when the tun descriptor polls readable, or pending() is true.
   /// Runs the deferred reads (one io_uring_enter) and takes up to `max` packets read: read(i) for
   /// i < the returned count. Returns -errno if the enter fails. The buffers stay taken until
-  /// release(); call it before the next collect().
+  /// release() (which collect() calls first if the owner has not).
   int collect(size_t max);
   /// Packet i of the last collect(), with its virtio_net_hdr on a vnet tun. Mutable for
   /// splitOffload(), which completes checksums in place.
@@ -81,8 +80,9 @@ class TunRing {
   size_t size() const { return taken_.size(); }
   /// Reads of the last collect() that filled their buffer (perhaps cut): dropped, not returned.
   size_t truncated() const { return truncated_; }
-  /// Completions are still waiting after the last collect() stopped at `max`: collect again
-  /// without waiting for the eventfd.
+  /// Completions are still waiting after the last collect() stopped at `max` (or appeared when
+  /// release() armed the read again): collect again without waiting for the tun to poll
+  /// readable, as they are out of its queue already.
   bool pending() const;
   /// Gives the buffers of the last collect() back to the kernel. If the multishot read ended (the
   /// kernel had no free buffer: the packets it left wait in the tun's queue), it is armed again

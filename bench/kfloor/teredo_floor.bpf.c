@@ -55,16 +55,21 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-// Makes the first `need` bytes direct-accessible (they are for every packet of the benchmark;
-// a paged skb is pulled once). Returns 0 when the packet is shorter.
-static __always_inline int linear(struct __sk_buff *skb, __u32 need) {
-  if ((void *)(long)skb->data + need <= (void *)(long)skb->data_end) {
-    return 1;
+// The packet's first `need` bytes, direct-accessible (a paged skb is pulled once), or NULL when
+// it is not of `proto` or shorter.
+static __always_inline void *front(struct __sk_buff *skb, __be16 proto, __u32 need) {
+  if (skb->protocol != proto) {
+    return NULL;
   }
-  if (skb->len < need || bpf_skb_pull_data(skb, need) != 0) {
-    return 0;
+  if ((void *)(long)skb->data + need > (void *)(long)skb->data_end &&
+      (skb->len < need || bpf_skb_pull_data(skb, need) != 0)) {
+    return NULL;
   }
-  return (void *)(long)skb->data + need <= (void *)(long)skb->data_end;
+  void *data = (void *)(long)skb->data;
+  if (data + need > (void *)(long)skb->data_end) {
+    return NULL;
+  }
+  return data;
 }
 
 // Sends the packet (Ethernet header at the front, h_proto already set) to the next hop that
@@ -97,12 +102,8 @@ static __always_inline int forward(struct __sk_buff *skb, struct bpf_fib_lookup 
 SEC("tc/rx")
 int teredo_floor_rx(struct __sk_buff *skb) {
   const __u32 need = ETH_LEN + ENCAP_LEN + sizeof(struct ipv6hdr);
-  if (skb->protocol != bpf_htons(ETH_P_IP) || !linear(skb, need)) {
-    return TC_ACT_OK;
-  }
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
-  if (data + need > end) {
+  void *data = front(skb, bpf_htons(ETH_P_IP), need);
+  if (data == NULL) {
     return TC_ACT_OK;
   }
   struct ethhdr *eth = data;
@@ -138,7 +139,7 @@ int teredo_floor_rx(struct __sk_buff *skb) {
     return TC_ACT_SHOT;
   }
   data = (void *)(long)skb->data;
-  end = (void *)(long)skb->data_end;
+  void *end = (void *)(long)skb->data_end;
   eth = data;
   if ((void *)(eth + 1) > end) {
     return TC_ACT_SHOT;
@@ -151,12 +152,8 @@ int teredo_floor_rx(struct __sk_buff *skb) {
 SEC("tc/tx")
 int teredo_floor_tx(struct __sk_buff *skb) {
   const __u32 need = ETH_LEN + sizeof(struct ipv6hdr);
-  if (skb->protocol != bpf_htons(ETH_P_IPV6) || !linear(skb, need)) {
-    return TC_ACT_OK;
-  }
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
-  if (data + need > end) {
+  void *data = front(skb, bpf_htons(ETH_P_IPV6), need);
+  if (data == NULL) {
     return TC_ACT_OK;
   }
   struct ethhdr *eth = data;
@@ -195,7 +192,7 @@ int teredo_floor_tx(struct __sk_buff *skb) {
     return TC_ACT_SHOT;
   }
   data = (void *)(long)skb->data;
-  end = (void *)(long)skb->data_end;
+  void *end = (void *)(long)skb->data_end;
   eth = data;
   struct iphdr *ip = (void *)(eth + 1);
   struct udphdr *udp = (void *)(ip + 1);

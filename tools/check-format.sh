@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Fails when any tracked C++ or proto file differs from what clang-format would write.
+# Fails when any tracked C, C++ or proto file differs from what clang-format would write.
 set -euo pipefail
 root=${1:-$(git rev-parse --show-toplevel)}
 cd "$root"
 fmt=$(command -v clang-format-14 || command -v clang-format)
 mapfile -t files < <(git ls-files --cached --others --exclude-standard \
-  '*.cc' '*.h' '*.proto' | grep -v '^build' || true)
+  '*.c' '*.cc' '*.h' '*.proto' | grep -v '^build' || true)
 bad=0
 for f in "${files[@]}"; do
   [ -f "$f" ] || continue

@@ -57,16 +57,16 @@ char LICENSE[] SEC("license") = "GPL";
 
 // The packet's first `need` bytes, direct-accessible (a paged skb is pulled once), or NULL when
 // it is not of `proto` or shorter.
-static __always_inline void *front(struct __sk_buff *skb, __be16 proto, __u32 need) {
+static __always_inline void* front(struct __sk_buff* skb, __be16 proto, __u32 need) {
   if (skb->protocol != proto) {
     return NULL;
   }
-  if ((void *)(long)skb->data + need > (void *)(long)skb->data_end &&
+  if ((void*)(long)skb->data + need > (void*)(long)skb->data_end &&
       (skb->len < need || bpf_skb_pull_data(skb, need) != 0)) {
     return NULL;
   }
-  void *data = (void *)(long)skb->data;
-  if (data + need > (void *)(long)skb->data_end) {
+  void* data = (void*)(long)skb->data;
+  if (data + need > (void*)(long)skb->data_end) {
     return NULL;
   }
   return data;
@@ -75,12 +75,12 @@ static __always_inline void *front(struct __sk_buff *skb, __be16 proto, __u32 ne
 // Sends the packet (Ethernet header at the front, h_proto already set) to the next hop that
 // the FIB lookup found: with its MAC addresses when the neighbour is known, else through the
 // neighbour subsystem (which resolves it and queues the packet meanwhile).
-static __always_inline int forward(struct __sk_buff *skb, struct bpf_fib_lookup *fib, long rc) {
+static __always_inline int forward(struct __sk_buff* skb, struct bpf_fib_lookup* fib, long rc) {
   if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-    void *data = (void *)(long)skb->data;
-    void *end = (void *)(long)skb->data_end;
-    struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > end) {
+    void* data = (void*)(long)skb->data;
+    void* end = (void*)(long)skb->data_end;
+    struct ethhdr* eth = data;
+    if ((void*)(eth + 1) > end) {
       return TC_ACT_SHOT;
     }
     __builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
@@ -100,16 +100,16 @@ static __always_inline int forward(struct __sk_buff *skb, struct bpf_fib_lookup 
 
 // Client -> native IPv6: decapsulation.
 SEC("tc/rx")
-int teredo_floor_rx(struct __sk_buff *skb) {
+int teredo_floor_rx(struct __sk_buff* skb) {
   const __u32 need = ETH_LEN + ENCAP_LEN + sizeof(struct ipv6hdr);
-  void *data = front(skb, bpf_htons(ETH_P_IP), need);
+  void* data = front(skb, bpf_htons(ETH_P_IP), need);
   if (data == NULL) {
     return TC_ACT_OK;
   }
-  struct ethhdr *eth = data;
-  struct iphdr *ip = (void *)(eth + 1);
-  struct udphdr *udp = (void *)(ip + 1);
-  struct ipv6hdr *ip6 = (void *)(udp + 1);
+  struct ethhdr* eth = data;
+  struct iphdr* ip = (void*)(eth + 1);
+  struct udphdr* udp = (void*)(ip + 1);
+  struct ipv6hdr* ip6 = (void*)(udp + 1);
   if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->version != 4 || ip->ihl != 5 ||
       ip->protocol != IPPROTO_UDP || ip->daddr != bpf_htonl(RELAY_V4) ||
       (ip->frag_off & bpf_htons(0x3fff)) != 0 || udp->dest != bpf_htons(RELAY_PORT)) {
@@ -118,15 +118,15 @@ int teredo_floor_rx(struct __sk_buff *skb) {
   // A plain IPv6 packet filling the datagram (not a bubble with an origin or authentication
   // indicator: those start with 0x00), which can still be forwarded.
   if (ip6->version != 6 || ip6->hop_limit <= 1 ||
-      bpf_ntohs(udp->len) != sizeof(struct udphdr) + sizeof(struct ipv6hdr) +
-                                 bpf_ntohs(ip6->payload_len)) {
+      bpf_ntohs(udp->len) !=
+          sizeof(struct udphdr) + sizeof(struct ipv6hdr) + bpf_ntohs(ip6->payload_len)) {
     return TC_ACT_OK;
   }
   struct bpf_fib_lookup fib = {};
   fib.family = AF_INET6;
   fib.l4_protocol = ip6->nexthdr;
   fib.ifindex = skb->ingress_ifindex;
-  fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
+  fib.flowinfo = *(__be32*)ip6 & bpf_htonl(0x0fffffff);
   __builtin_memcpy(fib.ipv6_src, &ip6->saddr, sizeof fib.ipv6_src);
   __builtin_memcpy(fib.ipv6_dst, &ip6->daddr, sizeof fib.ipv6_dst);
   long rc = bpf_fib_lookup(skb, &fib, sizeof fib, 0);
@@ -138,10 +138,10 @@ int teredo_floor_rx(struct __sk_buff *skb) {
       bpf_skb_adjust_room(skb, -ENCAP_LEN, BPF_ADJ_ROOM_MAC, 0) != 0) {
     return TC_ACT_SHOT;
   }
-  data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
+  data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
   eth = data;
-  if ((void *)(eth + 1) > end) {
+  if ((void*)(eth + 1) > end) {
     return TC_ACT_SHOT;
   }
   eth->h_proto = bpf_htons(ETH_P_IPV6);
@@ -150,14 +150,14 @@ int teredo_floor_rx(struct __sk_buff *skb) {
 
 // Native IPv6 -> client: encapsulation towards the mapping in the Teredo address.
 SEC("tc/tx")
-int teredo_floor_tx(struct __sk_buff *skb) {
+int teredo_floor_tx(struct __sk_buff* skb) {
   const __u32 need = ETH_LEN + sizeof(struct ipv6hdr);
-  void *data = front(skb, bpf_htons(ETH_P_IPV6), need);
+  void* data = front(skb, bpf_htons(ETH_P_IPV6), need);
   if (data == NULL) {
     return TC_ACT_OK;
   }
-  struct ethhdr *eth = data;
-  struct ipv6hdr *ip6 = (void *)(eth + 1);
+  struct ethhdr* eth = data;
+  struct ipv6hdr* ip6 = (void*)(eth + 1);
   if (eth->h_proto != bpf_htons(ETH_P_IPV6) || ip6->version != 6 ||
       ip6->daddr.in6_u.u6_addr32[0] != bpf_htonl(TEREDO_PREFIX) || ip6->hop_limit <= 1 ||
       ip6->payload_len == 0) {
@@ -191,12 +191,12 @@ int teredo_floor_tx(struct __sk_buff *skb) {
                               BPF_F_ADJ_ROOM_FIXED_GSO) != 0) {
     return TC_ACT_SHOT;
   }
-  data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
+  data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
   eth = data;
-  struct iphdr *ip = (void *)(eth + 1);
-  struct udphdr *udp = (void *)(ip + 1);
-  if ((void *)(udp + 1) > end) {
+  struct iphdr* ip = (void*)(eth + 1);
+  struct udphdr* udp = (void*)(ip + 1);
+  if ((void*)(udp + 1) > end) {
     return TC_ACT_SHOT;
   }
   eth->h_proto = bpf_htons(ETH_P_IP);
@@ -213,8 +213,8 @@ int teredo_floor_tx(struct __sk_buff *skb) {
   ip->daddr = peer_v4;
   // Header checksum (RFC 791): one's complement sum of the 16-bit words, checksum field 0.
   const __u32 dst = bpf_ntohl(peer_v4);
-  __u32 sum = 0x4500 + total + ((64 << 8) | IPPROTO_UDP) + (RELAY_V4 >> 16) +
-              (RELAY_V4 & 0xffff) + (dst >> 16) + (dst & 0xffff);
+  __u32 sum = 0x4500 + total + ((64 << 8) | IPPROTO_UDP) + (RELAY_V4 >> 16) + (RELAY_V4 & 0xffff) +
+              (dst >> 16) + (dst & 0xffff);
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
   ip->check = bpf_htons((__u16)~sum);

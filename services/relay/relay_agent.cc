@@ -126,8 +126,7 @@ class OffloadCollectable : public prometheus::Collectable {
     return {agent::labeledFamily(
         "teredo_relay_offload_active",
         "1 while the workers use a kernel offload (relay.offloads, relay.io_uring), by offload; 0 "
-        "when it is off "
-        "or the kernel refused it.",
+        "when it is off or the kernel refused it.",
         prometheus::MetricType::Gauge, "offload",
         {{std::string(offloadLabel(Offload::UdpGro)), gro ? 1 : 0},
          {std::string(offloadLabel(Offload::UdpGso)), gso ? 1 : 0},

@@ -92,7 +92,7 @@ constexpr std::string_view offloadLabel(Offload o) {
   COUNTER(batches, "teredo_relay_batches_total",                                                   \
           "Receive batches (UDP recvmmsg or tun reads) that returned at least one packet.")        \
   LABELED(offloadPackets, "teredo_relay_offload_packets_total",                                    \
-          "Packets that went through a kernel offload (relay.offloads), by offload.", "offload",   \
+          "Packets that went through a kernel offload or io_uring, by offload.", "offload",        \
           ::teredo::relay::Offload, ::teredo::relay::kOffloadCount, ::teredo::relay::offloadLabel) \
   LABELED(offloadFallbacks, "teredo_relay_offload_fallbacks_total",                                \
           "Times the kernel refused an offload at run time and the relay fell back to one "        \

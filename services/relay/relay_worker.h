@@ -79,8 +79,8 @@ class RelayWorker {
   bool drainTunVnet();
   bool drainTunRing();
   bool drainTunAny();
-  /// Sets up ring_ on the worker's thread (the ring accepts submissions from its creator only)
-  /// and polls its eventfd instead of the tun descriptor; a refusal is logged and counted, and
+  /// Sets up ring_ on the worker's thread (the ring accepts submissions from its creator only;
+  /// epoll keeps watching the tun descriptor); a refusal is logged and counted, and
   /// the worker keeps plain reads and writes.
   void openRing();
   /// Back to plain reads and writes (the multishot read failed for good).

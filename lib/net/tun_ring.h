@@ -77,7 +77,6 @@ class TunRing {
   /// Packet i of the last collect(), with its virtio_net_hdr on a vnet tun. Mutable for
   /// splitOffload(), which completes checksums in place.
   MutableBytes read(size_t i) { return {buffer(taken_[i].buffer), taken_[i].length}; }
-  size_t size() const { return taken_.size(); }
   /// Reads of the last collect() that filled their buffer (perhaps cut): dropped, not returned.
   size_t truncated() const { return truncated_; }
   /// Completions are still waiting after the last collect() stopped at `max` (or appeared when

@@ -142,29 +142,44 @@ inline Ipv6Addr ipv6OrDie(const std::string& text) {
   }
   return *a;
 }
-/// Internet checksum over an IPv6 pseudo-header (RFC 8200 §8.1) and `data` (upper-layer header
-/// and payload, checksum field zero). Returns the value to store (0 sent as 0xffff for UDP).
-inline uint16_t upperLayerChecksum(const Ipv6Addr& src, const Ipv6Addr& dst, uint8_t nextHeader,
-                                   Bytes data) {
-  uint64_t sum = 0;
-  auto add16 = [&sum](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i + 1 < n; i += 2) {
-      sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    }
-    if (n % 2 != 0) {
-      sum += static_cast<uint32_t>(p[n - 1] << 8);
-    }
-  };
-  add16(src.bytes.data(), 16);
-  add16(dst.bytes.data(), 16);
-  sum += static_cast<uint32_t>(data.size());
-  sum += nextHeader;
-  add16(data.data(), data.size());
+/// Adds `n` bytes at `p` to a one's complement sum (RFC 1071) as big-endian 16-bit words, a
+/// trailing odd byte padded with zero.
+inline uint64_t addWords(uint64_t sum, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  }
+  if (n % 2 != 0) {
+    sum += static_cast<uint32_t>(p[n - 1] << 8);
+  }
+  return sum;
+}
+
+/// The checksum to store for a sum over pseudo-header and data (0 sent as 0xffff, as UDP must).
+inline uint16_t finishChecksum(uint64_t sum) {
   while ((sum >> 16) != 0) {
     sum = (sum & 0xffff) + (sum >> 16);
   }
   auto c = static_cast<uint16_t>(~sum & 0xffff);
   return c == 0 ? 0xffff : c;
+}
+
+/// Internet checksum over an IPv6 pseudo-header (RFC 8200 §8.1) and `data` (upper-layer header
+/// and payload, checksum field zero). Returns the value to store (0 sent as 0xffff for UDP).
+inline uint16_t upperLayerChecksum(const Ipv6Addr& src, const Ipv6Addr& dst, uint8_t nextHeader,
+                                   Bytes data) {
+  uint64_t sum = addWords(0, src.bytes.data(), 16);
+  sum = addWords(sum, dst.bytes.data(), 16);
+  sum += static_cast<uint32_t>(data.size());
+  sum += nextHeader;
+  return finishChecksum(addWords(sum, data.data(), data.size()));
+}
+
+/// UDP checksum over the IPv4 pseudo-header (RFC 768: source, destination, zero, protocol, UDP
+/// length; addresses in host order) and `udp` (header and payload, checksum field zero).
+inline uint16_t udp4Checksum(uint32_t src, uint32_t dst, Bytes udp) {
+  uint64_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+  sum += 17 + static_cast<uint32_t>(udp.size());
+  return finishChecksum(addWords(sum, udp.data(), udp.size()));
 }
 
 /// IPv6 + UDP (+ zero-filled payload with a marker) into `out`; returns the length.

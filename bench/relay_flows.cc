@@ -86,8 +86,10 @@ size_t writeIpv6Tcp(uint8_t* out, const Ipv6Addr& src, const Ipv6Addr& dst, uint
   return size;
 }
 
-/// IPv4 (IP_HDRINCL: the kernel fills in the header checksum) + UDP (checksum 0, allowed for
-/// IPv4) around `payload`, into `out`. Returns the length.
+/// IPv4 (IP_HDRINCL: the kernel fills in the header checksum) + UDP around `payload`, into `out`.
+/// Returns the length. The UDP checksum is computed, as the Windows and Miredo clients' stacks
+/// do: a zero one (allowed for IPv4) would also stop the relay's kernel from merging a burst
+/// into one UDP GRO datagram (GRO requires a checksum), which real clients never cause.
 size_t writeIpv4Udp(uint8_t* out, const Endpoint& src, const Endpoint& dst, Bytes payload) {
   const size_t total = 20 + 8 + payload.size();
   std::memset(out, 0, 28);
@@ -101,6 +103,7 @@ size_t writeIpv4Udp(uint8_t* out, const Endpoint& src, const Endpoint& dst, Byte
   store16(out + 22, dst.port);
   store16(out + 24, static_cast<uint16_t>(8 + payload.size()));
   std::memcpy(out + 28, payload.data(), payload.size());
+  store16(out + 26, udp4Checksum(src.addr, dst.addr, Bytes(out + 20, total - 20)));
   return total;
 }
 

@@ -22,7 +22,7 @@
 # Needs root (network namespaces). All traffic stays inside namespaces this script creates
 # (tests/integration/lab/lab.sh: teardown on exit, INT and TERM; only processes it started are
 # signalled, by PID). Bounded: the server and relay phases take about 17 s per implementation and
-# repetition, flows about 35 s, tcp about 25 s, floor about 25 s per repetition; memory, once,
+# repetition, flows about 70 s, tcp about 25 s, floor about 45 s per repetition; memory, once,
 # about 3 minutes for Miredo and 12 for ours (10 M peers primed, then 2 x 240 s until expired).
 #
 # Environment
@@ -95,7 +95,7 @@ RS_SAT_S=2
 RS_LAT_S=3
 RELAY_S=2
 SPRAY_S=2
-FLOW_S=2
+FLOW_S=4
 if ((QUICK)); then
   RS_SAT_S=1 RS_LAT_S=1.5 RELAY_S=1 SPRAY_S=1 FLOW_S=1
 fi

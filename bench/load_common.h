@@ -142,6 +142,7 @@ inline Ipv6Addr ipv6OrDie(const std::string& text) {
   }
   return *a;
 }
+
 /// Adds `n` bytes at `p` to a one's complement sum (RFC 1071) as big-endian 16-bit words, a
 /// trailing odd byte padded with zero.
 inline uint64_t addWords(uint64_t sum, const uint8_t* p, size_t n) {

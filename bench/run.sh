@@ -31,6 +31,9 @@
 #   BENCH_RS_RATE     the "moderate" RS rate for latency and CPU per RS (default 10000/s)
 #   BENCH_RELAY_PEERS peers created for "relay RSS with N peers" (default 10000)
 #   BENCH_NO_BUILD=1  do not run cmake/ninja (use the binaries as they are)
+#   BENCH_NO_SETUP=1  do not run tools/setup.sh first (it installs the Debian packages the build
+#                     and the lab need and extracts Debian's Miredo; idempotent, so on by default
+#                     for a fresh clone)
 #   BENCH_FIXED_RATE  offered packets/s of the fixed-rate flows (default 20000)
 #   BENCH_NO_FLOOR=1  skip the floor phase
 #   BENCH_FLOW_PEERS, BENCH_TCP_FLOWS  trusted peers of the UDP-shaped flows (default 10000) and
@@ -101,8 +104,11 @@ if ((QUICK)); then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Build (only what the benchmark runs)
+# Set-up and build (only what the benchmark runs)
 
+if [[ ${BENCH_NO_SETUP:-0} != 1 ]]; then
+  "$SRC/tools/setup.sh" >&2
+fi
 if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   if [[ ! -f $BUILD/build.ninja ]]; then
     # -Wno-error=restrict: GCC 12 reports a false -Wrestrict inside std::string's operator+ at

@@ -38,12 +38,6 @@ void logOffloadFallbackOnce(Offload offload, const char* reason, int error) {
   }
 }
 
-uint64_t monotonicNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 void sleepUs(uint32_t us) {
   const struct timespec ts { 0, static_cast<long>(us) * 1000 };
   clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
@@ -139,7 +133,7 @@ void RelayWorker::run() {
     // Completions left by a bounded ring drain are not in the tun's queue any more, so epoll
     // cannot see them: no sleep then.
     const bool blocking = !ringBacklog_ && timeoutMs > 0;
-    const uint64_t blockedAt = blocking && delayUs > 0 ? monotonicNs() : 0;
+    const RelayTime blockedAt = blocking && delayUs > 0 ? RelayClock::now() : RelayTime{};
     const int n = epoll_wait(epoll_.get(), events, 3, ringBacklog_ ? 0 : timeoutMs);
     // Woken after a quiet spell longer than the delay: most often by the head of a burst (a TCP
     // window, a sender's batch) whose rest is microseconds behind. Hold off a quarter of the
@@ -147,8 +141,8 @@ void RelayWorker::run() {
     // and then wait in epoll rather than on the timer: a timed sleep after the burst would only
     // find nothing (one wasted wake-up per burst). Steady traffic never waits that long between
     // packets, so it keeps the timed sleeps.
-    const bool afterQuiet =
-        blocking && n > 0 && delayUs > 0 && monotonicNs() - blockedAt >= uint64_t{delayUs} * 1000;
+    const bool afterQuiet = blocking && n > 0 && delayUs > 0 &&
+                            RelayClock::now() - blockedAt >= std::chrono::microseconds(delayUs);
     if (afterQuiet) {
       sleepUs(delayUs / 4);
     }

@@ -10,8 +10,8 @@
 #   relay_tcp.sh RESULTS REPS   (appends "IMPL FIGURE VALUE" lines to RESULTS)
 #
 # Environment: BENCH_TCP_RATE (iperf3 -b, default 100M), BENCH_TCP_SECONDS (default 5),
-# BENCH_TEREDO_RELAY_YAML (extra lines for our relay), DAEMON_CPU/GEN_CPU (from run.sh),
-# TEREDO_BUILD_DIR and LAB_MIREDO_DIR (exported by run.sh).
+# BENCH_TEREDO_RELAY_YAML (extra lines for our relay), BENCH_PERF (profile the fixed-rate runs),
+# DAEMON_CPU/GEN_CPU (from run.sh), TEREDO_BUILD_DIR and LAB_MIREDO_DIR (exported by run.sh).
 # Topology: the integration tests' standard lab (tests/integration/lab/lab.sh, lab_std_core): a
 # router, the server srv, the relay rly, the native host host6 and one client cli1 behind a
 # full-cone NAT. All traffic stays inside these namespaces; teardown on exit.
@@ -47,8 +47,15 @@ record() {
 # iperf IMPL KEY RELAY_PID ARGS...: one iperf3 run from the client; records the relay's CPU s per
 # GB received and returns the throughput (Mbit/s) on stdout.
 iperf() {
-  local impl=$1 key=$2 pid=$3 c0 c1 out
+  local impl=$1 key=$2 pid=$3 c0 c1 out perfpid="" perfdata
   shift 3
+  if [[ -n ${BENCH_PERF:-} && " $* " != *" -b 0 "* ]]; then
+    # Profile of the relay during the fixed-rate run (perf's own cost inflates the CPU figure).
+    perfdata="$LAB_DIR/perf-tcp-$impl-$key-$rep.data"
+    perf record -q -g -o "$perfdata" -p "$(daemon_pids "$pid" | paste -sd,)" \
+      -- sleep "$SECS" >/dev/null 2>&1 &
+    perfpid=$!
+  fi
   c0=$(cpu_ns "$pid")
   out=$(timeout $((SECS + 30)) ip netns exec "$(lab_nsname cli1)" taskset -c "$GEN_CPU" \
     iperf3 -6 -c "$LAB_HOST6" -p 5201 -t "$SECS" -J "$@") || {
@@ -56,6 +63,12 @@ iperf() {
     return 1
   }
   c1=$(cpu_ns "$pid")
+  if [[ -n $perfpid ]]; then
+    wait "$perfpid" || true
+    lab_say "  perf $impl TCP $key (self time, top 25):"
+    perf report -i "$perfdata" --no-children --stdio --sort dso,symbol 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -25 | sed 's/^/    /' >&2 || true
+  fi
   lab_json "{\"c\":$((c1 - c0)),\"r\":$out}" \
     '"%s %s" % (round(d["c"] / 1e9 / (d["r"]["end"]["sum_received"]["bytes"] / 1e9), 3),
                 round(d["r"]["end"]["sum_received"]["bits_per_second"] / 1e6, 1))'

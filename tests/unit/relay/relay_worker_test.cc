@@ -147,8 +147,8 @@ class Rig {
         return;
       }
     }
-    // Until then the kernel would drop what the relay writes to kSelf, and route its own
-    // packets to kSelf (an ICMPv6 error for one) into the tun.
+    // Wait until the kernel has the addresses in service: before that it would drop what the
+    // relay writes to kSelf, and route its own packets to kSelf (an ICMPv6 error) into the tun.
     if (!net::testing::waitForLocalAddresses("teredo0")) {
       ADD_FAILURE() << "teredo0's addresses are not in service after 5 s";
       return;

@@ -516,6 +516,7 @@ bench_relay_memory() {
   sleep 0.5
   idle=$(rss_kib "$RELAY_PID")
   record "$impl" relay_mem_idle_kib "$idle"
+  cp "/proc/$RELAY_PID/smaps" "$LAB_DIR/mem-idle-smaps-$impl.txt" 2>/dev/null || true
   for level in $MEM_LEVELS; do
     if [[ $impl == miredo ]] && ((level > MIREDO_MAX_PEERS)); then
       lab_say "  (miredo holds at most $MIREDO_MAX_PEERS peers: no figure at $level)"
@@ -532,6 +533,7 @@ bench_relay_memory() {
       held=$(lab_metric "$LAB_DIR/mem-metrics.txt" teredo_relay_peers) || held=$level
       ((held > 0)) || held=$level
     fi
+    cp "/proc/$RELAY_PID/smaps" "$LAB_DIR/mem-$level-smaps-$impl.txt" 2>/dev/null || true
     record "$impl" "relay_mem_${level}_kib" "$rss"
     record "$impl" "relay_mem_${level}_held" "$held"
     record "$impl" "relay_mem_${level}_bytes_per_peer" "$(((rss - idle) * 1024 / held))"

@@ -15,14 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace teredo::net::testing {
@@ -98,15 +96,14 @@ inline void runInNetns(const std::function<void()>& body) {
   runInChild(body, true);
 }
 
-/// Waits (up to `timeout`) until every IPv6 address of interface `name` is in service: no longer
-/// tentative and with its local route in place; says whether that happened. An address just
-/// added is tentative until the kernel's address work runs (duplicate address detection, skipped
-/// at once on a NOARP device such as a tun) and installs its local route, which under load can
-/// take milliseconds. Meanwhile a packet to the address arriving from the interface is dropped as
-/// an address error (Ip6InAddrErrors), and a local packet to it leaves through the interface's
-/// prefix route. Tests that send to an address they just added wait here first.
-inline bool waitForLocalAddresses(const char* name,
-                                  std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+/// Says whether every IPv6 address of interface `name` is in service (and it has at least one):
+/// no longer tentative and with its local route in place. An address just added is tentative
+/// until the kernel's address work runs (duplicate address detection, skipped at once on a NOARP
+/// device such as a tun) and installs its local route, which under load can take milliseconds.
+/// Meanwhile a packet to the address arriving from the interface is dropped as an address error
+/// (Ip6InAddrErrors), and a local packet to it leaves through the interface's prefix route. Tests
+/// that send to an address they just added wait for this first (waitUntil in udp_peer.h).
+inline bool addressesInService(const char* name) {
   constexpr unsigned long kTentative = 0x40;      // IFA_F_TENTATIVE
   constexpr unsigned long kLocal = 0x80000000ul;  // RTF_LOCAL
   const auto lines = [](const char* path) {
@@ -123,37 +120,28 @@ inline bool waitForLocalAddresses(const char* name,
     }
     return rows;
   };
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    // /proc/net/if_inet6: address, ifindex, prefix length, scope, flags, name (hex fields).
-    // /proc/net/ipv6_route: destination, prefix length, source, its length, next hop, metric,
-    // references, use, flags, device.
-    const auto routes = lines("/proc/net/ipv6_route");
-    const auto isLocal = [&](const std::string& address) {
-      for (const auto& r : routes) {
-        if (r.size() == 10 && r[0] == address && r[1] == "80" &&
-            (std::stoul(r[8], nullptr, 16) & kLocal) != 0) {
-          return true;
-        }
-      }
-      return false;
-    };
-    size_t found = 0;
-    size_t ready = 0;
-    for (const auto& a : lines("/proc/net/if_inet6")) {
-      if (a.size() == 6 && a[5] == name) {
-        ++found;
-        ready += (std::stoul(a[4], nullptr, 16) & kTentative) == 0 && isLocal(a[0]) ? 1 : 0;
+  // /proc/net/if_inet6: address, ifindex, prefix length, scope, flags, name (hex fields).
+  // /proc/net/ipv6_route: destination, prefix length, source, its length, next hop, metric,
+  // references, use, flags, device.
+  const auto routes = lines("/proc/net/ipv6_route");
+  const auto isLocal = [&](const std::string& address) {
+    for (const auto& r : routes) {
+      if (r.size() == 10 && r[0] == address && r[1] == "80" &&
+          (std::stoul(r[8], nullptr, 16) & kLocal) != 0) {
+        return true;
       }
     }
-    if (found != 0 && ready == found) {
-      return true;
+    return false;
+  };
+  size_t found = 0;
+  size_t ready = 0;
+  for (const auto& a : lines("/proc/net/if_inet6")) {
+    if (a.size() == 6 && a[5] == name) {
+      ++found;
+      ready += (std::stoul(a[4], nullptr, 16) & kTentative) == 0 && isLocal(a[0]) ? 1 : 0;
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  return found != 0 && ready == found;
 }
 
 }  // namespace teredo::net::testing

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -149,7 +150,8 @@ class Rig {
     }
     // Wait until the kernel has the addresses in service: before that it would drop what the
     // relay writes to kSelf, and route its own packets to kSelf (an ICMPv6 error) into the tun.
-    if (!net::testing::waitForLocalAddresses("teredo0")) {
+    if (!net::testing::waitUntil([] { return net::testing::addressesInService("teredo0"); },
+                                 std::chrono::seconds(5))) {
       ADD_FAILURE() << "teredo0's addresses are not in service after 5 s";
       return;
     }

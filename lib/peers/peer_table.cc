@@ -1,7 +1,6 @@
 #include "peers/peer_table.h"
 
 #include <Judy.h>
-#include <sys/mman.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <new>
 #include <type_traits>
+
+#include "peers/slab_memory.h"
 
 namespace teredo::peers {
 
@@ -58,7 +59,8 @@ static_assert(ChunkPool::kChunkPayload <= 0xff, "queue offsets are 8-bit");
 constexpr uint32_t kEntriesPerSlab = 1024;
 constexpr size_t kSlabBytes = kEntriesPerSlab * sizeof(Entry);  // 57,344 = 14 pages of 4 KiB
 constexpr uint32_t kDescsPerSlab = 1024;
-constexpr size_t kDescSlabBytes = kDescsPerSlab * sizeof(QueueDesc);
+constexpr size_t kDescSlabBytes = kDescsPerSlab * sizeof(QueueDesc);  // 20,480 = 5 pages
+static_assert(kSlabBytes % kSlabPage == 0 && kDescSlabBytes % kSlabPage == 0);
 
 // Time: 32-bit ticks after a per-shard epoch (header comment, "Time").
 using Tick = uint32_t;
@@ -70,7 +72,8 @@ constexpr Clock::duration kEpochMargin = std::chrono::hours(24);
 constexpr Clock::duration kRebaseAfter = kTick * (int64_t{1} << 31);
 
 // Memory return: malloc_trim(0) once about this many malloc'd bytes were freed (JudyL nodes of
-// removed keys, descriptor slabs, chunk slabs), at most once per kTrimInterval of table time.
+// removed keys; slabs are mapped and go back when unmapped), at most once per kTrimInterval of
+// table time.
 constexpr size_t kTrimAfterBytes = 1u << 20;
 constexpr Clock::duration kTrimInterval = std::chrono::seconds(10);
 constexpr size_t kJudyBytesPerKey = 24;  // measured 18-29 B/key (see kBytesPerPeer)
@@ -136,15 +139,6 @@ Tick durationTicks(Clock::duration d) {
   return static_cast<Tick>(std::clamp<int64_t>(d / kTick, 0, kMaxTick));
 }
 
-Entry* mapSlab() {
-  void* p = mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? nullptr : static_cast<Entry*>(p);
-}
-
-void unmapSlab(Entry* slab) {
-  munmap(slab, kSlabBytes);
-}
-
 }  // namespace
 
 size_t bytesPerPeerEstimate() {
@@ -158,8 +152,8 @@ size_t bytesPerPeerEstimate() {
 struct PeerTable::Shard {
   std::mutex mu;
   Pvoid_t judy = nullptr;
-  std::unique_ptr<Entry*[]> slabs;  // maxSlabs slots, [0, slabCount) mapped
-  std::unique_ptr<std::unique_ptr<QueueDesc[]>[]> descSlabs;  // maxDescSlabs slots
+  std::unique_ptr<Entry*[]> slabs;          // maxSlabs slots, [0, slabCount) mapped
+  std::unique_ptr<QueueDesc*[]> descSlabs;  // maxDescSlabs slots, [0, descSlabCount) mapped
   uint32_t maxSlabs = 0;
   uint32_t slabCount = 0;
   uint32_t maxDescSlabs = 0;
@@ -170,12 +164,15 @@ struct PeerTable::Shard {
   uint32_t uHead = 0, uTail = 0;  // untrusted list, oldest first
   uint32_t tHead = 0, tTail = 0;  // trusted list, oldest last_rx first
   TimePoint epoch{};
-  size_t freedBytes = 0;  // malloc'd bytes freed since the table last collected them
+  size_t freedBytes = 0;  // malloc'd bytes (JudyL nodes) freed since the table collected them
 
   ~Shard() {
     JudyLFreeArray(&judy, PJE0);
     while (slabCount > 0) {
-      unmapSlab(slabs[--slabCount]);
+      unmapSlab(slabs[--slabCount], kEntriesPerSlab);
+    }
+    while (descSlabCount > 0) {
+      unmapSlab(descSlabs[--descSlabCount], kDescsPerSlab);
     }
   }
 
@@ -322,7 +319,7 @@ struct PeerTable::Shard {
     if (slabCount == maxSlabs) {
       return false;
     }
-    Entry* slab = mapSlab();
+    Entry* slab = mapSlab<Entry>(kEntriesPerSlab);
     if (slab == nullptr) {
       return false;
     }
@@ -359,7 +356,7 @@ struct PeerTable::Shard {
   /// Unmaps slabs above the live entries, keeping `spare` empty ones.
   void shrinkSlabs(uint32_t spare) {
     while (slabCount > ceilDiv(size, kEntriesPerSlab) + spare) {
-      unmapSlab(slabs[--slabCount]);
+      unmapSlab(slabs[--slabCount], kEntriesPerSlab);
       slabs[slabCount] = nullptr;
     }
   }
@@ -372,11 +369,11 @@ struct PeerTable::Shard {
       if (descSlabCount == maxDescSlabs) {
         return 0;
       }
-      descSlabs[descSlabCount].reset(new (std::nothrow) QueueDesc[kDescsPerSlab]);
-      if (!descSlabs[descSlabCount]) {
+      QueueDesc* slab = mapSlab<QueueDesc>(kDescsPerSlab);
+      if (slab == nullptr) {
         return 0;
       }
-      ++descSlabCount;
+      descSlabs[descSlabCount++] = slab;
     }
     const uint32_t q = ++descCount;
     desc(q) = QueueDesc{};
@@ -399,8 +396,8 @@ struct PeerTable::Shard {
 
   void shrinkDescs(uint32_t spare) {
     while (descSlabCount > ceilDiv(descCount, kDescsPerSlab) + spare) {
-      descSlabs[--descSlabCount].reset();
-      freedBytes += kDescSlabBytes;
+      unmapSlab(descSlabs[--descSlabCount], kDescsPerSlab);
+      descSlabs[descSlabCount] = nullptr;
     }
   }
 };
@@ -427,7 +424,7 @@ PeerTable::PeerTable(const PeerTableConfig& config)
     // A descriptor always owns a chunk, so the pool bounds them as well as the shard cap does.
     s.maxDescSlabs =
         static_cast<uint32_t>(ceilDiv(std::min<size_t>(s.cap, pool_.maxChunks()), kDescsPerSlab));
-    s.descSlabs = std::make_unique<std::unique_ptr<QueueDesc[]>[]>(s.maxDescSlabs);
+    s.descSlabs = std::make_unique<QueueDesc*[]>(s.maxDescSlabs);
   }
 }
 
@@ -515,7 +512,7 @@ ExpireStats PeerTable::expire(TimePoint now) {
     s.freedBytes = 0;
   }
   counters_.evictedExpired.fetch_add(st.expired, std::memory_order_relaxed);
-  freedSinceTrim_.fetch_add(pool_.releaseIfIdle(), std::memory_order_relaxed);
+  pool_.releaseIfIdle();  // unmaps: nothing for malloc_trim
   maybeTrim(now);
   return st;
 }

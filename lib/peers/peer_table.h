@@ -28,10 +28,12 @@
 //    the live count, not the high-water mark: slabs of 1024 entries (56 KiB, exactly 14 pages) are
 //    mmap'd as the shard grows and munmap'd as it shrinks (one spare slab kept on the data path to
 //    avoid map/unmap churn at a slab boundary, none after a sweep). Queue descriptors are dense the
-//    same way. A table going from 10M peers to 100k therefore gives back 99% of its slabs, not only
-//    when a shard empties; JudyL nodes freed by removals go back to malloc, and expire() calls
-//    malloc_trim(0) after it has seen many removals (at most once per 10 s of table time), so the
-//    process RSS falls back as well (Miredo keeps its peak forever).
+//    same way, and the queue chunks' slabs are mapped too (peers/slab_memory.h: slabs that come
+//    and go with the traffic never sit between long-lived malloc'd JudyL nodes, where freed pages
+//    would stay resident). A table going from 10M peers to 100k therefore gives back 99% of its
+//    slabs, not only when a shard empties; JudyL nodes freed by removals go back to malloc, and
+//    expire() calls malloc_trim(0) after it has seen many removals (at most once per 10 s of table
+//    time), so the process RSS falls back as well (Miredo keeps its peak forever).
 //  - Expiry and eviction order use two intrusive lists per shard instead of Miredo's two
 //    generations: `trusted` ordered by last_rx, `untrusted` ordered by the time the entry was
 //    last created, touched or demoted. Both stay sorted because entries only move to the tail
@@ -81,8 +83,8 @@
 //    allocated, given back when every queue is empty at a sweep). Queues are FIFO (Miredo's are
 //    LIFO, a bug: R3).
 //  - No allocation per packet: enqueue takes chunks from the pool and, for a peer's first queued
-//    packet, a descriptor from its shard's pool (a malloc once per 1024 descriptors). Creating a
-//    peer maps a slab once per 1024 entries. No exceptions are thrown; out of memory is reported
+//    packet, a descriptor from its shard's pool (a slab mapped once per 1024 descriptors). Creating
+//    a peer maps a slab once per 1024 entries. No exceptions are thrown; out of memory is reported
 //    (CreateResult::NoMemory, EnqueueResult::GlobalQueueFull).
 //
 // Thread-safety: all PeerTable methods are thread-safe. A Ref holds its shard's lock for its
@@ -273,7 +275,7 @@ class PeerTable {
   size_t queueArenaBytesInUse() const { return pool_.chunksInUse() * ChunkPool::kChunkSize; }
   /// Bytes used by the JudyL indexes (JudyLMemUsed), for the memory gauge.
   size_t indexBytes() const;
-  /// Bytes of entry slabs and queue descriptor slabs currently allocated (mapped or malloc'd).
+  /// Bytes of entry slabs and queue descriptor slabs currently mapped.
   size_t slabBytes() const;
   /// Checks every internal invariant (dense indices, list links, index and chains, descriptor
   /// owners, counts); O(size). For tests and debugging; false means a bug.

@@ -1,16 +1,21 @@
 #include "peers/queue_arena.h"
 
 #include <algorithm>
-#include <new>
+
+#include "peers/slab_memory.h"
 
 namespace teredo::peers {
 
 ChunkPool::ChunkPool(size_t maxBytes)
     : maxChunks_(std::min<size_t>(maxBytes / kChunkSize, kNoChunk - 1)),
       maxSlabs_((maxChunks_ + kChunksPerSlab - 1) / kChunksPerSlab),
-      slabs_(std::make_unique<std::unique_ptr<Chunk[]>[]>(maxSlabs_)) {}
+      slabs_(std::make_unique<Chunk*[]>(maxSlabs_)) {}
 
-ChunkPool::~ChunkPool() = default;
+ChunkPool::~ChunkPool() {
+  while (slabCount_ > 0) {
+    unmapSlab(slabs_[--slabCount_], kChunksPerSlab);
+  }
+}
 
 bool ChunkPool::allocate(size_t n, uint32_t* head, uint32_t* tail) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -28,8 +33,8 @@ bool ChunkPool::allocate(size_t n, uint32_t* head, uint32_t* tail) {
     } else {
       // inUse_ + n <= maxChunks_ and the free list is empty, so carved_ < maxChunks_ here.
       if (carved_ == slabCount_ * kChunksPerSlab) {
-        slabs_[slabCount_].reset(new (std::nothrow) Chunk[kChunksPerSlab]);
-        if (!slabs_[slabCount_]) {
+        slabs_[slabCount_] = mapSlab<Chunk>(kChunksPerSlab);
+        if (slabs_[slabCount_] == nullptr) {
           // Out of memory: give back what this call took.
           if (first != kNoChunk) {
             chunkPtr(last)->next = freeHead_;
@@ -78,7 +83,8 @@ size_t ChunkPool::releaseIfIdle() {
   }
   const size_t bytes = slabCount_ * kChunksPerSlab * kChunkSize;
   while (slabCount_ > 0) {
-    slabs_[--slabCount_].reset();
+    unmapSlab(slabs_[--slabCount_], kChunksPerSlab);
+    slabs_[slabCount_] = nullptr;
   }
   carved_ = 0;
   freeHead_ = kNoChunk;

@@ -5,11 +5,11 @@
 // echo request, a small UDP datagram to a peer not yet trusted) is 50-110 bytes, so a peer with one
 // queued packet costs one or two lines instead of a mostly empty 256-byte block; a full 1280-byte
 // packet spans 22 chunks (6 % link overhead). Chunks are allocated lazily, a slab of 1024 chunks
-// (64 KiB) at a time, and never
-// beyond `maxBytes`: the pool is the global queue byte cap ("everything is
-// bounded": docs/security.md). Freed chunks go back to a free list and are reused; slabs are
-// released when the pool is idle (releaseIfIdle(), called by the peer table's sweep once every
-// queue is empty) or destroyed: chunks are linked by index, so a partly used pool cannot be
+// (64 KiB, mapped from the kernel: peers/slab_memory.h) at a time, and never beyond `maxBytes`:
+// the pool is the global queue byte cap ("everything is bounded": docs/security.md). Freed chunks
+// go back to a free list and are reused; slabs are unmapped when the pool is idle
+// (releaseIfIdle(), called by the peer table's sweep once every queue is empty) or destroyed, so
+// their pages leave the RSS at once: chunks are linked by index, so a partly used pool cannot be
 // compacted, but queues are short-lived (a peer answers its bubble or expires within a minute).
 //
 // Thread-safety: allocate() and release() take an internal mutex (they run only when a packet is
@@ -65,13 +65,14 @@ class ChunkPool {
     uint8_t data[kChunkPayload];
   };
   static_assert(sizeof(Chunk) == kChunkSize);
+  static_assert(kChunksPerSlab * kChunkSize % 4096 == 0, "slabs are whole pages");
 
   Chunk* chunkPtr(uint32_t c) { return &slabs_[c / kChunksPerSlab][c % kChunksPerSlab]; }
 
   const size_t maxChunks_;
   const size_t maxSlabs_;
   mutable std::mutex mu_;
-  std::unique_ptr<std::unique_ptr<Chunk[]>[]> slabs_;  // maxSlabs_ slots, filled lazily
+  std::unique_ptr<Chunk*[]> slabs_;  // maxSlabs_ slots, [0, slabCount_) mapped
   size_t slabCount_ = 0;
   size_t carved_ = 0;  // chunks ever handed out from slabs (high-water mark)
   uint32_t freeHead_ = kNoChunk;

@@ -1,15 +1,14 @@
 // Memory and representation tests for lib/peers/peer_table.h: bytes per peer (RSS delta at 1M
-// peers), memory given back to the OS after expiry (every peer, and most peers), compaction on
-// removal (entries keep their state, lookups, queues and list order), dense queue descriptors,
-// and the 32-bit tick clock (epochs near TimePoint{}, sentinels, rebasing over months).
+// peers; peers made trusted through their queues cost the same), memory given back to the OS
+// after expiry (every peer, and most peers), compaction on removal (entries keep their state,
+// lookups, queues and list order), dense queue descriptors, and the 32-bit tick clock (epochs
+// near TimePoint{}, sentinels, rebasing over months).
 // The 10M-peer check is DISABLED_ (a gigabyte and a minute): run it with
 // --gtest_also_run_disabled_tests --gtest_filter='*TenMillion*'.
 #include <gtest/gtest.h>
 #include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <random>
@@ -32,11 +31,8 @@ using std::chrono::seconds;
 
 const TimePoint kT0 = TimePoint{} + hours(1);
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizer = true;
-#else
-constexpr bool kSanitizer = false;
-#endif
+using peertest::kSanitizer;
+using peertest::rssBytes;
 
 Endpoint mappingOf(uint64_t i) {
   return Endpoint{0xc6336400u + static_cast<uint32_t>(i), static_cast<uint16_t>(1024 + i % 50000)};
@@ -48,15 +44,6 @@ std::vector<uint8_t> packetFor(uint64_t i, size_t n) {
     p[k] = static_cast<uint8_t>(i * 13 + n * 7 + k);
   }
   return p;
-}
-
-/// Resident set size of this process (what the OS has actually given it).
-size_t rssBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0;
-  size_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 /// RSS once malloc has given its free pages back: a baseline that later allocations cannot hide
@@ -506,6 +493,55 @@ TEST(PeerTableMemory, QueueDescriptorsExistOnlyWhileSomethingIsQueued) {
   t.expire(kT0);
   EXPECT_EQ(t.slabBytes(), entriesOnly);
   EXPECT_EQ(t.queueArenaBytesInUse(), 0u);
+}
+
+// How the relay makes a peer trusted (RFC 4380 §5.4.1 case 3, then §5.2.4): a native packet
+// creates an untrusted entry and is queued; the client's bubble makes it trusted and the queue is
+// flushed. Queue descriptors and chunks come and go while the peers' JudyL nodes are malloc'd in
+// between; once the queues are empty those peers must cost what peers created trusted cost, with
+// no malloc_trim: the slabs are mapped (peers/slab_memory.h), so their pages leave at once.
+// Malloc'd slabs would stay resident in the holes between the nodes until a trim.
+TEST(PeerTableMemory, PeersTrustedThroughTheirQueuesCostWhatTrustedPeersCost) {
+  if (kSanitizer) {
+    GTEST_SKIP() << "sanitizer allocators change RSS";
+  }
+  constexpr size_t kPeers = 200'000;
+  const std::vector<uint8_t> hello(53, 0x5a);  // an IPv6/UDP datagram of 5 bytes: one chunk
+  warmUp();
+  size_t direct = 0;
+  {
+    PeerTable t(tableConfig(2 * kPeers, kDefaultShards));
+    const size_t before = trimmedRss();
+    createTrusted(t, 0, kPeers, kT0);
+    direct = rssBytes() - before;
+  }
+  PeerTable t(tableConfig(2 * kPeers, kDefaultShards));
+  const size_t before = trimmedRss();
+  for (uint64_t i = 0; i < kPeers; ++i) {
+    auto ref = t.findOrCreate(peerAddr(i), kT0);
+    ASSERT_TRUE(ref.found());
+    ASSERT_EQ(ref.enqueue(hello), EnqueueResult::Ok);
+  }
+  const size_t queued = rssBytes() - before;
+  std::vector<uint8_t> scratch(1280);
+  for (uint64_t i = 0; i < kPeers; ++i) {
+    auto ref = t.lock(peerAddr(i), kT0 + seconds(1));
+    ref.markReceived(mappingOf(i), kT0 + seconds(1));
+    ASSERT_EQ(ref.drainQueue(scratch, [](std::span<const uint8_t>) {}), 1u);
+  }
+  const size_t drained = rssBytes() - before;
+  const ExpireStats st = t.expire(kT0 + seconds(2));  // nothing lapses; the idle pool goes back
+  EXPECT_EQ(st.expired + st.demoted, 0u);
+  EXPECT_EQ(t.queueArenaBytesInUse(), 0u);
+  EXPECT_EQ(t.counters().memoryTrims.load(), 0u);  // nothing was left for a trim to find
+  const size_t swept = rssBytes() - before;
+  std::cout << "RSS growth over " << kPeers << " peers: created trusted " << mib(direct)
+            << " MiB; through their queues " << mib(queued) << " MiB queued, " << mib(drained)
+            << " MiB drained, " << mib(swept) << " MiB after the sweep\n";
+  // The queues did cost memory (a 64-byte chunk and a 20-byte descriptor per peer), and it left.
+  EXPECT_GT(queued, direct + kPeers * 64);
+  EXPECT_LE(drained, direct + kPeers * 64 + (1u << 20));  // descriptors left as they emptied
+  EXPECT_LE(swept, direct + (1u << 20));
 }
 
 // ----- the tick clock ----------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-// Helpers shared by the peer-table tests: distinct peer addresses and small table configs.
-// Thread-safety: pure functions. Header-only, test code only.
+// Helpers shared by the peer-table tests: distinct peer addresses, small table configs and the
+// process's resident set size for the memory tests.
+// Thread-safety: pure functions (rssBytes reads /proc). Header-only, test code only.
 #pragma once
+
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 
 #include "peers/peer_table.h"
 
@@ -27,6 +31,22 @@ inline PeerTableConfig tableConfig(size_t maxPeers, size_t shards, uint8_t keyBy
   c.shards = shards;
   c.hashKey.bytes[0] = keyByte;
   return c;
+}
+
+/// Sanitizer builds replace malloc: RSS checks do not apply there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizer = true;
+#else
+inline constexpr bool kSanitizer = false;
+#endif
+
+/// Resident set size of this process (what the OS has actually given it).
+inline size_t rssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0;
+  size_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace teredo::peers::peertest

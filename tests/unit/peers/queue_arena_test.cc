@@ -1,12 +1,17 @@
 // ChunkPool (lib/peers/queue_arena.h): the bounded chunk pool behind the per-peer queues. All or
-// nothing under the cap, chains linked head to tail, freed chunks reused, slabs carved lazily.
+// nothing under the cap, chains linked head to tail, freed chunks reused, slabs carved lazily and
+// their pages given back when the pool is idle.
 #include "peers/queue_arena.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "peer_test_util.h"
 
 namespace teredo::peers {
 namespace {
@@ -162,6 +167,41 @@ TEST(ChunkPool, IdleSlabsAreReleased) {
   EXPECT_EQ(walk(pool, head, tail, 3).size(), 3u);
   EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
   EXPECT_EQ(pool.chunksInUse(), 3u);
+}
+
+// The pool's slabs come and go with queued traffic while long-lived memory is malloc'd in between
+// (the peer table's JudyL nodes). Releasing an idle pool must give the slabs' pages back at once,
+// without a malloc_trim: they are mapped, not malloc'd (peers/slab_memory.h). Malloc'd slabs
+// would be free holes between the live blocks, still resident.
+TEST(ChunkPool, AnIdlePoolGivesItsPagesBackEvenBetweenLiveAllocations) {
+  if (peertest::kSanitizer) {
+    GTEST_SKIP() << "sanitizer allocators change RSS";
+  }
+  constexpr size_t kSlabs = 64;  // 4 MiB of chunks
+  ChunkPool pool(kSlabs * kSlabBytes);
+  std::vector<std::unique_ptr<uint8_t[]>> live;  // stays allocated throughout
+  std::vector<uint32_t> heads;
+  const size_t before = peertest::rssBytes();
+  for (size_t i = 0; i < kSlabs; ++i) {
+    uint32_t head = kNoChunk;
+    uint32_t tail = kNoChunk;
+    ASSERT_TRUE(pool.allocate(ChunkPool::kChunksPerSlab, &head, &tail));
+    for (uint32_t c = head; c != kNoChunk; c = pool.next(c)) {
+      std::memset(pool.data(c), 0xab, ChunkPool::kChunkPayload);
+    }
+    heads.push_back(head);
+    live.emplace_back(new uint8_t[1024]);
+    std::memset(live.back().get(), 1, 1024);
+  }
+  const size_t full = peertest::rssBytes();
+  EXPECT_GE(full, before + kSlabs * kSlabBytes * 9 / 10);  // the chunks were resident
+  for (const uint32_t head : heads) {
+    pool.release(head, ChunkPool::kChunksPerSlab);
+  }
+  EXPECT_EQ(pool.releaseIfIdle(), kSlabs * kSlabBytes);
+  EXPECT_EQ(pool.bytesReserved(), 0u);
+  const size_t after = peertest::rssBytes();
+  EXPECT_LE(after, before + kSlabs * 1024 + (256u << 10));  // the live blocks and some slack
 }
 
 }  // namespace

@@ -422,10 +422,38 @@ flow_segments() {
   printf '%s' "$(((bytes - h * pkts) / payload))"
 }
 
+# drop_counters IMPL: every drop and error counter a lost flow packet can show up in, one
+# "WHERE NAME VALUE" per line: the kernel's SNMP and netstat counters (nstat) and each link's
+# dropped and error statistics in the generator's, the relay's and the sink's namespaces, and for
+# our relay its own drop counters by reason. Diffed around a flow sample (drop_diff), they say
+# where the packets a sample lost went: a socket's receive buffer, a tun or veth queue, a route,
+# or a relay drop reason.
+drop_counters() {
+  local ns m="$LAB_DIR/drops-metrics.txt"
+  for ns in gen rly sink; do
+    lab_exec "$ns" nstat -asz 2>/dev/null |
+      awk -v ns="$ns" '$1 !~ /^#/ && $1 ~ /Drop|Discard|Err|Overflow|NoRoute|Full|Prune|Collapse/ {
+        print ns, $1, $2 }'
+    lab_exec "$ns" sh -c 'grep -H . /sys/class/net/*/statistics/*_dropped \
+      /sys/class/net/*/statistics/*_errors 2>/dev/null' |
+      awk -v ns="$ns" -F: '{ n = split($1, p, "/"); print ns, p[5] ":" p[n], $2 }'
+  done
+  if [[ $1 == teredo ]] && lab_metrics rly "$m" 9545; then
+    grep -E '^teredo_relay_(packets_dropped|queue_dropped_packets)_total' "$m" |
+      awk '{ print "relay", $1, $2 }'
+  fi
+}
+
+drop_diff() {   # drop_diff BEFORE AFTER: the counters that moved, "WHERE NAME +N" joined by ", "
+  awk 'NR == FNR { v[$1 " " $2] = $3; next }
+       { d = $3 - v[$1 " " $2]; if (d > 0) { printf "%s%s %s +%d", sep, $1, $2, d; sep = ", " } }' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
 # measure_flow IMPL REP DIR SHAPE SIZE RATE: relay CPU ns per delivered packet and the loss at a
 # fixed offered rate (RATE 0: as fast as the generator can; records delivered/s instead).
 measure_flow() {
-  local impl=$1 rep=$2 dir=$3 shape=$4 size=$5 rate=$6 key c0 c1 n0 n1 j sent got
+  local impl=$1 rep=$2 dir=$3 shape=$4 size=$5 rate=$6 key c0 c1 n0 n1 j sent got d0 d1 moved
   key="relay_${dir}_${shape}_${size}"
   if [[ $dir == tx ]]; then
     # Trust lasts 30 s after the last packet from a peer (RFC 4380 §5.2.4): refresh it.
@@ -438,6 +466,7 @@ measure_flow() {
       -- sleep "$FLOW_S" >/dev/null 2>&1 &
     perfpid=$!
   fi
+  d0=$(drop_counters "$impl")
   c0=$(cpu_ns "$RELAY_PID")
   n0=$(flow_segments "$dir" "$shape" "$size")
   j=$(load gen "$impl/relay/$key/$rate/$rep" flow --dir "$dir" --shape "$shape" --size "$size" \
@@ -447,8 +476,14 @@ measure_flow() {
   sleep 0.3   # what the relay still holds reaches the far end
   n1=$(flow_segments "$dir" "$shape" "$size")
   c1=$(cpu_ns "$RELAY_PID")
+  d1=$(drop_counters "$impl")
   sent=$(jget "$j" 'd["sent"]')
   got=$((n1 - n0))
+  moved=$(drop_diff "$d0" "$d1")
+  printf '{"tag":"%s","drops":"%s"}\n' "$impl/relay/$key/$rate/$rep" "$moved" >>"$JSONL"
+  if ((rate != 0 && got < sent)); then
+    lab_say "  $impl $key rep $rep lost $((sent - got)) of $sent; counters moved: ${moved:-none}"
+  fi
   if [[ -n $perfpid ]]; then
     wait "$perfpid" || true
     lab_say "  perf $impl $key (self time, top 25):"

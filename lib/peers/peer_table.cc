@@ -72,8 +72,10 @@ constexpr Clock::duration kEpochMargin = std::chrono::hours(24);
 constexpr Clock::duration kRebaseAfter = kTick * (int64_t{1} << 31);
 
 // Memory return: malloc_trim(0) once about this many malloc'd bytes were freed (JudyL nodes of
-// removed keys; slabs are mapped and go back when unmapped), at most once per kTrimInterval of
-// table time.
+// removed keys; slabs are mapped and go back when unmapped), or at the first sweep that frees
+// nothing after a wave of removals left less than that untrimmed (the wave's tail: peers created
+// over a few seconds expire over a few sweeps, and the last ones would otherwise stay resident
+// until the next wave), at most once per kTrimInterval of table time.
 constexpr size_t kTrimAfterBytes = 1u << 20;
 constexpr Clock::duration kTrimInterval = std::chrono::seconds(10);
 constexpr size_t kJudyBytesPerKey = 24;  // measured 18-29 B/key (see kBytesPerPeer)
@@ -475,6 +477,7 @@ bool PeerTable::erase(const Ipv6Addr& addr) {
 
 ExpireStats PeerTable::expire(TimePoint now) {
   ExpireStats st;
+  size_t freed = 0;  // by this sweep and the data path since the last one
   for (size_t i = 0; i < shardCount_; ++i) {
     Shard& s = shards_[i];
     std::lock_guard<std::mutex> lk(s.mu);
@@ -508,17 +511,19 @@ ExpireStats PeerTable::expire(TimePoint now) {
     // The data path keeps one spare slab against map/unmap churn; a sweep gives it back.
     s.shrinkSlabs(0);
     s.shrinkDescs(0);
+    freed += s.freedBytes;
     freedSinceTrim_.fetch_add(s.freedBytes, std::memory_order_relaxed);
     s.freedBytes = 0;
   }
   counters_.evictedExpired.fetch_add(st.expired, std::memory_order_relaxed);
   pool_.releaseIfIdle();  // unmaps: nothing for malloc_trim
-  maybeTrim(now);
+  maybeTrim(now, freed == 0);
   return st;
 }
 
-void PeerTable::maybeTrim(TimePoint now) {
-  if (freedSinceTrim_.load(std::memory_order_relaxed) < kTrimAfterBytes) {
+void PeerTable::maybeTrim(TimePoint now, bool removalsEnded) {
+  const size_t pending = freedSinceTrim_.load(std::memory_order_relaxed);
+  if (pending < kTrimAfterBytes && !(removalsEnded && pending > 0)) {
     return;
   }
   std::unique_lock<std::mutex> lk(trimMu_, std::try_to_lock);

@@ -32,8 +32,9 @@
 //    and go with the traffic never sit between long-lived malloc'd JudyL nodes, where freed pages
 //    would stay resident). A table going from 10M peers to 100k therefore gives back 99% of its
 //    slabs, not only when a shard empties; JudyL nodes freed by removals go back to malloc, and
-//    expire() calls malloc_trim(0) after it has seen many removals (at most once per 10 s of table
-//    time), so the process RSS falls back as well (Miredo keeps its peak forever).
+//    expire() calls malloc_trim(0) after it has seen many removals, and once more at the first
+//    sweep without removals after some (at most once per 10 s of table time), so the process RSS
+//    falls back as well (Miredo keeps its peak forever).
 //  - Expiry and eviction order use two intrusive lists per shard instead of Miredo's two
 //    generations: `trusted` ordered by last_rx, `untrusted` ordered by the time the entry was
 //    last created, touched or demoted. Both stay sorted because entries only move to the tail
@@ -265,7 +266,8 @@ class PeerTable {
   /// Removes `addr`; false when absent.
   bool erase(const Ipv6Addr& addr);
   /// Sweeps every shard: demotes lapsed trust, removes idle untrusted entries, gives spare slabs
-  /// back to the OS, and after many removals (rate-limited by `now`) trims the malloc heap.
+  /// back to the OS, and after many removals or at the end of a wave of them (rate-limited by
+  /// `now`) trims the malloc heap.
   ExpireStats expire(TimePoint now);
 
   size_t size() const;
@@ -296,7 +298,9 @@ class PeerTable {
   /// holeList) by moving the live entries above the new size into them.
   void fillHolesLocked(Shard& s, uint32_t holeList, uint32_t holes);
   size_t removeLocked(Shard& s, uint32_t idx);
-  void maybeTrim(TimePoint now);
+  /// Trims the malloc heap (rate-limited) when enough was freed since the last trim, or when
+  /// `removalsEnded` (this sweep freed nothing) and anything was.
+  void maybeTrim(TimePoint now, bool removalsEnded);
 
   const PeerTableConfig config_;
   size_t shardCount_;

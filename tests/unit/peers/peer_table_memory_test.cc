@@ -142,6 +142,41 @@ TEST(PeerTableMemory, MemoryGoesBackAfterEveryPeerExpired) {
   EXPECT_LE(after, before + before / 10);
 }
 
+// Peers created over a few seconds expire over a few sweeps. The first sweeps free enough to
+// trim at once; the last ones free less than the trim threshold, within the rate limit of the
+// first trim. What they freed must still go back: the first sweep that frees nothing after them
+// trims (rate-limited), instead of leaving the wave's tail resident until the next wave.
+TEST(PeerTableMemory, TheTailOfAnExpiryWaveIsTrimmedWhenTheWaveEnds) {
+  constexpr size_t kBulk = 200'000;  // about 4.8 MB of JudyL by the table's count: trims at once
+  constexpr size_t kTail = 2'000;    // about 48 KB: under the threshold
+  PeerTable t(tableConfig(2 * kBulk, kDefaultShards));
+  for (uint64_t i = 0; i < kBulk; ++i) {
+    t.findOrCreate(peerAddr(i), kT0);  // untrusted: removed 30 s after this
+  }
+  for (uint64_t i = kBulk; i < kBulk + kTail; ++i) {
+    t.findOrCreate(peerAddr(i), kT0 + seconds(1));
+  }
+  struct Sweep {
+    seconds at;
+    size_t expired;
+    uint64_t trims;  // after the sweep
+  };
+  const Sweep sweeps[] = {
+      {seconds(31), kBulk, 1},  // the bulk: past the threshold
+      {seconds(32), kTail, 1},  // the tail: under the threshold, 1 s after the trim
+      {seconds(33), 0, 1},      // removals ended, but within 10 s of the trim
+      {seconds(40), 0, 1},      // still within 10 s
+      {seconds(41), 0, 2},      // 10 s after: the tail is trimmed
+      {seconds(60), 0, 2},      // nothing freed since: no more trims
+  };
+  for (const Sweep& w : sweeps) {
+    const ExpireStats st = t.expire(kT0 + w.at);
+    EXPECT_EQ(st.expired, w.expired) << w.at.count();
+    EXPECT_EQ(t.counters().memoryTrims.load(), w.trims) << w.at.count();
+  }
+  EXPECT_EQ(t.size(), 0u);
+}
+
 // The partial case: 1M -> 10k live peers. Compaction on removal moves the survivors into the
 // lowest slots, so the slabs above them go back, not only when a shard empties.
 TEST(PeerTableMemory, MostMemoryGoesBackWhenMostPeersExpired) {

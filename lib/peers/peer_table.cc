@@ -516,7 +516,7 @@ ExpireStats PeerTable::expire(TimePoint now) {
     s.freedBytes = 0;
   }
   counters_.evictedExpired.fetch_add(st.expired, std::memory_order_relaxed);
-  pool_.releaseIfIdle();  // unmaps: nothing for malloc_trim
+  pool_.releaseFreeSlabs();  // unmaps: nothing for malloc_trim
   maybeTrim(now, freed == 0);
   return st;
 }

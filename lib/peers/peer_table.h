@@ -80,9 +80,9 @@
 //    is not touched for `idleTimeout` (30 s) is removed by expire(). A peer therefore lives 30-60 s
 //    after its last reception, as in Miredo, plus at most one sweep period.
 //  - Per-peer queue byte cap (default 1280, Miredo's MAXQUEUE) counts packet bytes; the global
-//    queue cap bounds the memory of all queues together (ChunkPool, 64-byte chunks, lazily
-//    allocated, given back when every queue is empty at a sweep). Queues are FIFO (Miredo's are
-//    LIFO, a bug: R3).
+//    queue cap bounds the memory of all queues together (ChunkPool, 64-byte chunks in 64 KiB
+//    slabs, mapped lazily; a sweep unmaps every slab none of whose chunks is in use). Queues are
+//    FIFO (Miredo's are LIFO, a bug: R3).
 //  - No allocation per packet: enqueue takes chunks from the pool and, for a peer's first queued
 //    packet, a descriptor from its shard's pool (a slab mapped once per 1024 descriptors). Creating
 //    a peer maps a slab once per 1024 entries. No exceptions are thrown; out of memory is reported

@@ -5,16 +5,82 @@
 #include "peers/slab_memory.h"
 
 namespace teredo::peers {
+namespace {
+
+constexpr size_t kNoSlab = ~size_t{0};
+
+void setBit(uint64_t* bits, size_t k) {
+  bits[k / 64] |= uint64_t{1} << (k % 64);
+}
+
+void clearBit(uint64_t* bits, size_t k) {
+  bits[k / 64] &= ~(uint64_t{1} << (k % 64));
+}
+
+/// The lowest set bit of `bits` (`words` words), or kNoSlab.
+size_t lowestBit(const uint64_t* bits, size_t words) {
+  for (size_t w = 0; w < words; ++w) {
+    if (bits[w] != 0) {
+      return w * 64 + static_cast<size_t>(__builtin_ctzll(bits[w]));
+    }
+  }
+  return kNoSlab;
+}
+
+}  // namespace
 
 ChunkPool::ChunkPool(size_t maxBytes)
     : maxChunks_(std::min<size_t>(maxBytes / kChunkSize, kNoChunk - 1)),
       maxSlabs_((maxChunks_ + kChunksPerSlab - 1) / kChunksPerSlab),
-      slabs_(std::make_unique<Chunk*[]>(maxSlabs_)) {}
+      words_((maxSlabs_ + 63) / 64),
+      mem_(std::make_unique<Chunk*[]>(maxSlabs_)),
+      slabs_(std::make_unique<SlabState[]>(maxSlabs_)),
+      room_(std::make_unique<uint64_t[]>(words_)),
+      unmapped_(std::make_unique<uint64_t[]>(words_)) {
+  for (size_t k = 0; k < maxSlabs_; ++k) {
+    setBit(unmapped_.get(), k);
+  }
+}
 
 ChunkPool::~ChunkPool() {
-  while (slabCount_ > 0) {
-    unmapSlab(slabs_[--slabCount_], kChunksPerSlab);
+  for (size_t k = 0; k < maxSlabs_; ++k) {
+    unmapSlab(mem_[k], kChunksPerSlab);
   }
+}
+
+size_t ChunkPool::slabCapacity(size_t k) const {
+  return std::min(kChunksPerSlab, maxChunks_ - k * kChunksPerSlab);
+}
+
+uint32_t ChunkPool::takeOne() {
+  size_t k = lowestBit(room_.get(), words_);
+  if (k == kNoSlab) {
+    // Every mapped slab is full and a chunk is left under the cap: some slab is unmapped.
+    k = lowestBit(unmapped_.get(), words_);
+    Chunk* slab = mapSlab<Chunk>(kChunksPerSlab);
+    if (slab == nullptr) {
+      return kNoChunk;
+    }
+    mem_[k] = slab;
+    slabs_[k] = SlabState{};
+    clearBit(unmapped_.get(), k);
+    setBit(room_.get(), k);
+    ++mapped_;
+  }
+  SlabState& s = slabs_[k];
+  uint32_t c;
+  if (s.freeHead != kNoChunk) {
+    c = s.freeHead;
+    s.freeHead = chunkPtr(c)->next;
+    --s.freeCount;
+  } else {
+    c = static_cast<uint32_t>(k * kChunksPerSlab + s.carved++);
+  }
+  if (s.freeHead == kNoChunk && s.carved == slabCapacity(k)) {
+    clearBit(room_.get(), k);
+  }
+  chunkPtr(c)->next = kNoChunk;
+  return c;
 }
 
 bool ChunkPool::allocate(size_t n, uint32_t* head, uint32_t* tail) {
@@ -25,29 +91,14 @@ bool ChunkPool::allocate(size_t n, uint32_t* head, uint32_t* tail) {
   uint32_t first = kNoChunk;
   uint32_t last = kNoChunk;
   for (size_t i = 0; i < n; ++i) {
-    uint32_t c;
-    if (freeHead_ != kNoChunk) {
-      c = freeHead_;
-      freeHead_ = chunkPtr(c)->next;
-      --freeCount_;
-    } else {
-      // inUse_ + n <= maxChunks_ and the free list is empty, so carved_ < maxChunks_ here.
-      if (carved_ == slabCount_ * kChunksPerSlab) {
-        slabs_[slabCount_] = mapSlab<Chunk>(kChunksPerSlab);
-        if (slabs_[slabCount_] == nullptr) {
-          // Out of memory: give back what this call took.
-          if (first != kNoChunk) {
-            chunkPtr(last)->next = freeHead_;
-            freeHead_ = first;
-            freeCount_ += i;
-          }
-          return false;
-        }
-        ++slabCount_;
+    const uint32_t c = takeOne();
+    if (c == kNoChunk) {
+      // Out of memory: give back what this call took (not counted in use yet).
+      if (first != kNoChunk) {
+        pushFree(first, i);
       }
-      c = static_cast<uint32_t>(carved_++);
+      return false;
     }
-    chunkPtr(c)->next = kNoChunk;
     if (first == kNoChunk) {
       first = c;
     } else {
@@ -66,30 +117,39 @@ void ChunkPool::release(uint32_t head, size_t n) {
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  uint32_t c = head;
-  for (size_t i = 1; i < n; ++i) {
-    c = chunkPtr(c)->next;
-  }
-  chunkPtr(c)->next = freeHead_;
-  freeHead_ = head;
-  freeCount_ += n;
+  pushFree(head, n);
   inUse_ -= n;
 }
 
-size_t ChunkPool::releaseIfIdle() {
+void ChunkPool::pushFree(uint32_t head, size_t n) {
+  uint32_t c = head;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t following = chunkPtr(c)->next;
+    const size_t k = c / kChunksPerSlab;
+    SlabState& s = slabs_[k];
+    chunkPtr(c)->next = s.freeHead;
+    s.freeHead = c;
+    ++s.freeCount;
+    setBit(room_.get(), k);
+    c = following;
+  }
+}
+
+size_t ChunkPool::releaseFreeSlabs() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (inUse_ != 0 || slabCount_ == 0) {
-    return 0;
+  size_t freed = 0;
+  for (size_t k = 0; k < maxSlabs_ && mapped_ > 0; ++k) {
+    if (mem_[k] != nullptr && slabs_[k].freeCount == slabs_[k].carved) {
+      unmapSlab(mem_[k], kChunksPerSlab);
+      mem_[k] = nullptr;
+      slabs_[k] = SlabState{};
+      clearBit(room_.get(), k);
+      setBit(unmapped_.get(), k);
+      --mapped_;
+      freed += kChunksPerSlab * kChunkSize;
+    }
   }
-  const size_t bytes = slabCount_ * kChunksPerSlab * kChunkSize;
-  while (slabCount_ > 0) {
-    unmapSlab(slabs_[--slabCount_], kChunksPerSlab);
-    slabs_[slabCount_] = nullptr;
-  }
-  carved_ = 0;
-  freeHead_ = kNoChunk;
-  freeCount_ = 0;
-  return bytes;
+  return freed;
 }
 
 size_t ChunkPool::chunksInUse() const {
@@ -99,7 +159,7 @@ size_t ChunkPool::chunksInUse() const {
 
 size_t ChunkPool::bytesReserved() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return slabCount_ * kChunksPerSlab * kChunkSize;
+  return mapped_ * kChunksPerSlab * kChunkSize;
 }
 
 }  // namespace teredo::peers

@@ -4,18 +4,25 @@
 // line) taken from this pool. 64 rather than larger: the typical queued packet (a TCP SYN, an
 // echo request, a small UDP datagram to a peer not yet trusted) is 50-110 bytes, so a peer with one
 // queued packet costs one or two lines instead of a mostly empty 256-byte block; a full 1280-byte
-// packet spans 22 chunks (6 % link overhead). Chunks are allocated lazily, a slab of 1024 chunks
-// (64 KiB, mapped from the kernel: peers/slab_memory.h) at a time, and never beyond `maxBytes`:
-// the pool is the global queue byte cap ("everything is bounded": docs/security.md). Freed chunks
-// go back to a free list and are reused; slabs are unmapped when the pool is idle
-// (releaseIfIdle(), called by the peer table's sweep once every queue is empty) or destroyed, so
-// their pages leave the RSS at once: chunks are linked by index, so a partly used pool cannot be
-// compacted, but queues are short-lived (a peer answers its bubble or expires within a minute).
+// packet spans 22 chunks (6 % link overhead). The pool never holds more than `maxBytes`: it is the
+// global queue byte cap ("everything is bounded": docs/security.md).
 //
-// Thread-safety: allocate() and release() take an internal mutex (they run only when a packet is
-// queued for an untrusted peer or a queue is flushed, not on the trusted fast path). data() and
-// next() are lock-free: a chunk index is only handed out under the mutex, so its slab is visible.
-// A chain belongs to exactly one owner (a peer entry, under its shard lock).
+// Memory follows the chunks in use, not their high-water mark. Chunks live in slabs of 1024
+// (64 KiB, mapped from the kernel: peers/slab_memory.h), mapped when needed and carved lazily, so
+// no page is touched before a chunk on it is used. Every slab keeps its own free list, and a
+// chunk is always taken from the lowest-numbered slab that has one: use packs into the low slabs
+// and the high ones drain. The peer table's sweep calls releaseFreeSlabs(), which unmaps every
+// slab with no chunk in use, so their pages leave the RSS at once, even while some queues (a
+// peer that never answers its bubble) still hold chunks in other slabs. Chunks are linked by
+// index, so a slab in use cannot be moved or compacted; queues are short-lived (a peer answers
+// its bubble or expires within a minute), so slabs empty soon.
+//
+// Thread-safety: allocate(), release() and releaseFreeSlabs() take an internal mutex (they run
+// only when a packet is queued for an untrusted peer, a queue is flushed, or the table is
+// swept; never on the trusted fast path). data() and next() are lock-free: a chunk index is only
+// handed out under the mutex after its slab was mapped, and a slab is unmapped only when none of
+// its chunks is held, so the slab of a held chunk stays mapped and visible. A chain belongs to
+// exactly one owner (a peer entry, under its shard lock).
 // Ownership: the pool owns all chunk memory; callers hold chunk indices.
 #pragma once
 
@@ -41,7 +48,8 @@ class ChunkPool {
   ChunkPool& operator=(const ChunkPool&) = delete;
 
   /// Takes `n` chunks (n >= 1), linked head -> ... -> tail (tail's next = kNoChunk). All or
-  /// nothing: returns false and takes none when fewer than `n` are available under the cap.
+  /// nothing: returns false and takes none when fewer than `n` are available under the cap (or
+  /// the kernel refused a slab).
   bool allocate(size_t n, uint32_t* head, uint32_t* tail);
   /// Returns a chain of exactly `n` chunks starting at `head` (linked through next()).
   void release(uint32_t head, size_t n);
@@ -50,13 +58,13 @@ class ChunkPool {
   uint32_t& next(uint32_t chunk) { return chunkPtr(chunk)->next; }
 
   size_t maxChunks() const { return maxChunks_; }
-  /// Frees every slab when no chunk is in use (nobody holds a chunk index then, so no data() or
-  /// next() can be in flight). Returns the bytes freed.
-  size_t releaseIfIdle();
+  /// Unmaps every slab none of whose chunks is in use (nobody holds an index into it, so no
+  /// data() or next() on it can be in flight). Returns the bytes freed.
+  size_t releaseFreeSlabs();
 
   /// Chunks currently owned by queues.
   size_t chunksInUse() const;
-  /// Bytes of slabs allocated so far (<= the cap).
+  /// Bytes of slabs mapped now (<= the cap rounded up to a slab).
   size_t bytesReserved() const;
 
  private:
@@ -67,16 +75,32 @@ class ChunkPool {
   static_assert(sizeof(Chunk) == kChunkSize);
   static_assert(kChunksPerSlab * kChunkSize % 4096 == 0, "slabs are whole pages");
 
-  Chunk* chunkPtr(uint32_t c) { return &slabs_[c / kChunksPerSlab][c % kChunksPerSlab]; }
+  /// Bookkeeping of one slab; all zero (and `freeHead` kNoChunk) while it is not mapped.
+  struct SlabState {
+    uint32_t freeHead = kNoChunk;  ///< released chunks of this slab, linked through next
+    uint16_t freeCount = 0;
+    uint16_t carved = 0;  ///< chunks ever handed out from this mapping (the rest untouched)
+  };
+
+  Chunk* chunkPtr(uint32_t c) { return &mem_[c / kChunksPerSlab][c % kChunksPerSlab]; }
+  /// Chunks slab `k` can hold: kChunksPerSlab, except a last slab cut by the cap.
+  size_t slabCapacity(size_t k) const;
+  /// One chunk (next = kNoChunk) from the lowest slab with room, mapping the lowest unmapped
+  /// slab when none has any; kNoChunk when the kernel refuses. Requires mu_ and a chunk under
+  /// the cap.
+  uint32_t takeOne();
+  /// Puts the `n` chunks of the chain at `head` on their slabs' free lists. Requires mu_.
+  void pushFree(uint32_t head, size_t n);
 
   const size_t maxChunks_;
   const size_t maxSlabs_;
+  const size_t words_;  // of each bitmap
   mutable std::mutex mu_;
-  std::unique_ptr<Chunk*[]> slabs_;  // maxSlabs_ slots, [0, slabCount_) mapped
-  size_t slabCount_ = 0;
-  size_t carved_ = 0;  // chunks ever handed out from slabs (high-water mark)
-  uint32_t freeHead_ = kNoChunk;
-  size_t freeCount_ = 0;
+  std::unique_ptr<Chunk*[]> mem_;         // maxSlabs_ slots, nullptr while unmapped
+  std::unique_ptr<SlabState[]> slabs_;    // maxSlabs_
+  std::unique_ptr<uint64_t[]> room_;      // bit k: slab k is mapped and has a chunk to give
+  std::unique_ptr<uint64_t[]> unmapped_;  // bit k: slab k is not mapped
+  size_t mapped_ = 0;
   size_t inUse_ = 0;
 };
 

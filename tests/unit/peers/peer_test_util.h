@@ -33,9 +33,13 @@ inline PeerTableConfig tableConfig(size_t maxPeers, size_t shards, uint8_t keyBy
   return c;
 }
 
-/// Sanitizer builds replace malloc: RSS checks do not apply there.
+/// Sanitizer builds replace malloc: RSS checks do not apply there. GCC defines the
+/// __SANITIZE_* macros; clang answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kSanitizer = true;
+#elif defined(__has_feature)
+inline constexpr bool kSanitizer =
+    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer);
 #else
 inline constexpr bool kSanitizer = false;
 #endif

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -150,23 +151,92 @@ TEST(ChunkPool, SlabsAreCarvedOnlyWhenNeeded) {
   EXPECT_EQ(pool.chunksInUse(), ChunkPool::kChunksPerSlab + 1);
 }
 
-// An idle pool gives its slabs back (the peer table's sweep calls this); a busy one keeps them.
+// An idle pool gives its slabs back (the peer table's sweep calls this); slabs in use stay.
 TEST(ChunkPool, IdleSlabsAreReleased) {
   ChunkPool pool(3 * ChunkPool::kChunksPerSlab * kChunk);
   uint32_t head = 0;
   uint32_t tail = 0;
   ASSERT_TRUE(pool.allocate(ChunkPool::kChunksPerSlab + 1, &head, &tail));
-  EXPECT_EQ(pool.releaseIfIdle(), 0u);  // chunks in use
+  EXPECT_EQ(pool.releaseFreeSlabs(), 0u);  // chunks in use
   EXPECT_EQ(pool.bytesReserved(), 2 * kSlabBytes);
   pool.release(head, ChunkPool::kChunksPerSlab + 1);
-  EXPECT_EQ(pool.releaseIfIdle(), 2 * kSlabBytes);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 2 * kSlabBytes);
   EXPECT_EQ(pool.bytesReserved(), 0u);
-  EXPECT_EQ(pool.releaseIfIdle(), 0u);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 0u);
   // Usable again afterwards, from a fresh first slab.
   ASSERT_TRUE(pool.allocate(3, &head, &tail));
   EXPECT_EQ(walk(pool, head, tail, 3).size(), 3u);
   EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
   EXPECT_EQ(pool.chunksInUse(), 3u);
+}
+
+// A few queues that linger (peers that never answer their bubbles) must not pin the slabs that
+// every other queue has left: chunks come from the lowest slab with room, and a sweep unmaps each
+// slab with nothing in use, whatever the others hold.
+TEST(ChunkPool, FreeSlabsAreReleasedWhileOthersAreInUse) {
+  constexpr size_t kPer = ChunkPool::kChunksPerSlab;
+  ChunkPool pool(4 * kPer * kChunk);
+  struct Chain {
+    uint32_t head;
+    uint32_t tail;
+  };
+  std::vector<Chain> chains(4);
+  for (Chain& c : chains) {  // one slab each: the lowest with room is always full
+    ASSERT_TRUE(pool.allocate(kPer, &c.head, &c.tail));
+    for (uint32_t x = c.head; x != kNoChunk; x = pool.next(x)) {
+      std::memset(pool.data(x), static_cast<int>(&c - chains.data()), ChunkPool::kChunkPayload);
+    }
+  }
+  EXPECT_EQ(pool.bytesReserved(), 4 * kSlabBytes);
+  EXPECT_EQ(pool.chunksInUse(), 4 * kPer);
+  // Keep slab 2's chain (the lingering queue); the others are flushed.
+  pool.release(chains[0].head, kPer);
+  pool.release(chains[1].head, kPer);
+  pool.release(chains[3].head, kPer);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 3 * kSlabBytes);
+  EXPECT_EQ(pool.bytesReserved(), kSlabBytes);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 0u);
+  // The held chain kept its links and bytes.
+  const std::vector<uint32_t> held = walk(pool, chains[2].head, chains[2].tail, kPer);
+  ASSERT_EQ(held.size(), kPer);
+  for (const uint32_t x : held) {
+    ASSERT_EQ(pool.data(x)[0], 2);
+    ASSERT_EQ(pool.data(x)[ChunkPool::kChunkPayload - 1], 2);
+  }
+  // New chunks come from the lowest slab (0, mapped again), not after the held one.
+  uint32_t head = 0;
+  uint32_t tail = 0;
+  ASSERT_TRUE(pool.allocate(3, &head, &tail));
+  for (const uint32_t x : walk(pool, head, tail, 3)) {
+    EXPECT_LT(x, kPer);
+  }
+  EXPECT_EQ(pool.bytesReserved(), 2 * kSlabBytes);
+  // Slab 0 partly freed: chunks are reused there before anything else is carved.
+  pool.release(head, 3);
+  ASSERT_TRUE(pool.allocate(2, &head, &tail));
+  for (const uint32_t x : walk(pool, head, tail, 2)) {
+    EXPECT_LT(x, kPer);
+  }
+  pool.release(head, 2);
+  pool.release(chains[2].head, kPer);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 2 * kSlabBytes);
+  EXPECT_EQ(pool.chunksInUse(), 0u);
+}
+
+// A cap that is not a whole number of slabs: the last slab holds only what the cap leaves, and
+// the whole cap can be used.
+TEST(ChunkPool, TheLastSlabStopsAtTheCap) {
+  constexpr size_t kPer = ChunkPool::kChunksPerSlab;
+  ChunkPool pool((kPer + 5) * kChunk);
+  uint32_t head = 0;
+  uint32_t tail = 0;
+  ASSERT_TRUE(pool.allocate(kPer + 5, &head, &tail));
+  const std::vector<uint32_t> all = walk(pool, head, tail, kPer + 5);
+  ASSERT_EQ(all.size(), kPer + 5);
+  EXPECT_EQ(*std::max_element(all.begin(), all.end()), kPer + 4);
+  EXPECT_FALSE(pool.allocate(1, &head, &tail));
+  pool.release(all.front(), kPer + 5);
+  EXPECT_EQ(pool.releaseFreeSlabs(), 2 * kSlabBytes);
 }
 
 // The pool's slabs come and go with queued traffic while long-lived memory is malloc'd in between
@@ -198,7 +268,7 @@ TEST(ChunkPool, AnIdlePoolGivesItsPagesBackEvenBetweenLiveAllocations) {
   for (const uint32_t head : heads) {
     pool.release(head, ChunkPool::kChunksPerSlab);
   }
-  EXPECT_EQ(pool.releaseIfIdle(), kSlabs * kSlabBytes);
+  EXPECT_EQ(pool.releaseFreeSlabs(), kSlabs * kSlabBytes);
   EXPECT_EQ(pool.bytesReserved(), 0u);
   const size_t after = peertest::rssBytes();
   EXPECT_LE(after, before + kSlabs * 1024 + (256u << 10));  // the live blocks and some slack

@@ -77,6 +77,12 @@ inline constexpr uint32_t kMaxMaxPeers = 100'000'000;
 /// relay.batch_delay_us: interrupt moderation for the relay's workers (docs/configuration.md).
 inline constexpr uint32_t kDefaultBatchDelayUs = 200;
 inline constexpr uint32_t kMaxBatchDelayUs = 10'000;
+/// relay.socket_receive_buffer_bytes: what a worker's socket holds while the worker is not
+/// running (a preempted vCPU, a burst of page faults, the batch delay). The kernel default
+/// (net.core.rmem_default, about 208 KiB) is fewer than 100 full-size datagrams at their kernel
+/// size, lost when a worker stalls for a few milliseconds at 20,000 pkt/s; 4 MiB holds a few
+/// thousand. It is a limit, not an allocation: only what waits is charged.
+inline constexpr uint32_t kDefaultRelayReceiveBufferBytes = 4u << 20;
 inline constexpr uint32_t kDefaultQueueBytesPerPeer = 4096;
 inline constexpr uint32_t kMaxQueueBytesPerPeer = 65536;
 inline constexpr uint64_t kDefaultQueueBytesTotal = 64ull << 20;
@@ -261,7 +267,7 @@ struct RelaySettings {
   std::vector<Ipv6Prefix> servedPrefixes{Ipv6Prefix{}};  ///< Default ::/0.
   bool behindNat = false;
   uint32_t workers = 0;
-  uint32_t socketReceiveBufferBytes = 0;
+  uint32_t socketReceiveBufferBytes = kDefaultRelayReceiveBufferBytes;  ///< 0 = kernel default.
   uint32_t socketSendBufferBytes = 0;
   uint32_t maxPeers = kDefaultMaxPeers;
   uint32_t queueBytesPerPeer = kDefaultQueueBytesPerPeer;

@@ -93,6 +93,8 @@ TEST(RelayConfigTest, EmptyFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.relay.mode, RelayMode::kRelay);
   ASSERT_EQ(c.relay.servedPrefixes.size(), 1u);
   EXPECT_EQ(c.relay.servedPrefixes[0].length, 0);
+  EXPECT_EQ(c.relay.socketReceiveBufferBytes, 4u << 20);  // room for a stalled worker
+  EXPECT_EQ(c.relay.socketSendBufferBytes, 0u);
   EXPECT_EQ(c.relay.maxPeers, 1048576u);
   EXPECT_EQ(c.relay.queueBytesPerPeer, 4096u);
   EXPECT_EQ(c.relay.queueBytesTotal, 64ull << 20);

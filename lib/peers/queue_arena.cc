@@ -55,9 +55,10 @@ size_t ChunkPool::slabCapacity(size_t k) const {
 uint32_t ChunkPool::takeOne() {
   size_t k = lowestBit(room_.get(), words_);
   if (k == kNoSlab) {
-    // Every mapped slab is full and a chunk is left under the cap: some slab is unmapped.
+    // Every mapped slab is full and a chunk is left under the cap: some slab is unmapped (the
+    // check keeps a broken invariant from indexing past the slabs).
     k = lowestBit(unmapped_.get(), words_);
-    Chunk* slab = mapSlab<Chunk>(kChunksPerSlab);
+    Chunk* slab = k == kNoSlab ? nullptr : mapSlab<Chunk>(kChunksPerSlab);
     if (slab == nullptr) {
       return kNoChunk;
     }

@@ -8,6 +8,8 @@ namespace teredo::peers {
 namespace {
 
 constexpr size_t kNoSlab = ~size_t{0};
+static_assert(ChunkPool::kChunksPerSlab * ChunkPool::kChunkSize % kSlabPage == 0,
+              "slabs are whole pages");
 
 void setBit(uint64_t* bits, size_t k) {
   bits[k / 64] |= uint64_t{1} << (k % 64);
@@ -62,8 +64,7 @@ uint32_t ChunkPool::takeOne() {
     if (slab == nullptr) {
       return kNoChunk;
     }
-    mem_[k] = slab;
-    slabs_[k] = SlabState{};
+    mem_[k] = slab;  // slabs_[k] is all zero: never used, or reset when it was unmapped
     clearBit(unmapped_.get(), k);
     setBit(room_.get(), k);
     ++mapped_;

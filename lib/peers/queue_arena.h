@@ -73,7 +73,6 @@ class ChunkPool {
     uint8_t data[kChunkPayload];
   };
   static_assert(sizeof(Chunk) == kChunkSize);
-  static_assert(kChunksPerSlab * kChunkSize % 4096 == 0, "slabs are whole pages");
 
   /// Bookkeeping of one slab; all zero (and `freeHead` kNoChunk) while it is not mapped.
   struct SlabState {

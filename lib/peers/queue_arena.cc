@@ -37,12 +37,7 @@ ChunkPool::ChunkPool(size_t maxBytes)
       words_((maxSlabs_ + 63) / 64),
       mem_(std::make_unique<Chunk*[]>(maxSlabs_)),
       slabs_(std::make_unique<SlabState[]>(maxSlabs_)),
-      room_(std::make_unique<uint64_t[]>(words_)),
-      unmapped_(std::make_unique<uint64_t[]>(words_)) {
-  for (size_t k = 0; k < maxSlabs_; ++k) {
-    setBit(unmapped_.get(), k);
-  }
-}
+      room_(std::make_unique<uint64_t[]>(words_)) {}
 
 ChunkPool::~ChunkPool() {
   for (size_t k = 0; k < maxSlabs_; ++k) {
@@ -58,14 +53,14 @@ uint32_t ChunkPool::takeOne() {
   size_t k = lowestBit(room_.get(), words_);
   if (k == kNoSlab) {
     // Every mapped slab is full and a chunk is left under the cap: some slab is unmapped (the
-    // check keeps a broken invariant from indexing past the slabs).
-    k = lowestBit(unmapped_.get(), words_);
-    Chunk* slab = k == kNoSlab ? nullptr : mapSlab<Chunk>(kChunksPerSlab);
+    // bound keeps a broken invariant from indexing past the slabs). Mapping is rare (once per
+    // slab's worth of chunks), so the lowest free slot is found by a scan, not kept in a bitmap.
+    k = static_cast<size_t>(std::find(mem_.get(), mem_.get() + maxSlabs_, nullptr) - mem_.get());
+    Chunk* slab = k == maxSlabs_ ? nullptr : mapSlab<Chunk>(kChunksPerSlab);
     if (slab == nullptr) {
       return kNoChunk;
     }
     mem_[k] = slab;  // slabs_[k] is all zero: never used, or reset when it was unmapped
-    clearBit(unmapped_.get(), k);
     setBit(room_.get(), k);
     ++mapped_;
   }
@@ -146,7 +141,6 @@ size_t ChunkPool::releaseFreeSlabs() {
       mem_[k] = nullptr;
       slabs_[k] = SlabState{};
       clearBit(room_.get(), k);
-      setBit(unmapped_.get(), k);
       --mapped_;
       freed += kChunksPerSlab * kChunkSize;
     }

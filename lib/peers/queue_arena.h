@@ -85,20 +85,19 @@ class ChunkPool {
   /// Chunks slab `k` can hold: kChunksPerSlab, except a last slab cut by the cap.
   size_t slabCapacity(size_t k) const;
   /// One chunk (next = kNoChunk) from the lowest slab with room, mapping the lowest unmapped
-  /// slab when none has any; kNoChunk when the kernel refuses. Requires mu_ and a chunk under
-  /// the cap.
+  /// slab (mem_[k] == nullptr) when none has any; kNoChunk when the kernel refuses. Requires mu_
+  /// and a chunk under the cap.
   uint32_t takeOne();
   /// Puts the `n` chunks of the chain at `head` on their slabs' free lists. Requires mu_.
   void pushFree(uint32_t head, size_t n);
 
   const size_t maxChunks_;
   const size_t maxSlabs_;
-  const size_t words_;  // of each bitmap
+  const size_t words_;  // of room_
   mutable std::mutex mu_;
-  std::unique_ptr<Chunk*[]> mem_;         // maxSlabs_ slots, nullptr while unmapped
-  std::unique_ptr<SlabState[]> slabs_;    // maxSlabs_
-  std::unique_ptr<uint64_t[]> room_;      // bit k: slab k is mapped and has a chunk to give
-  std::unique_ptr<uint64_t[]> unmapped_;  // bit k: slab k is not mapped
+  std::unique_ptr<Chunk*[]> mem_;       // maxSlabs_ slots, nullptr while unmapped
+  std::unique_ptr<SlabState[]> slabs_;  // maxSlabs_
+  std::unique_ptr<uint64_t[]> room_;    // bit k: slab k is mapped and has a chunk to give
   size_t mapped_ = 0;
   size_t inUse_ = 0;
 };
